@@ -1,0 +1,116 @@
+#include "bindings/common.hpp"
+
+namespace fastbp::bind {
+
+std::string shape_str(const Shape& shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+std::int64_t FloatArg::numel() const {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) n *= d;
+  return n;
+}
+
+namespace {
+
+std::string type_description(py::handle obj) {
+  if (py::isinstance<py::array>(obj))
+    return "array of dtype " + py::str(obj.attr("dtype")).cast<std::string>();
+  return py::str(py::type::of(obj).attr("__name__")).cast<std::string>();
+}
+
+Shape shape_of(const py::array& a) {
+  return Shape(a.shape(), a.shape() + a.ndim());
+}
+
+}  // namespace
+
+FloatArg float_arg(py::handle obj, const char* name) {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(std::string(name) + " must be a numpy.ndarray of float32 or float64, got " +
+                         type_description(obj));
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  DType dtype;
+  if (arr.dtype().is(py::dtype::of<float>())) {
+    dtype = DType::f32;
+  } else if (arr.dtype().is(py::dtype::of<double>())) {
+    dtype = DType::f64;
+  } else if (py::dtype::of<float>().equal(arr.dtype())) {
+    dtype = DType::f32;
+  } else if (py::dtype::of<double>().equal(arr.dtype())) {
+    dtype = DType::f64;
+  } else {
+    throw py::type_error(std::string(name) + " must be float32 or float64, got " +
+                         type_description(obj));
+  }
+  // Same dtype, so this only copies when the layout is not C-contiguous or aligned.
+  py::array contiguous =
+      dtype == DType::f32
+          ? py::array(py::array_t<float, py::array::c_style>::ensure(arr))
+          : py::array(py::array_t<double, py::array::c_style>::ensure(arr));
+  if (!contiguous) throw py::error_already_set();
+  return FloatArg{contiguous, dtype, shape_of(contiguous), name};
+}
+
+void require_ndim(const FloatArg& arg, int ndim, const char* legend) {
+  if (arg.ndim() != ndim)
+    throw py::value_error(std::string(arg.name) + " must be " + std::to_string(ndim) + "-D " +
+                          legend + ", got shape " + shape_str(arg.shape));
+}
+
+void require_shape(const FloatArg& arg, const Shape& expected) {
+  if (arg.shape != expected)
+    throw py::value_error(std::string(arg.name) + " must have shape " + shape_str(expected) +
+                          ", got " + shape_str(arg.shape));
+}
+
+void require_same_dtype(const FloatArg& a, const FloatArg& b) {
+  if (a.dtype != b.dtype)
+    throw py::type_error(std::string(a.name) + " and " + b.name +
+                         " must have the same dtype, got " +
+                         (a.dtype == DType::f32 ? "float32" : "float64") + " and " +
+                         (b.dtype == DType::f32 ? "float32" : "float64"));
+}
+
+IndexArg index_arg(py::handle obj, const char* name) {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(std::string(name) + " must be a numpy.ndarray of integers, got " +
+                         type_description(obj));
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  const char kind = arr.dtype().kind();
+  if (kind != 'i' && kind != 'u')
+    throw py::type_error(std::string(name) + " must hold integers, got " + type_description(obj));
+  if (kind == 'u' && arr.dtype().itemsize() == 8) {
+    // uint64 values above 2**63 would wrap to negatives; a value check is cheaper than a cast error.
+    auto max = arr.attr("max")(py::arg("initial") = 0);
+    if (max.cast<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+      throw py::value_error(std::string(name) + " holds a value too large for int64");
+  }
+  auto converted = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+  if (!converted) throw py::error_already_set();
+  return IndexArg{converted, shape_of(converted)};
+}
+
+py::array to_numpy(Tensor&& tensor) {
+  auto* owned = new Tensor(std::move(tensor));
+  py::capsule owner(owned, [](void* p) { delete static_cast<Tensor*>(p); });
+  const std::size_t elem = dtype_size(owned->dtype());
+  std::vector<py::ssize_t> shape(owned->shape().begin(), owned->shape().end());
+  std::vector<py::ssize_t> strides(shape.size());
+  py::ssize_t stride = static_cast<py::ssize_t>(elem);
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= shape[i] > 0 ? shape[i] : 1;
+  }
+  py::dtype dt = owned->dtype() == DType::f32 ? py::dtype::of<float>() : py::dtype::of<double>();
+  return py::array(dt, shape, strides, owned->data(), owner);
+}
+
+}  // namespace fastbp::bind

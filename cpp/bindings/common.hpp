@@ -1,0 +1,68 @@
+// Argument checking and array conversion shared by the binding files.
+// Only bindings/ includes pybind11; the core never sees Python.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.hpp"
+
+namespace fastbp::bind {
+
+namespace py = pybind11;
+
+using Shape = std::vector<std::int64_t>;
+
+// "(3, 4)" for error messages.
+std::string shape_str(const Shape& shape);
+
+// A float32/float64 NumPy argument, C-contiguous (copied only when it was strided).
+struct FloatArg {
+  py::array array;  // keeps the data alive
+  DType dtype;
+  Shape shape;
+  const char* name;
+
+  int ndim() const { return static_cast<int>(shape.size()); }
+  std::int64_t numel() const;
+  template <class T> const T* data() const { return static_cast<const T*>(array.data()); }
+};
+
+// Checks `obj` is a float32 or float64 ndarray; anything else raises TypeError
+// naming `name`. Strided input is copied to a contiguous buffer.
+FloatArg float_arg(py::handle obj, const char* name);
+
+// ValueError unless `arg` has `ndim` dimensions; `legend` names them, e.g. "(N, D)".
+void require_ndim(const FloatArg& arg, int ndim, const char* legend);
+
+// ValueError unless arg.shape == expected.
+void require_shape(const FloatArg& arg, const Shape& expected);
+
+// TypeError unless both have the same dtype (fastbp never casts silently).
+void require_same_dtype(const FloatArg& a, const FloatArg& b);
+
+// An integer NumPy array as contiguous int64 (bool and floats raise TypeError).
+struct IndexArg {
+  py::array_t<std::int64_t, py::array::c_style> array;
+  Shape shape;
+  const std::int64_t* data() const { return array.data(); }
+};
+IndexArg index_arg(py::handle obj, const char* name);
+
+// Hands a tensor to NumPy without a copy; the array keeps the storage alive.
+py::array to_numpy(Tensor&& tensor);
+
+// Calls fn(float{}) or fn(double{}) as `dtype` says; inside, `using T = decltype(tag);`.
+template <class Fn>
+decltype(auto) dispatch_dtype(DType dtype, Fn&& fn) {
+  if (dtype == DType::f32) return fn(float{});
+  return fn(double{});
+}
+
+}  // namespace fastbp::bind

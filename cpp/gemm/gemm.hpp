@@ -1,0 +1,25 @@
+// GEMM, the one entry point: C := alpha * op(A) @ op(B) + beta * C, row-major.
+//
+// Legend: op(A) is M x K, op(B) is K x N, C is M x N.
+//   A is stored M x K (lda >= K) or, with trans_a, K x M (lda >= M); likewise B.
+// Contract: with beta == 0, C is only written, never read (NaN in C does not leak).
+// Threads split M and N only, never K: results are bitwise identical for any
+// thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace fastbp {
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
+          const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
+          std::int64_t ldc);
+
+// The naive triple loop: oracle for tests and fallback. Same contract.
+template <class T>
+void gemm_ref(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
+              T alpha, const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
+              std::int64_t ldc);
+
+}  // namespace fastbp

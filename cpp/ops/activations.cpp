@@ -1,0 +1,81 @@
+#include "ops/activations.hpp"
+
+#include <cmath>
+
+#include "runtime/threads.hpp"
+
+namespace fastbp {
+
+namespace {
+
+// Elements per thread below which a second thread costs more than it saves.
+constexpr double kMinElemsPerThread = 1 << 16;
+
+// out[i] = f(i) over n elements, on as many threads as the size is worth.
+// Each element is computed alone, so the result is the same for any thread count.
+template <class F>
+void parallel_map(std::int64_t n, F&& f) {
+  const int nt = threads_for(static_cast<double>(n), kMinElemsPerThread);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) f(i);
+}
+
+}  // namespace
+
+template <class T> void relu_forward(T* out, const T* x, std::int64_t n) {
+  // x < 0 ? 0 : x lets NaN through, as np.maximum(x, 0) does.
+  parallel_map(n, [=](std::int64_t i) { out[i] = x[i] < T(0) ? T(0) : x[i]; });
+}
+
+template <class T> void relu_backward(T* dx, const T* dout, const T* x, std::int64_t n) {
+  parallel_map(n, [=](std::int64_t i) { dx[i] = x[i] > T(0) ? dout[i] : T(0); });
+}
+
+template <class T> void leaky_relu_forward(T* out, const T* x, T slope, std::int64_t n) {
+  parallel_map(n, [=](std::int64_t i) { out[i] = x[i] > T(0) ? x[i] : slope * x[i]; });
+}
+
+template <class T>
+void leaky_relu_backward(T* dx, const T* dout, const T* x, T slope, std::int64_t n) {
+  parallel_map(n, [=](std::int64_t i) { dx[i] = x[i] > T(0) ? dout[i] : slope * dout[i]; });
+}
+
+template <class T> void sigmoid_forward(T* out, const T* x, std::int64_t n) {
+  // Both branches keep exp's argument <= 0, so nothing overflows.
+  parallel_map(n, [=](std::int64_t i) {
+    const T v = x[i];
+    if (v >= T(0)) {
+      out[i] = T(1) / (T(1) + std::exp(-v));
+    } else {
+      const T e = std::exp(v);
+      out[i] = e / (T(1) + e);
+    }
+  });
+}
+
+template <class T> void sigmoid_backward(T* dx, const T* dout, const T* y, std::int64_t n) {
+  parallel_map(n, [=](std::int64_t i) { dx[i] = dout[i] * y[i] * (T(1) - y[i]); });
+}
+
+template <class T> void tanh_forward(T* out, const T* x, std::int64_t n) {
+  parallel_map(n, [=](std::int64_t i) { out[i] = std::tanh(x[i]); });
+}
+
+template <class T> void tanh_backward(T* dx, const T* dout, const T* y, std::int64_t n) {
+  parallel_map(n, [=](std::int64_t i) { dx[i] = dout[i] * (T(1) - y[i] * y[i]); });
+}
+
+#define FASTBP_INSTANTIATE(T)                                                      \
+  template void relu_forward<T>(T*, const T*, std::int64_t);                       \
+  template void relu_backward<T>(T*, const T*, const T*, std::int64_t);            \
+  template void leaky_relu_forward<T>(T*, const T*, T, std::int64_t);              \
+  template void leaky_relu_backward<T>(T*, const T*, const T*, T, std::int64_t);   \
+  template void sigmoid_forward<T>(T*, const T*, std::int64_t);                    \
+  template void sigmoid_backward<T>(T*, const T*, const T*, std::int64_t);         \
+  template void tanh_forward<T>(T*, const T*, std::int64_t);                       \
+  template void tanh_backward<T>(T*, const T*, const T*, std::int64_t);
+FASTBP_INSTANTIATE(float)
+FASTBP_INSTANTIATE(double)
+#undef FASTBP_INSTANTIATE
+
+}  // namespace fastbp

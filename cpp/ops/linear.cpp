@@ -1,0 +1,60 @@
+#include "ops/linear.hpp"
+
+#include <algorithm>
+
+#include "gemm/gemm.hpp"
+#include "runtime/threads.hpp"
+
+namespace fastbp {
+
+template <class T>
+void linear_forward(T* y, const T* x, const T* W, const T* b, std::int64_t N, std::int64_t D,
+                    std::int64_t M) {
+  if (b == nullptr) {
+    gemm<T>(false, false, N, M, D, T(1), x, D, W, M, T(0), y, M);
+    return;
+  }
+  // Broadcast the bias into y, then let GEMM accumulate onto it: one pass over y.
+  for (std::int64_t i = 0; i < N; ++i) std::copy(b, b + M, y + i * M);
+  gemm<T>(false, false, N, M, D, T(1), x, D, W, M, T(1), y, M);
+}
+
+template <class T>
+void column_sums(T* db, const T* dout, std::int64_t N, std::int64_t M, bool accumulate) {
+  // Column blocks are independent; inside one, rows are added in index order.
+  constexpr std::int64_t kBlock = 256;
+  const std::int64_t blocks = (M + kBlock - 1) / kBlock;
+  const int nt = threads_for(static_cast<double>(N) * static_cast<double>(M), 1 << 16);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (std::int64_t blk = 0; blk < blocks; ++blk) {
+    const std::int64_t j0 = blk * kBlock, j1 = std::min(M, j0 + kBlock);
+    T acc[kBlock];
+    for (std::int64_t j = j0; j < j1; ++j) acc[j - j0] = accumulate ? db[j] : T(0);
+    for (std::int64_t i = 0; i < N; ++i) {
+      const T* row = dout + i * M;
+      for (std::int64_t j = j0; j < j1; ++j) acc[j - j0] += row[j];
+    }
+    std::copy(acc, acc + (j1 - j0), db + j0);
+  }
+}
+
+template <class T>
+void linear_backward(T* dx, T* dW, T* db, const T* dout, const T* x, const T* W, std::int64_t N,
+                     std::int64_t D, std::int64_t M, bool accumulate) {
+  const T beta = accumulate ? T(1) : T(0);
+  if (dx) gemm<T>(false, true, N, D, M, T(1), dout, M, W, M, T(0), dx, D);
+  if (dW) gemm<T>(true, false, D, M, N, T(1), x, D, dout, M, beta, dW, M);
+  if (db) column_sums(db, dout, N, M, accumulate);
+}
+
+#define FASTBP_INSTANTIATE(T)                                                                  \
+  template void linear_forward<T>(T*, const T*, const T*, const T*, std::int64_t, std::int64_t, \
+                                  std::int64_t);                                               \
+  template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, std::int64_t,     \
+                                   std::int64_t, std::int64_t, bool);                          \
+  template void column_sums<T>(T*, const T*, std::int64_t, std::int64_t, bool);
+FASTBP_INSTANTIATE(float)
+FASTBP_INSTANTIATE(double)
+#undef FASTBP_INSTANTIATE
+
+}  // namespace fastbp

@@ -1,0 +1,55 @@
+#include "runtime/cpu.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace fastbp {
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return "avx512";
+    case Isa::avx2: return "avx2";
+    default: return "generic";
+  }
+}
+
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> isas{Isa::generic};
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    isas.push_back(Isa::avx2);
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+      isas.push_back(Isa::avx512);
+  }
+#endif
+  return isas;
+}
+
+namespace {
+
+Isa choose_isa() {
+  const std::vector<Isa> isas = supported_isas();
+  const char* env = std::getenv("FASTBP_ISA");
+  if (env == nullptr || *env == '\0') return isas.back();
+  const std::string wanted(env);
+  for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {
+    if (wanted != isa_name(isa)) continue;
+    if (std::find(isas.begin(), isas.end(), isa) == isas.end())
+      throw std::invalid_argument("FASTBP_ISA=" + wanted + " is not supported by this CPU");
+    return isa;
+  }
+  throw std::invalid_argument("FASTBP_ISA=" + wanted +
+                              " is not one of generic, avx2, avx512");
+}
+
+}  // namespace
+
+Isa active_isa() {
+  static const Isa isa = choose_isa();
+  return isa;
+}
+
+}  // namespace fastbp

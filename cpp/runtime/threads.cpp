@@ -1,0 +1,39 @@
+#include "runtime/threads.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+namespace fastbp {
+
+namespace {
+
+int default_num_threads() {
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
+    int n = std::atoi(env);  // "4,2" (nested lists) reads as 4
+    if (n >= 1) return n;
+  }
+  int cores = omp_get_num_procs();
+  return cores >= 1 ? cores : 1;
+}
+
+std::atomic<int>& thread_setting() {
+  static std::atomic<int> setting{default_num_threads()};
+  return setting;
+}
+
+}  // namespace
+
+int num_threads() { return thread_setting().load(std::memory_order_relaxed); }
+
+void set_num_threads(int n) { thread_setting().store(n, std::memory_order_relaxed); }
+
+int threads_for(double work, double min_work_per_thread) {
+  int by_work = static_cast<int>(work / min_work_per_thread);
+  return std::max(1, std::min(num_threads(), by_work));
+}
+
+}  // namespace fastbp

@@ -1,0 +1,42 @@
+"""Low-level ops on the C++ core. Each has a NumPy twin of the same name and
+signature in ``fastbp.reference``.
+
+Arrays in are NumPy float32 or float64 arrays (any layout; strided input is
+copied once); operands of one call must share a dtype (no silent casts). Arrays
+out are fresh, 64-byte aligned, owned by the core and viewed by NumPy without a
+copy.
+"""
+
+from fastbp.ops.dense import (
+    gemm,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    linear_backward,
+    linear_backward_accumulate,
+    linear_forward,
+    matmul,
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    softmax_cross_entropy,
+    tanh_backward,
+    tanh_forward,
+)
+
+__all__ = [
+    "gemm",
+    "leaky_relu_backward",
+    "leaky_relu_forward",
+    "linear_backward",
+    "linear_backward_accumulate",
+    "linear_forward",
+    "matmul",
+    "relu_backward",
+    "relu_forward",
+    "sigmoid_backward",
+    "sigmoid_forward",
+    "softmax_cross_entropy",
+    "tanh_backward",
+    "tanh_forward",
+]

@@ -1,0 +1,38 @@
+"""Pure-NumPy twins of every function in ``fastbp.ops``: same names, same
+arguments, same results. They are the oracle for the tests and the baseline for
+the benchmarks, written for clarity, not speed.
+"""
+
+from fastbp.reference.dense import (
+    gemm,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    linear_backward,
+    linear_backward_accumulate,
+    linear_forward,
+    matmul,
+    relu_backward,
+    relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    softmax_cross_entropy,
+    tanh_backward,
+    tanh_forward,
+)
+
+__all__ = [
+    "gemm",
+    "leaky_relu_backward",
+    "leaky_relu_forward",
+    "linear_backward",
+    "linear_backward_accumulate",
+    "linear_forward",
+    "matmul",
+    "relu_backward",
+    "relu_forward",
+    "sigmoid_backward",
+    "sigmoid_forward",
+    "softmax_cross_entropy",
+    "tanh_backward",
+    "tanh_forward",
+]
