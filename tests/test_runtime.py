@@ -95,3 +95,23 @@ def test_gil_is_released_during_compute():
         done.set()
         counter.join()
     assert progressed > 0
+
+
+def test_forked_child_computes_without_hanging():
+    # The parent opens a parallel region first; the child must not wait on its pool.
+    code = (
+        "import multiprocessing as mp, numpy as np, fastbp\n"
+        "x = np.linspace(-3, 3, 1 << 20)\n"
+        "expected = fastbp.ops.sigmoid_forward(x)\n"
+        "def child(q):\n"
+        "    q.put((fastbp.get_num_threads(), bool(np.array_equal(fastbp.ops.sigmoid_forward(x), expected))))\n"
+        "ctx = mp.get_context('fork')\n"
+        "q = ctx.Queue()\n"
+        "p = ctx.Process(target=child, args=(q,))\n"
+        "p.start(); p.join(30)\n"
+        "print(p.exitcode, q.get(timeout=5) if p.exitcode == 0 else None)\n"
+        "if p.exitcode is None: p.kill()\n"
+    )
+    out = run_python(code, {"OMP_NUM_THREADS": "2"}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0 (1, True)"
