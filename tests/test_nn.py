@@ -395,3 +395,44 @@ def test_public_exports():
     for name in ("Module", "Parameter", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
                  "Sequential"):
         assert hasattr(nn, name)
+
+
+def test_matches_torch_autograd(rng):
+    torch = pytest.importorskip("torch")
+    net = nn.Sequential(nn.Linear(4, 6, dtype=np.float64, rng=0), nn.LeakyReLU(0.1),
+                        nn.Linear(6, 5, dtype=np.float64, rng=1), nn.Sigmoid(),
+                        nn.Linear(5, 3, dtype=np.float64, rng=2), nn.Tanh())
+    x = rng.standard_normal((7, 4))
+    dout = rng.standard_normal((7, 3))
+    tnet = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.LeakyReLU(0.1),
+                               torch.nn.Linear(6, 5), torch.nn.Sigmoid(),
+                               torch.nn.Linear(5, 3), torch.nn.Tanh()).double()
+    with torch.no_grad():
+        for ours, theirs in zip(net, tnet):
+            if isinstance(ours, nn.Linear):
+                theirs.weight.copy_(torch.tensor(ours.weight.data.T))  # torch stores (out, in)
+                theirs.bias.copy_(torch.tensor(ours.bias.data))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tnet(tx)
+    ty.backward(torch.tensor(dout))
+    np.testing.assert_allclose(net(x), ty.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(net.backward(dout), tx.grad.numpy(), rtol=1e-11, atol=1e-14)
+    for ours, theirs in zip(net, tnet):
+        if isinstance(ours, nn.Linear):
+            np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy().T,
+                                       rtol=1e-11, atol=1e-14)
+            np.testing.assert_allclose(ours.bias.grad, theirs.bias.grad.numpy(),
+                                       rtol=1e-11, atol=1e-14)
+
+
+def test_deepcopy_and_pickle():
+    import copy
+    import pickle
+
+    net = spiral_net()
+    for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        assert repr(clone) == repr(net)
+        assert clone[0].weight.data is not net[0].weight.data
+        for (n1, p1), (n2, p2) in zip(net.named_parameters(), clone.named_parameters()):
+            assert n1 == n2
+            np.testing.assert_array_equal(p1.data, p2.data)

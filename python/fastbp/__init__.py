@@ -8,8 +8,8 @@ The public surface, re-exported. See ``fastbp.ops`` for the low-level ops,
 from fastbp._core import build_info, get_num_threads, set_num_threads
 from fastbp.ops import gemm, matmul
 
-from fastbp import graph, losses, nn, optim  # noqa: E402  (after the core, which they use)
-from fastbp.gradcheck import GradcheckError, gradcheck  # noqa: E402
+from fastbp import graph, losses, nn, optim
+from fastbp.gradcheck import GradcheckError, gradcheck
 
 __version__: str = build_info()["version"]
 
