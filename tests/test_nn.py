@@ -436,3 +436,21 @@ def test_deepcopy_and_pickle():
         for (n1, p1), (n2, p2) in zip(net.named_parameters(), clone.named_parameters()):
             assert n1 == n2
             np.testing.assert_array_equal(p1.data, p2.data)
+
+
+def test_buffers_in_state_dict():
+    class Running(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(np.ones(2))
+            self.register_buffer("mean", np.zeros(2))
+
+    net = nn.Sequential(Running())
+    assert [n for n, _ in net.named_parameters()] == ["0.scale"]
+    net[0].mean = np.array([1.0, 2.0])  # reassigning keeps it registered
+    state = net.state_dict()
+    assert list(state) == ["0.scale", "0.mean"]
+    np.testing.assert_array_equal(state["0.mean"], [1.0, 2.0])
+    other = nn.Sequential(Running())
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other[0].mean, [1.0, 2.0])

@@ -144,6 +144,10 @@ class Module:
                 f"before assigning attributes (assigning {name!r})"
             )
         params, modules, buffers = self._parameters, self._modules, self._buffers
+        if name in buffers and isinstance(value, np.ndarray):
+            buffers[name] = value  # a buffer reassigned (e.g. new running statistics)
+            object.__setattr__(self, name, value)
+            return
         for registry in (params, modules, buffers):
             registry.pop(name, None)
         if isinstance(value, Parameter):
