@@ -7,6 +7,16 @@ out are fresh, 64-byte aligned, owned by the core and viewed by NumPy without a
 copy.
 """
 
+from fastbp.ops.conv import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    col2im,
+    conv2d_backward,
+    conv2d_forward,
+    im2col,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 from fastbp.ops.dense import (
     gemm,
     leaky_relu_backward,
@@ -25,13 +35,21 @@ from fastbp.ops.dense import (
 )
 
 __all__ = [
+    "avg_pool2d_backward",
+    "avg_pool2d_forward",
+    "col2im",
+    "conv2d_backward",
+    "conv2d_forward",
     "gemm",
+    "im2col",
     "leaky_relu_backward",
     "leaky_relu_forward",
     "linear_backward",
     "linear_backward_accumulate",
     "linear_forward",
     "matmul",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
     "relu_backward",
     "relu_forward",
     "sigmoid_backward",

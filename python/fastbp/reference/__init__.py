@@ -3,6 +3,16 @@ arguments, same results. They are the oracle for the tests and the baseline for
 the benchmarks, written for clarity, not speed.
 """
 
+from fastbp.reference.conv import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    col2im,
+    conv2d_backward,
+    conv2d_forward,
+    im2col,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 from fastbp.reference.dense import (
     gemm,
     leaky_relu_backward,
@@ -21,13 +31,21 @@ from fastbp.reference.dense import (
 )
 
 __all__ = [
+    "avg_pool2d_backward",
+    "avg_pool2d_forward",
+    "col2im",
+    "conv2d_backward",
+    "conv2d_forward",
     "gemm",
+    "im2col",
     "leaky_relu_backward",
     "leaky_relu_forward",
     "linear_backward",
     "linear_backward_accumulate",
     "linear_forward",
     "matmul",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
     "relu_backward",
     "relu_forward",
     "sigmoid_backward",
