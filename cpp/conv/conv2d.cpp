@@ -26,6 +26,11 @@ bool is_pointwise(const ConvGeom& g) {
   return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
 }
 
+// Elements of one zero-padded image (checked: throws std::length_error on overflow).
+std::int64_t padded_numel(const ConvGeom& g) {
+  return checked_numel({g.C, g.H + 2 * g.PH, g.W + 2 * g.PW}, 8);
+}
+
 // Samples per dw/db chunk: a function of N only, never of the thread count.
 std::int64_t chunk_size(std::int64_t N) {
   constexpr std::int64_t kMinChunk = 4, kMaxChunks = 32;
@@ -40,16 +45,18 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
   const std::int64_t P = g.P(), CKK = g.CKK();
   const bool pointwise = is_pointwise(g);
   const int nt = outer_threads(g.N, 2, 2.0 * g.N * OC * CKK * P);
-  // One column buffer per thread, reused for all of its samples.
-  Tensor workspace({pointwise ? 0 : nt, CKK * P}, dtype_of<T>());
+  // One column buffer and padded image per thread, reused for all of its samples.
+  const std::int64_t per_thread = CKK * P + padded_numel(g);
+  Tensor workspace({pointwise ? 0 : nt, per_thread}, dtype_of<T>());
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    T* col = pointwise ? nullptr : workspace.data_as<T>() + omp_get_thread_num() * CKK * P;
+    T* col = pointwise ? nullptr : workspace.data_as<T>() + omp_get_thread_num() * per_thread;
+    T* xp = pointwise ? nullptr : col + CKK * P;
 #pragma omp for schedule(static)
     for (std::int64_t n = 0; n < g.N; ++n) {
       const T* x_n = x + n * g.image();
       T* y_n = y + n * OC * P;
-      if (!pointwise) im2col_sample(col, x_n, g);
+      if (!pointwise) im2col_sample(col, x_n, xp, g);
       const T* src = pointwise ? x_n : col;
       if (b != nullptr) {
         for (std::int64_t oc = 0; oc < OC; ++oc) std::fill(y_n + oc * P, y_n + (oc + 1) * P, b[oc]);
@@ -68,15 +75,17 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
   const std::int64_t chunks = (N + chunk - 1) / chunk;
   const int nt = outer_threads(chunks, 1, 6.0 * N * OC * CKK * P);
 
-  // Per-thread col and dcol buffers; per-chunk dw/db partials (none when one chunk).
-  Tensor workspace({pointwise ? 0 : nt, 2 * CKK * P}, dtype_of<T>());
+  // Per-thread col, dcol and padded image; per-chunk dw/db partials (none when one chunk).
+  const std::int64_t per_thread = 2 * CKK * P + padded_numel(g);
+  Tensor workspace({pointwise ? 0 : nt, per_thread}, dtype_of<T>());
   const std::int64_t part = OC * CKK + OC;
   Tensor partials({chunks > 1 ? chunks : 0, part}, dtype_of<T>());
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    T* col = pointwise ? nullptr : workspace.data_as<T>() + omp_get_thread_num() * 2 * CKK * P;
+    T* col = pointwise ? nullptr : workspace.data_as<T>() + omp_get_thread_num() * per_thread;
     T* dcol = pointwise ? nullptr : col + CKK * P;
+    T* xp = pointwise ? nullptr : dcol + CKK * P;
 #pragma omp for schedule(static)
     for (std::int64_t ch = 0; ch < chunks; ++ch) {
       T* pdw = chunks > 1 ? partials.data_as<T>() + ch * part : dw;
@@ -88,7 +97,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
         T* dx_n = dx + n * g.image();
         const bool first = n == n0;
         // dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T
-        if (!pointwise) im2col_sample(col, x_n, g);
+        if (!pointwise) im2col_sample(col, x_n, xp, g);
         gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, pointwise ? x_n : col, P,
                 first ? T(0) : T(1), pdw, CKK);
         // db (+)= row sums of dout_n, in index order
@@ -101,7 +110,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
         // dx_n = col2im(w^T (CKK, OC) @ dout_n (OC, P))
         gemm<T>(true, false, CKK, P, OC, T(1), w, CKK, dout_n, P, T(0), pointwise ? dx_n : dcol,
                 P);
-        if (!pointwise) col2im_sample(dx_n, dcol, g);
+        if (!pointwise) col2im_sample(dx_n, dcol, xp, g);
       }
     }
   }

@@ -14,17 +14,6 @@ std::string pair_str(std::int64_t a, std::int64_t b) {
   return "(" + std::to_string(a) + ", " + std::to_string(b) + ")";
 }
 
-// Smallest o >= 0 with o * s >= a (s >= 1).
-inline std::int64_t first_at_least(std::int64_t a, std::int64_t s) {
-  return a <= 0 ? 0 : (a + s - 1) / s;
-}
-
-// Output columns [lo, hi) whose input column ow * SW - PW + kw lies inside [0, W).
-inline void valid_ow(const ConvGeom& g, std::int64_t kw, std::int64_t& lo, std::int64_t& hi) {
-  lo = std::min(g.OW, first_at_least(g.PW - kw, g.SW));
-  hi = std::max(lo, std::min(g.OW, first_at_least(g.W + g.PW - kw, g.SW)));
-}
-
 }  // namespace
 
 ConvGeom make_conv_geom(const char* op, std::int64_t N, std::int64_t C, std::int64_t H,
@@ -111,31 +100,44 @@ void col2im(T* x, const T* cols, const ConvGeom& g) {
   }
 }
 
+namespace {
+
+// xp (C, H + 2 PH, W + 2 PW) = x_n with a border of zeros.
 template <class T>
-void im2col_sample(T* col, const T* x_n, const ConvGeom& g) {
-  const std::int64_t P = g.P();
+void pad_sample(T* xp, const T* x_n, const ConvGeom& g) {
+  const std::int64_t HP = g.H + 2 * g.PH, WP = g.W + 2 * g.PW;
+  for (std::int64_t c = 0; c < g.C; ++c) {
+    T* plane = xp + c * HP * WP;
+    std::fill(plane, plane + g.PH * WP, T(0));
+    for (std::int64_t h = 0; h < g.H; ++h) {
+      T* __restrict dst = plane + (g.PH + h) * WP;
+      const T* __restrict src = x_n + (c * g.H + h) * g.W;
+      for (std::int64_t i = 0; i < g.PW; ++i) dst[i] = T(0);
+      for (std::int64_t i = 0; i < g.W; ++i) dst[g.PW + i] = src[i];
+      for (std::int64_t i = g.PW + g.W; i < WP; ++i) dst[i] = T(0);
+    }
+    std::fill(plane + (g.PH + g.H) * WP, plane + HP * WP, T(0));
+  }
+}
+
+}  // namespace
+
+template <class T>
+void im2col_sample(T* col, const T* x_n, T* xp, const ConvGeom& g) {
+  // Copy into the padded image first: the rows below then need no bounds checks.
+  pad_sample(xp, x_n, g);
+  const std::int64_t HP = g.H + 2 * g.PH, WP = g.W + 2 * g.PW, OW = g.OW, SW = g.SW;
   for (std::int64_t c = 0; c < g.C; ++c) {
     for (std::int64_t kh = 0; kh < g.KH; ++kh) {
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
-        T* row = col + ((c * g.KH + kh) * g.KW + kw) * P;
-        std::int64_t lo, hi;
-        valid_ow(g, kw, lo, hi);
-        for (std::int64_t oh = 0; oh < g.OH; ++oh) {
-          T* dst = row + oh * g.OW;
-          const std::int64_t ih = oh * g.SH - g.PH + kh;
-          if (ih < 0 || ih >= g.H) {
-            std::fill(dst, dst + g.OW, T(0));
-            continue;
-          }
-          // x_n[base + ow * SW] is pixel (c, ih, iw); base + lo * SW >= 0.
-          const std::int64_t base = (c * g.H + ih) * g.W + kw - g.PW;
-          std::fill(dst, dst + lo, T(0));
-          if (g.SW == 1) {
-            std::copy(x_n + base + lo, x_n + base + hi, dst + lo);
+        T* __restrict dst = col + ((c * g.KH + kh) * g.KW + kw) * g.P();
+        const T* __restrict src = xp + (c * HP + kh) * WP + kw;  // src[ow * SW] = xp(c, ., kw + ow * SW)
+        for (std::int64_t oh = 0; oh < g.OH; ++oh, dst += OW, src += g.SH * WP) {
+          if (SW == 1) {
+            for (std::int64_t i = 0; i < OW; ++i) dst[i] = src[i];
           } else {
-            for (std::int64_t ow = lo; ow < hi; ++ow) dst[ow] = x_n[base + ow * g.SW];
+            for (std::int64_t i = 0; i < OW; ++i) dst[i] = src[i * SW];
           }
-          std::fill(dst + hi, dst + g.OW, T(0));
         }
       }
     }
@@ -143,28 +145,29 @@ void im2col_sample(T* col, const T* x_n, const ConvGeom& g) {
 }
 
 template <class T>
-void col2im_sample(T* x_n, const T* col, const ConvGeom& g) {
-  const std::int64_t P = g.P();
-  std::fill(x_n, x_n + g.image(), T(0));
+void col2im_sample(T* x_n, const T* col, T* xp, const ConvGeom& g) {
+  const std::int64_t HP = g.H + 2 * g.PH, WP = g.W + 2 * g.PW, OW = g.OW, SW = g.SW;
+  std::fill(xp, xp + g.C * HP * WP, T(0));
   for (std::int64_t c = 0; c < g.C; ++c) {
     for (std::int64_t kh = 0; kh < g.KH; ++kh) {
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
-        const T* row = col + ((c * g.KH + kh) * g.KW + kw) * P;
-        std::int64_t lo, hi;
-        valid_ow(g, kw, lo, hi);
-        for (std::int64_t oh = 0; oh < g.OH; ++oh) {
-          const std::int64_t ih = oh * g.SH - g.PH + kh;
-          if (ih < 0 || ih >= g.H) continue;
-          const T* src = row + oh * g.OW;
-          const std::int64_t base = (c * g.H + ih) * g.W + kw - g.PW;  // as in im2col_sample
-          if (g.SW == 1) {
-            T* dst = x_n + base + lo;
-            for (std::int64_t i = 0; i < hi - lo; ++i) dst[i] += src[lo + i];
+        const T* __restrict src = col + ((c * g.KH + kh) * g.KW + kw) * g.P();
+        T* __restrict dst = xp + (c * HP + kh) * WP + kw;
+        for (std::int64_t oh = 0; oh < g.OH; ++oh, src += OW, dst += g.SH * WP) {
+          if (SW == 1) {
+            for (std::int64_t i = 0; i < OW; ++i) dst[i] += src[i];
           } else {
-            for (std::int64_t ow = lo; ow < hi; ++ow) x_n[base + ow * g.SW] += src[ow];
+            for (std::int64_t i = 0; i < OW; ++i) dst[i * SW] += src[i];
           }
         }
       }
+    }
+  }
+  // Crop the padding away.
+  for (std::int64_t c = 0; c < g.C; ++c) {
+    for (std::int64_t h = 0; h < g.H; ++h) {
+      const T* src = xp + (c * HP + g.PH + h) * WP + g.PW;
+      std::copy(src, src + g.W, x_n + (c * g.H + h) * g.W);
     }
   }
 }
@@ -172,8 +175,8 @@ void col2im_sample(T* x_n, const T* col, const ConvGeom& g) {
 #define FASTBP_INSTANTIATE(T)                                             \
   template void im2col<T>(T*, const T*, const ConvGeom&);                 \
   template void col2im<T>(T*, const T*, const ConvGeom&);                 \
-  template void im2col_sample<T>(T*, const T*, const ConvGeom&);          \
-  template void col2im_sample<T>(T*, const T*, const ConvGeom&);
+  template void im2col_sample<T>(T*, const T*, T*, const ConvGeom&);      \
+  template void col2im_sample<T>(T*, const T*, T*, const ConvGeom&);
 FASTBP_INSTANTIATE(float)
 FASTBP_INSTANTIATE(double)
 #undef FASTBP_INSTANTIATE

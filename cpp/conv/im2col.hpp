@@ -21,6 +21,7 @@ struct ConvGeom {
   std::int64_t P() const { return OH * OW; }
   std::int64_t CKK() const { return C * KH * KW; }
   std::int64_t image() const { return C * H * W; }  // elements of one input sample
+  std::int64_t padded_image() const { return C * (H + 2 * PH) * (W + 2 * PW); }
 };
 
 // Checks the configuration and fills OH, OW. Throws std::invalid_argument, naming `op`,
@@ -38,13 +39,14 @@ void im2col(T* cols, const T* x, const ConvGeom& g);
 template <class T>
 void col2im(T* x, const T* cols, const ConvGeom& g);
 
-// One sample, single-threaded: col (CKK, P) from x_n (C, H, W).
+// One sample, single-threaded: col (CKK, P) from x_n (C, H, W). xp is a workspace of
+// g.padded_image() elements (the zero-padded image).
 template <class T>
-void im2col_sample(T* col, const T* x_n, const ConvGeom& g);
+void im2col_sample(T* col, const T* x_n, T* xp, const ConvGeom& g);
 
-// One sample, single-threaded: x_n (C, H, W) = col2im of col (CKK, P). Each pixel sums
-// its contributions in (c, kh, kw, oh, ow) order.
+// One sample, single-threaded: x_n (C, H, W) = col2im of col (CKK, P); xp as above. Each
+// pixel sums its contributions in (c, kh, kw, oh, ow) order.
 template <class T>
-void col2im_sample(T* x_n, const T* col, const ConvGeom& g);
+void col2im_sample(T* x_n, const T* col, T* xp, const ConvGeom& g);
 
 }  // namespace fastbp
