@@ -85,3 +85,14 @@ def avg_pool2d_backward(
 ) -> np.ndarray: ...
 
 # --- optim -----------------------------------------------------------------
+def sgd_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    buf: Optional[np.ndarray],
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+) -> None: ...
+def l2_penalty_accumulate(grad: np.ndarray, w: np.ndarray, reg: float) -> float: ...

@@ -29,6 +29,7 @@ from fastbp.reference.dense import (
     tanh_backward,
     tanh_forward,
 )
+from fastbp.reference.optim import l2_penalty_accumulate, sgd_update
 
 __all__ = [
     "avg_pool2d_backward",
@@ -38,6 +39,7 @@ __all__ = [
     "conv2d_forward",
     "gemm",
     "im2col",
+    "l2_penalty_accumulate",
     "leaky_relu_backward",
     "leaky_relu_forward",
     "linear_backward",
@@ -48,6 +50,7 @@ __all__ = [
     "max_pool2d_forward",
     "relu_backward",
     "relu_forward",
+    "sgd_update",
     "sigmoid_backward",
     "sigmoid_forward",
     "softmax_cross_entropy",
