@@ -131,7 +131,8 @@ void im2col_sample(T* col, const T* x_n, T* xp, const ConvGeom& g) {
     for (std::int64_t kh = 0; kh < g.KH; ++kh) {
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
         T* __restrict dst = col + ((c * g.KH + kh) * g.KW + kw) * g.P();
-        const T* __restrict src = xp + (c * HP + kh) * WP + kw;  // src[ow * SW] = xp(c, ., kw + ow * SW)
+        // src[ow * SW] is padded pixel (c, oh * SH + kh, ow * SW + kw) for oh = 0.
+        const T* __restrict src = xp + (c * HP + kh) * WP + kw;
         for (std::int64_t oh = 0; oh < g.OH; ++oh, dst += OW, src += g.SH * WP) {
           if (SW == 1) {
             for (std::int64_t i = 0; i < OW; ++i) dst[i] = src[i];
