@@ -52,7 +52,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
   {
     T* col = pointwise ? nullptr : workspace.data_as<T>() + omp_get_thread_num() * per_thread;
     T* xp = pointwise ? nullptr : col + CKK * P;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
     for (std::int64_t n = 0; n < g.N; ++n) {
       const T* x_n = x + n * g.image();
       T* y_n = y + n * OC * P;
@@ -86,7 +86,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
     T* col = pointwise ? nullptr : workspace.data_as<T>() + omp_get_thread_num() * per_thread;
     T* dcol = pointwise ? nullptr : col + CKK * P;
     T* xp = pointwise ? nullptr : dcol + CKK * P;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
     for (std::int64_t ch = 0; ch < chunks; ++ch) {
       T* pdw = chunks > 1 ? partials.data_as<T>() + ch * part : dw;
       T* pdb = chunks > 1 ? pdw + OC * CKK : db;

@@ -10,8 +10,10 @@
 //   db        (OC,)          += row sums of dout_n (OC, P)
 // Threads: samples are split over threads (each running single-threaded GEMMs, since nested
 // OpenMP regions are inactive) when the batch is large enough, else the GEMMs thread
-// themselves. dw and db are summed per fixed chunk of samples (the chunk size depends on N
-// only), and the chunk partials in chunk order: bitwise identical for any thread count.
+// themselves. Samples (forward) and chunks (backward) are handed out dynamically, which
+// only decides who computes them, not what: dw and db are summed per fixed chunk of samples
+// (the chunk size depends on N only), and the chunk partials in chunk order, so results
+// are bitwise identical for any thread count.
 #pragma once
 
 #include <cstdint>
