@@ -1,19 +1,29 @@
 """fastbp: backpropagation with explicit forward/backward layers on a C++ core.
 
 The public surface, re-exported. See ``fastbp.ops`` for the low-level ops,
-``fastbp.reference`` for their NumPy twins.
+``fastbp.reference`` for their NumPy twins, ``fastbp.nn`` for layers,
+``fastbp.losses``, ``fastbp.optim`` and ``fastbp.graph`` (scalar gates and autograd).
 """
 
 from fastbp._core import build_info, get_num_threads, set_num_threads
 from fastbp.ops import gemm, matmul
 
+from fastbp import graph, losses, nn, optim
+from fastbp.gradcheck import GradcheckError, gradcheck
+
 __version__: str = build_info()["version"]
 
 __all__ = [
+    "GradcheckError",
     "__version__",
     "build_info",
     "gemm",
     "get_num_threads",
+    "gradcheck",
+    "graph",
+    "losses",
     "matmul",
+    "nn",
+    "optim",
     "set_num_threads",
 ]

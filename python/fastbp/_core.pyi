@@ -46,3 +46,14 @@ def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> Tuple[float
 # --- conv ------------------------------------------------------------------
 
 # --- optim -----------------------------------------------------------------
+def sgd_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    buf: Optional[np.ndarray],
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+) -> None: ...
+def l2_penalty_accumulate(grad: np.ndarray, w: np.ndarray, reg: float) -> float: ...

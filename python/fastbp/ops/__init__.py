@@ -23,9 +23,11 @@ from fastbp.ops.dense import (
     tanh_backward,
     tanh_forward,
 )
+from fastbp.ops.optim import l2_penalty_accumulate, sgd_update
 
 __all__ = [
     "gemm",
+    "l2_penalty_accumulate",
     "leaky_relu_backward",
     "leaky_relu_forward",
     "linear_backward",
@@ -34,6 +36,7 @@ __all__ = [
     "matmul",
     "relu_backward",
     "relu_forward",
+    "sgd_update",
     "sigmoid_backward",
     "sigmoid_forward",
     "softmax_cross_entropy",

@@ -19,9 +19,11 @@ from fastbp.reference.dense import (
     tanh_backward,
     tanh_forward,
 )
+from fastbp.reference.optim import l2_penalty_accumulate, sgd_update
 
 __all__ = [
     "gemm",
+    "l2_penalty_accumulate",
     "leaky_relu_backward",
     "leaky_relu_forward",
     "linear_backward",
@@ -30,6 +32,7 @@ __all__ = [
     "matmul",
     "relu_backward",
     "relu_forward",
+    "sgd_update",
     "sigmoid_backward",
     "sigmoid_forward",
     "softmax_cross_entropy",

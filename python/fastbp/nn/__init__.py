@@ -1,0 +1,20 @@
+"""Layers with explicit forward/backward passes.
+
+``Module`` and ``Parameter`` are the protocol (see :mod:`fastbp.nn.module`);
+every layer's math runs in ``fastbp.ops``.
+"""
+
+from fastbp.nn.container import Sequential
+from fastbp.nn.dense import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from fastbp.nn.module import Module, Parameter
+
+__all__ = [
+    "LeakyReLU",
+    "Linear",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+]
