@@ -42,7 +42,7 @@ def test_info_prints_build_info(capsys):
 
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    for key, value in fastbp.build_info().items():
+    for key in fastbp.build_info():
         assert f"{key}:" in out
     assert f"version: {fastbp.__version__}" in out
 

@@ -47,6 +47,11 @@ def _fmt_loss(value: Optional[float]) -> str:
     return f"{value:.4f}"
 
 
+def _fmt_values(value: Any) -> str:
+    flat = [f"{float(x):.6g}" for x in np.ravel(value)]
+    return flat[0] if np.ndim(value) == 0 else "[" + ", ".join(flat) + "]"
+
+
 def _outcome(result: Dict[str, Any]) -> str:
     if "summary" in result:
         return str(result["summary"])
@@ -85,7 +90,7 @@ def _registry() -> Dict[str, Callable[..., Dict[str, Any]]]:
 
 def _description(fn: Callable[..., Any]) -> str:
     doc = inspect.getdoc(fn) or ""
-    return doc.splitlines()[0] if doc else ""
+    return doc.splitlines()[0].replace("``", "") if doc else ""
 
 
 def run_example(name: str, *, seed: Optional[int] = None, progress: bool = False) -> Dict[str, Any]:
@@ -170,7 +175,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         params = result.get("params", {})
         small = {k: np.asarray(v) for k, v in params.items() if np.size(v) <= 4}
         if small:
-            print("params: " + ", ".join(f"{k}={np.round(v, 6).tolist()}" for k, v in small.items()))
+            shown = (f"{k}={_fmt_values(v)}" for k, v in small.items())
+            print("params: " + ", ".join(shown))
     if args.plot:
         from fastbp.examples import plots
 

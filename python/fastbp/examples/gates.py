@@ -129,7 +129,7 @@ def sigmoid_neuron(
 
 
 def gates() -> Dict[str, Any]:
-    """The gate examples of the textbooks, forward and backward.
+    """Forward and backward through computational-graph gates: the textbook examples.
 
     Returns a dict: ``values`` (computed, keyed ``"apple.price"`` ... like
     :data:`EXPECTED`), ``expected``, ``ok`` (every value within 1e-9 of the

@@ -25,8 +25,9 @@ def linear_regression(
     *,
     progress: bool = False,
 ) -> Dict[str, Any]:
-    """Fit ``y = w x + b`` to ``noisy_line(n, a, b, noise, seed)`` by per-sample SGD.
+    """Fit a line to noisy points by per-sample SGD (recovers w close to 2, b close to -1).
 
+    The data are ``noisy_line(n, a, b, noise, seed)``; the model ``y = w x + b``.
     ``Linear(1, 1)`` starts at w = b = 0; each step takes one sample (a fresh
     shuffled order every epoch, drawn from ``seed``), the cost
     ``J = 0.5 (w x + b - y)**2`` (:class:`fastbp.losses.SquaredError`) and one
@@ -77,7 +78,9 @@ def linear_regression(
         "loss_history": losses,
         "loss_per_sample": True,
         "final_loss": final_loss,
-        "params": copy_params({"w": model.weight.data.reshape(()), "b": model.bias.data.reshape(())}),
+        "params": copy_params(
+            {"w": model.weight.data.reshape(()), "b": model.bias.data.reshape(())}
+        ),
         "initial_params": {k: v.reshape(()) for k, v in initial.items()},
         "data": (X, y),
         "true_params": {"w": float(a), "b": float(b)},

@@ -50,7 +50,7 @@ WEIGHT_INDEX = {
 def named_weights(model: Sequential) -> Dict[str, float]:
     """The article's w1..w8, b1, b2 read from the 2-2-2 ``model``."""
     layers = (model[0], model[2])
-    out = {k: float(layers[l].weight.data[r, c]) for k, (l, r, c) in WEIGHT_INDEX.items()}
+    out = {k: float(layers[i].weight.data[r, c]) for k, (i, r, c) in WEIGHT_INDEX.items()}
     out["b1"] = float(layers[0].bias.data[0])
     out["b2"] = float(layers[1].bias.data[0])
     return out
@@ -75,7 +75,7 @@ def sigmoid_mlp(
     dtype=np.float64,
     progress: bool = False,
 ) -> Dict[str, Any]:
-    """Train the worked example's 2-2-2 sigmoid network by gradient descent.
+    """The 2-2-2 sigmoid network of the classic worked example, trained by the delta rule.
 
     Each step: forward, ``E = 0.5 sum((out - target)**2)``
     (:class:`fastbp.losses.SquaredError`), backward (the delta rule: the output

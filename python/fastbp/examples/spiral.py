@@ -79,7 +79,9 @@ def spiral_softmax(
     dtype=np.float32,
     progress: bool = False,
 ) -> Dict[str, Any]:
-    """Linear softmax classifier ``scores = X W + b`` on the spiral data.
+    """Linear softmax classifier on the CS231n spiral (about 49% accuracy).
+
+    ``scores = X W + b``.
 
     Full-batch gradient descent; with the defaults (200 steps, step 1.0,
     reg 1e-3, seed 0) the loss ends near 0.79 and the training accuracy near
@@ -113,7 +115,9 @@ def spiral_mlp(
     dtype=np.float32,
     progress: bool = False,
 ) -> Dict[str, Any]:
-    """2-layer net ``Linear(2, hidden) -> ReLU -> Linear(hidden, K)`` on the spiral data.
+    """2-layer ReLU net (2-100-3) on the CS231n spiral (98% accuracy).
+
+    ``Linear(2, hidden) -> ReLU -> Linear(hidden, K)``.
 
     Full-batch gradient descent; with the defaults (2-100-3, 10000 steps,
     step 1.0, reg 1e-3, seed 0) the loss ends near 0.25 and the training
