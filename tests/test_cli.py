@@ -142,3 +142,33 @@ def test_demo_subprocess(tmp_path):
     else:
         assert not demo_dir.exists()
         assert "matplotlib is not installed" in out
+
+
+def _tiny_example(seed=0, progress=False):
+    """A registered test example."""
+    return {"loss_history": [3.0, 2.0, float(seed)], "accuracy": 0.5, "time_s": 0.001}
+
+
+def test_registering_an_example_is_one_entry(monkeypatch, capsys):
+    from fastbp.examples import registry
+
+    monkeypatch.setitem(registry.EXAMPLES, "tiny", _tiny_example)
+    assert main(["list"]) == 0
+    assert "A registered test example." in capsys.readouterr().out
+    assert main(["run", "tiny", "--seed", "7", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny" in out and "7.0000" in out and "accuracy 50.0%" in out
+
+
+def test_demo_without_matplotlib_says_so(monkeypatch, capsys, tmp_path):
+    from fastbp.examples import registry
+
+    monkeypatch.setattr(registry, "EXAMPLES", {"gates": EXAMPLES["gates"],
+                                               "tiny": _tiny_example})
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "gates" in out and "tiny" in out
+    assert "plots skipped: matplotlib is not installed" in out
+    assert not (tmp_path / "fastbp-demo").exists()
