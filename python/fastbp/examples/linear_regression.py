@@ -56,6 +56,7 @@ def linear_regression(
     epochs = check_positive_int(epochs, "epochs")
     X, y = noisy_line(n, a, b, noise, seed)
     model = Linear(1, 1, init=0.0)
+    model.weight.data[...] = 0.0  # +0.0 (a zero-std normal draw can give -0.0)
     loss_fn = SquaredError()
     opt = SGD(model.parameters(), lr=lr)
     initial = copy_params({"w": model.weight.data, "b": model.bias.data})

@@ -72,6 +72,11 @@ def plot_parabola(runs: Mapping[float, Dict[str, Any]], path) -> str:
     return _save(fig, path)
 
 
+def _line(w: float, b: float, fmt: str) -> str:
+    sign = "-" if b < 0 else "+"
+    return f"{w:{fmt}} x {sign} {abs(b):{fmt}}"
+
+
 def plot_regression(result: Dict[str, Any], path) -> str:
     """The data and the fitted line before (w = b = 0) and after training."""
     plt = _pyplot()
@@ -82,11 +87,11 @@ def plot_regression(result: Dict[str, Any], path) -> str:
     grid = np.array([x.min(), x.max()])
     for key, style, label in (("initial_params", "--", "before"), ("params", "-", "after")):
         w, b = float(result[key]["w"]), float(result[key]["b"])
-        ax.plot(grid, w * grid + b, style, lw=2, label=f"{label}: y = {w:.3f} x {b:+.3f}")
+        ax.plot(grid, w * grid + b, style, lw=2, label=f"{label}: y = {_line(w, b, '.3f')}")
     true = result.get("true_params")
     if true:
         ax.plot(grid, true["w"] * grid + true["b"], ":", color="k", lw=1,
-                label=f"true: y = {true['w']:g} x {true['b']:+g}")
+                label=f"true: y = {_line(true['w'], true['b'], 'g')}")
     ax.set_title(f"Linear regression, per-sample SGD (lr = {result.get('lr', float('nan')):g})")
     ax.set_xlabel("x")
     ax.set_ylabel("y")
