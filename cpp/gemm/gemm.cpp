@@ -1,13 +1,331 @@
-// Placeholder until the blocked framework lands: forwards to gemm_ref.
+// The blocked GEMM framework (BLIS style), written once for float and double:
+// five loops around an ISA-specific micro-kernel, packing, cache blocking, threads.
+//
+// Legend: C (M x N) := alpha * op(A) (M x K) @ op(B) (K x N) + beta * C, row-major.
+//   MR x NR  micro-tile of one kernel call (kernels/<isa>/)
+//   MC x KC  block of op(A) packed into MR-row panels      (L2)
+//   KC x NC  block of op(B) packed into NR-column panels   (L3; one KC x NR panel in L1)
+// Loops: jc over N by NC, pc over K by KC (pack B), ic over M by MC (pack A),
+//        jr over NR panels, ir over MR panels -> micro-kernel.
+//
+// Threads split the M x N tile grid only, never K, and the tile grid (global
+// multiples of MR and NR) and the K blocks depend on the shape alone, so every
+// element of C sees the same sequence of operations for any thread count:
+// results are bitwise identical. Two ways to split, chosen per shape:
+//   split_m  each thread owns a band of MR-row tiles and packs its own A blocks;
+//            the B block is packed by all threads together (tall and square C)
+//   split_mn both blocks are packed together and the tiles of each MC x NC
+//            macro-block are dealt out (few row tiles, e.g. M = 30)
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+
 #include "gemm/gemm.hpp"
+#include "gemm/kernels/kernels.hpp"
+#include "runtime/cpu.hpp"
+#include "runtime/threads.hpp"
 
 namespace fastbp {
+
+namespace {
+
+using gemm_kernels::KernelInfo;
+using gemm_kernels::KernelTable;
+using i64 = std::int64_t;
+
+i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
+
+const KernelTable& active_table() {
+  static const KernelTable& table = []() -> const KernelTable& {
+    switch (active_isa()) {
+      case Isa::avx512: return gemm_kernels::avx512_table();
+      case Isa::avx2: return gemm_kernels::avx2_table();
+      default: return gemm_kernels::generic_table();
+    }
+  }();
+  return table;
+}
+
+template <class T> const KernelInfo<T>& kernel_info();
+template <class T> KernelInfo<T> tuned(KernelInfo<T> k) {  // DEBUG
+  if (const char* e = std::getenv("DBG_MC")) k.mc = std::atoi(e);
+  if (const char* e = std::getenv("DBG_KC")) k.kc = std::atoi(e);
+  if (const char* e = std::getenv("DBG_NC")) k.nc = std::atoi(e);
+  return k;
+}
+template <> const KernelInfo<float>& kernel_info<float>() { static KernelInfo<float> k = tuned(active_table().f32); return k; }
+template <> const KernelInfo<double>& kernel_info<double>() { static KernelInfo<double> k = tuned(active_table().f64); return k; }
+
+// Pack buffers: 64-byte aligned, grown on demand and kept for the next call.
+// One per calling thread (its OpenMP team shares it), so steady-state calls
+// allocate nothing and concurrent callers never share one.
+class Workspace {
+ public:
+  Workspace() = default;
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  ~Workspace() { std::free(data_); }
+
+  void* get(std::size_t bytes) {
+    if (bytes > capacity_) {
+      std::free(data_);
+      data_ = nullptr;
+      capacity_ = 0;
+      const std::size_t rounded = static_cast<std::size_t>(round_up(static_cast<i64>(bytes), 4096));
+      data_ = std::aligned_alloc(64, rounded);
+      if (data_ == nullptr) throw std::bad_alloc();
+      capacity_ = rounded;
+    }
+    return data_;
+  }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+thread_local Workspace tls_workspace;
+
+template <class T>
+struct Problem {
+  bool trans_a, trans_b;
+  i64 M, N, K;
+  T alpha;
+  const T* A;
+  i64 lda;
+  const T* B;
+  i64 ldb;
+  T beta;
+  T* C;
+  i64 ldc;
+};
+
+// One MR-row panel of op(A): rows [i, i + rows) x cols [p0, p0 + kc) into
+// dst[p * MR + r], rows past `rows` zero. MR is a compile-time constant for the
+// kernels' tile heights so the copies unroll; 0 means "use mr".
+template <int MR, class T>
+void pack_a_panel(const Problem<T>& pr, int mr, i64 i, int rows, i64 p0, i64 kc, T* dst) {
+  const int R = MR > 0 ? MR : mr;
+  if (!pr.trans_a) {  // op(A)(i, p) = A[i * lda + p]: rows of op(A) are contiguous
+    const T* src = pr.A + i * pr.lda + p0;
+    if (rows == R) {
+      for (i64 p = 0; p < kc; ++p)
+        for (int r = 0; r < R; ++r) dst[p * R + r] = src[r * pr.lda + p];
+      return;
+    }
+    for (i64 p = 0; p < kc; ++p) {
+      for (int r = 0; r < rows; ++r) dst[p * R + r] = src[r * pr.lda + p];
+      for (int r = rows; r < R; ++r) dst[p * R + r] = T(0);
+    }
+  } else {  // op(A)(i, p) = A[p * lda + i]: columns of op(A) are contiguous
+    const T* src = pr.A + p0 * pr.lda + i;
+    if (rows == R) {
+      for (i64 p = 0; p < kc; ++p)
+        for (int r = 0; r < R; ++r) dst[p * R + r] = src[p * pr.lda + r];
+      return;
+    }
+    for (i64 p = 0; p < kc; ++p) {
+      for (int r = 0; r < rows; ++r) dst[p * R + r] = src[p * pr.lda + r];
+      for (int r = rows; r < R; ++r) dst[p * R + r] = T(0);
+    }
+  }
+}
+
+// One NR-column panel of op(B): rows [p0, p0 + kc) x cols [j, j + cols) into
+// dst[p * NR + c], columns past `cols` zero.
+template <int NR, class T>
+void pack_b_panel(const Problem<T>& pr, int nr, i64 j, int cols, i64 p0, i64 kc, T* dst) {
+  const int R = NR > 0 ? NR : nr;
+  if (!pr.trans_b) {  // op(B)(p, j) = B[p * ldb + j]
+    const T* src = pr.B + p0 * pr.ldb + j;
+    if (cols == R) {
+      for (i64 p = 0; p < kc; ++p)
+        for (int c = 0; c < R; ++c) dst[p * R + c] = src[p * pr.ldb + c];
+      return;
+    }
+    for (i64 p = 0; p < kc; ++p) {
+      for (int c = 0; c < cols; ++c) dst[p * R + c] = src[p * pr.ldb + c];
+      for (int c = cols; c < R; ++c) dst[p * R + c] = T(0);
+    }
+  } else {  // op(B)(p, j) = B[j * ldb + p]
+    const T* src = pr.B + j * pr.ldb + p0;
+    if (cols == R) {
+      for (i64 p = 0; p < kc; ++p)
+        for (int c = 0; c < R; ++c) dst[p * R + c] = src[c * pr.ldb + p];
+      return;
+    }
+    for (i64 p = 0; p < kc; ++p) {
+      for (int c = 0; c < cols; ++c) dst[p * R + c] = src[c * pr.ldb + p];
+      for (int c = cols; c < R; ++c) dst[p * R + c] = T(0);
+    }
+  }
+}
+
+// Panels [q0, q1) of op(A)[i0 : i0 + mc, p0 : p0 + kc] into `ap`, panel q at ap + q * stride.
+template <class T>
+void pack_a(const Problem<T>& pr, int mr, i64 i0, i64 mc, i64 p0, i64 kc, i64 q0, i64 q1,
+            i64 stride, T* ap) {
+  for (i64 q = q0; q < q1; ++q) {
+    const i64 i = i0 + q * mr;
+    const int rows = static_cast<int>(std::min<i64>(mr, i0 + mc - i));
+    T* dst = ap + q * stride;
+    switch (mr) {
+      case 4: pack_a_panel<4>(pr, mr, i, rows, p0, kc, dst); break;
+      case 6: pack_a_panel<6>(pr, mr, i, rows, p0, kc, dst); break;
+      case 12: pack_a_panel<12>(pr, mr, i, rows, p0, kc, dst); break;
+      default: pack_a_panel<0>(pr, mr, i, rows, p0, kc, dst);
+    }
+  }
+}
+
+// Panels [q0, q1) of op(B)[p0 : p0 + kc, j0 : j0 + nc] into `bp`, panel q at bp + q * stride.
+template <class T>
+void pack_b(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q0, i64 q1,
+            i64 stride, T* bp) {
+  for (i64 q = q0; q < q1; ++q) {
+    const i64 j = j0 + q * nr;
+    const int cols = static_cast<int>(std::min<i64>(nr, j0 + nc - j));
+    T* dst = bp + q * stride;
+    switch (nr) {
+      case 4: pack_b_panel<4>(pr, nr, j, cols, p0, kc, dst); break;
+      case 8: pack_b_panel<8>(pr, nr, j, cols, p0, kc, dst); break;
+      case 16: pack_b_panel<16>(pr, nr, j, cols, p0, kc, dst); break;
+      case 32: pack_b_panel<32>(pr, nr, j, cols, p0, kc, dst); break;
+      default: pack_b_panel<0>(pr, nr, j, cols, p0, kc, dst);
+    }
+  }
+}
+
+// Block sizes for one call; they depend on the shape and the kernel, never on threads.
+struct Blocking {
+  i64 kc, nc;              // K and N block sizes, balanced so the last block is not tiny
+  i64 a_stride, b_stride;  // elements between packed panels (64-byte multiples)
+};
+
+template <class T>
+Blocking choose_blocking(const Problem<T>& pr, const KernelInfo<T>& ki) {
+  constexpr i64 line = 64 / sizeof(T);
+  Blocking bl;
+  bl.kc = ceil_div(pr.K, ceil_div(pr.K, ki.kc));
+  bl.nc = round_up(ceil_div(pr.N, ceil_div(pr.N, ki.nc)), ki.nr);
+  bl.a_stride = round_up(ki.mr * bl.kc, line);
+  bl.b_stride = round_up(ki.nr * bl.kc, line);
+  return bl;
+}
+
+// Tiles of the packed macro-block (mc x nc at C[ic, jc]) with linear index in
+// [t0, t1), counted down the MR panels of one NR panel, then the next panel.
+template <class T>
+void macro_kernel(const Problem<T>& pr, const KernelInfo<T>& ki, const Blocking& bl,
+                  const T* ap, const T* bp, i64 ic, i64 mc, i64 jc, i64 nc, i64 kc, T beta,
+                  i64 t0, i64 t1) {
+  const i64 tiles_m = ceil_div(mc, ki.mr);
+  for (i64 t = t0; t < t1; ++t) {
+    const i64 jp = t / tiles_m, ip = t % tiles_m;
+    const i64 jr = jp * ki.nr, ir = ip * ki.mr;
+    const int m = static_cast<int>(std::min<i64>(ki.mr, mc - ir));
+    const int n = static_cast<int>(std::min<i64>(ki.nr, nc - jr));
+    ki.kernel(kc, pr.alpha, ap + ip * bl.a_stride, bp + jp * bl.b_stride, beta,
+              pr.C + (ic + ir) * pr.ldc + jc + jr, pr.ldc, m, n);
+  }
+}
+
+template <class T>
+void scale_c(const Problem<T>& pr) {
+  for (i64 i = 0; i < pr.M; ++i) {
+    T* c = pr.C + i * pr.ldc;
+    if (pr.beta == T(0)) {
+      std::fill(c, c + pr.N, T(0));
+    } else {
+      for (i64 j = 0; j < pr.N; ++j) c[j] *= pr.beta;
+    }
+  }
+}
+
+template <class T>
+void gemm_blocked(const Problem<T>& pr) {
+  const KernelInfo<T>& ki = kernel_info<T>();
+  const Blocking bl = choose_blocking(pr, ki);
+  const i64 M = pr.M, N = pr.N, K = pr.K;
+  const i64 tiles_m = ceil_div(M, ki.mr);
+
+  int nt = threads_for(2.0 * double(M) * double(N) * double(K), 2.0e6);
+  // split_m unless its bands of row tiles would be badly unbalanced.
+  const i64 band = ceil_div(tiles_m, nt);
+  const bool split_m = nt == 1 || double(tiles_m) >= 0.875 * double(band * nt);
+  if (split_m) nt = static_cast<int>(std::min<i64>(nt, tiles_m));
+
+  // Rows of one thread's A block: MC, or less when its band is shorter.
+  const i64 mc_max = std::min<i64>(ki.mc, round_up(split_m ? band * ki.mr : M, ki.mr));
+  const i64 a_size = ceil_div(mc_max, ki.mr) * bl.a_stride;
+  const i64 b_size = ceil_div(bl.nc, ki.nr) * bl.b_stride;
+  const i64 a_count = split_m ? nt : 1;
+  T* bp = static_cast<T*>(tls_workspace.get(sizeof(T) * static_cast<std::size_t>(b_size + a_count * a_size)));
+  T* ap_all = bp + b_size;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int t = omp_get_thread_num();
+    const int nth = omp_get_num_threads();
+    // Rows this thread computes (split_m) or all rows (split_mn).
+    const i64 m0 = split_m ? std::min(M, (tiles_m * t / nth) * ki.mr) : 0;
+    const i64 m1 = split_m ? std::min(M, (tiles_m * (t + 1) / nth) * ki.mr) : M;
+    const i64 mc_blk = m1 > m0 ? round_up(ceil_div(m1 - m0, ceil_div(m1 - m0, mc_max)), ki.mr) : ki.mr;
+    T* ap = ap_all + (split_m ? t : 0) * a_size;
+
+    for (i64 jc = 0; jc < N; jc += bl.nc) {
+      const i64 nc = std::min(bl.nc, N - jc);
+      const i64 panels_b = ceil_div(nc, ki.nr);
+      for (i64 pc = 0; pc < K; pc += bl.kc) {
+        const i64 kc = std::min(bl.kc, K - pc);
+        const T beta = pc == 0 ? pr.beta : T(1);
+        pack_b(pr, ki.nr, jc, nc, pc, kc, panels_b * t / nth, panels_b * (t + 1) / nth,
+               bl.b_stride, bp);
+        if (split_m) {
+#pragma omp barrier
+          for (i64 ic = m0; ic < m1; ic += mc_blk) {
+            const i64 mc = std::min(mc_blk, m1 - ic);
+            pack_a(pr, ki.mr, ic, mc, pc, kc, 0, ceil_div(mc, ki.mr), bl.a_stride, ap);
+            macro_kernel(pr, ki, bl, ap, bp, ic, mc, jc, nc, kc, beta, 0,
+                         ceil_div(mc, ki.mr) * panels_b);
+          }
+        } else {
+          for (i64 ic = 0; ic < M; ic += mc_blk) {
+            const i64 mc = std::min(mc_blk, M - ic);
+            const i64 panels_a = ceil_div(mc, ki.mr);
+            pack_a(pr, ki.mr, ic, mc, pc, kc, panels_a * t / nth, panels_a * (t + 1) / nth,
+                   bl.a_stride, ap);
+#pragma omp barrier
+            const i64 tiles = panels_a * panels_b;
+            macro_kernel(pr, ki, bl, ap, bp, ic, mc, jc, nc, kc, beta, tiles * t / nth,
+                         tiles * (t + 1) / nth);
+            if (ic + mc_blk < M) {
+#pragma omp barrier
+            }
+          }
+        }
+#pragma omp barrier
+      }
+    }
+  }
+}
+
+}  // namespace
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
           const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
           std::int64_t ldc) {
-  gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (M <= 0 || N <= 0) return;
+  const Problem<T> pr{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  if (K <= 0 || alpha == T(0)) {  // BLAS convention: A and B are not read
+    scale_c(pr);
+    return;
+  }
+  gemm_blocked(pr);
 }
 
 template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float,
