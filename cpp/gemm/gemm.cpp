@@ -12,8 +12,8 @@
 // multiples of MR and NR) and the K blocks depend on the shape alone, so every
 // element of C sees the same sequence of operations for any thread count:
 // results are bitwise identical. Two ways to split, chosen per shape:
-//   split_m  each thread owns a band of MR-row tiles and packs its own A blocks;
-//            the B block is packed by all threads together (tall and square C)
+//   split_m  row blocks of C (MC rows or fewer) are dealt out; each thread packs
+//            its own A block; the B block is packed by all threads together
 //   split_mn both blocks are packed together and the tiles of each MC x NC
 //            macro-block are dealt out (few row tiles, e.g. M = 30)
 #include <omp.h>
@@ -205,11 +205,20 @@ struct Blocking {
   i64 a_stride, b_stride;  // elements between packed panels (64-byte multiples)
 };
 
+constexpr i64 kL2Budget = 256 * 1024;  // bytes of L2 the packed blocks may fill
+
 template <class T>
 Blocking choose_blocking(const Problem<T>& pr, const KernelInfo<T>& ki) {
   constexpr i64 line = 64 / sizeof(T);
+  i64 kc_max = ki.kc;
+  if (pr.M <= ki.mc && pr.N <= ki.nc) {
+    // All of C is one macro-block: deeper K blocks while both packed blocks fit
+    // in L2 mean fewer passes (and fewer thread barriers) for long K.
+    const i64 bytes_per_k = (round_up(pr.M, ki.mr) + round_up(pr.N, ki.nr)) * i64(sizeof(T));
+    kc_max = std::max<i64>(ki.kc, std::min<i64>(4 * ki.kc, kL2Budget / bytes_per_k));
+  }
   Blocking bl;
-  bl.kc = ceil_div(pr.K, ceil_div(pr.K, ki.kc));
+  bl.kc = ceil_div(pr.K, ceil_div(pr.K, kc_max));
   bl.nc = round_up(ceil_div(pr.N, ceil_div(pr.N, ki.nc)), ki.nr);
   bl.a_stride = round_up(ki.mr * bl.kc, line);
   bl.b_stride = round_up(ki.nr * bl.kc, line);
@@ -245,6 +254,9 @@ void scale_c(const Problem<T>& pr) {
   }
 }
 
+// Work is dealt out dynamically (omp for schedule(dynamic)) in pieces that do
+// not change what any tile computes, so a thread slowed by a busy core hands
+// its share to the other and results stay bitwise identical.
 template <class T>
 void gemm_blocked(const Problem<T>& pr) {
   const KernelInfo<T>& ki = kernel_info<T>();
@@ -253,61 +265,64 @@ void gemm_blocked(const Problem<T>& pr) {
   const i64 tiles_m = ceil_div(M, ki.mr);
 
   int nt = threads_for(2.0 * double(M) * double(N) * double(K), 2.0e6);
-  // split_m unless its bands of row tiles would be badly unbalanced.
-  const i64 band = ceil_div(tiles_m, nt);
-  const bool split_m = nt == 1 || double(tiles_m) >= 0.875 * double(band * nt);
-  if (split_m) nt = static_cast<int>(std::min<i64>(nt, tiles_m));
+  // split_m: row blocks of C go to threads, each packing its own A block; it
+  // needs a few row blocks per thread, else split_mn deals out single tiles.
+  const bool split_m = nt == 1 || tiles_m >= 3 * i64(nt);
+  // Row block height: MC, or less so that every thread gets about 3 blocks.
+  const i64 mc_blk =
+      split_m ? std::min<i64>(ki.mc, round_up(ceil_div(M, 3 * i64(nt)), ki.mr))
+              : std::min<i64>(ki.mc, round_up(M, ki.mr));
+  const i64 blocks_m = ceil_div(M, mc_blk);
+  if (split_m) nt = static_cast<int>(std::min<i64>(nt, blocks_m));
 
-  // Rows of one thread's A block: MC, or less when its band is shorter.
-  const i64 mc_max = std::min<i64>(ki.mc, round_up(split_m ? band * ki.mr : M, ki.mr));
-  const i64 a_size = ceil_div(mc_max, ki.mr) * bl.a_stride;
+  const i64 a_size = ceil_div(mc_blk, ki.mr) * bl.a_stride;
   const i64 b_size = ceil_div(bl.nc, ki.nr) * bl.b_stride;
   const i64 a_count = split_m ? nt : 1;
-  T* bp = static_cast<T*>(tls_workspace.get(sizeof(T) * static_cast<std::size_t>(b_size + a_count * a_size)));
+  T* bp = static_cast<T*>(
+      tls_workspace.get(sizeof(T) * static_cast<std::size_t>(b_size + a_count * a_size)));
   T* ap_all = bp + b_size;
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    const int t = omp_get_thread_num();
-    const int nth = omp_get_num_threads();
-    // Rows this thread computes (split_m) or all rows (split_mn).
-    const i64 m0 = split_m ? std::min(M, (tiles_m * t / nth) * ki.mr) : 0;
-    const i64 m1 = split_m ? std::min(M, (tiles_m * (t + 1) / nth) * ki.mr) : M;
-    const i64 mc_blk = m1 > m0 ? round_up(ceil_div(m1 - m0, ceil_div(m1 - m0, mc_max)), ki.mr) : ki.mr;
-    T* ap = ap_all + (split_m ? t : 0) * a_size;
-
+    T* ap = split_m ? ap_all + omp_get_thread_num() * a_size : ap_all;
     for (i64 jc = 0; jc < N; jc += bl.nc) {
       const i64 nc = std::min(bl.nc, N - jc);
       const i64 panels_b = ceil_div(nc, ki.nr);
       for (i64 pc = 0; pc < K; pc += bl.kc) {
         const i64 kc = std::min(bl.kc, K - pc);
         const T beta = pc == 0 ? pr.beta : T(1);
-        pack_b(pr, ki.nr, jc, nc, pc, kc, panels_b * t / nth, panels_b * (t + 1) / nth,
-               bl.b_stride, bp);
         if (split_m) {
-#pragma omp barrier
-          for (i64 ic = m0; ic < m1; ic += mc_blk) {
-            const i64 mc = std::min(mc_blk, m1 - ic);
-            pack_a(pr, ki.mr, ic, mc, pc, kc, 0, ceil_div(mc, ki.mr), bl.a_stride, ap);
-            macro_kernel(pr, ki, bl, ap, bp, ic, mc, jc, nc, kc, beta, 0,
-                         ceil_div(mc, ki.mr) * panels_b);
+#pragma omp for schedule(dynamic, 4)
+          for (i64 q = 0; q < panels_b; ++q)
+            pack_b(pr, ki.nr, jc, nc, pc, kc, q, q + 1, bl.b_stride, bp);
+#pragma omp for schedule(dynamic, 1)
+          for (i64 blk = 0; blk < blocks_m; ++blk) {
+            const i64 ic = blk * mc_blk;
+            const i64 mc = std::min(mc_blk, M - ic);
+            const i64 panels_a = ceil_div(mc, ki.mr);
+            pack_a(pr, ki.mr, ic, mc, pc, kc, 0, panels_a, bl.a_stride, ap);
+            macro_kernel(pr, ki, bl, ap, bp, ic, mc, jc, nc, kc, beta, 0, panels_a * panels_b);
           }
         } else {
           for (i64 ic = 0; ic < M; ic += mc_blk) {
             const i64 mc = std::min(mc_blk, M - ic);
             const i64 panels_a = ceil_div(mc, ki.mr);
-            pack_a(pr, ki.mr, ic, mc, pc, kc, panels_a * t / nth, panels_a * (t + 1) / nth,
-                   bl.a_stride, ap);
-#pragma omp barrier
-            const i64 tiles = panels_a * panels_b;
-            macro_kernel(pr, ki, bl, ap, bp, ic, mc, jc, nc, kc, beta, tiles * t / nth,
-                         tiles * (t + 1) / nth);
-            if (ic + mc_blk < M) {
-#pragma omp barrier
+            // Pack B (first row block only) and A together, then deal out the tiles.
+            const i64 first_a = ic == 0 ? panels_b : 0;
+#pragma omp for schedule(dynamic, 4)
+            for (i64 q = 0; q < first_a + panels_a; ++q) {
+              if (q < first_a) {
+                pack_b(pr, ki.nr, jc, nc, pc, kc, q, q + 1, bl.b_stride, bp);
+              } else {
+                pack_a(pr, ki.mr, ic, mc, pc, kc, q - first_a, q - first_a + 1, bl.a_stride, ap);
+              }
             }
+            const i64 tiles = panels_a * panels_b;
+#pragma omp for schedule(dynamic, 1)
+            for (i64 t = 0; t < tiles; ++t)
+              macro_kernel(pr, ki, bl, ap, bp, ic, mc, jc, nc, kc, beta, t, t + 1);
           }
         }
-#pragma omp barrier
       }
     }
   }
