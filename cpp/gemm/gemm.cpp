@@ -127,9 +127,16 @@ void pack_a_panel(const Problem<T>& pr, int mr, i64 i, int rows, i64 p0, i64 kc,
         for (int r = 0; r < R; ++r) dst[p * R + r] = src[p * pr.lda + r];
       return;
     }
+    const T* end = pr.A + (pr.K - 1) * pr.lda + pr.M;  // as for B's edge panels
     for (i64 p = 0; p < kc; ++p) {
-      for (int r = 0; r < rows; ++r) dst[p * R + r] = src[p * pr.lda + r];
-      for (int r = rows; r < R; ++r) dst[p * R + r] = T(0);
+      const T* s = src + p * pr.lda;
+      T* d = dst + p * R;
+      if (end - s >= R) {
+        for (int r = 0; r < R; ++r) d[r] = r < rows ? s[r] : T(0);
+      } else {
+        for (int r = 0; r < R; ++r) d[r] = T(0);
+        for (int r = 0; r < rows; ++r) d[r] = s[r];
+      }
     }
   }
 }
@@ -146,9 +153,18 @@ void pack_b_panel(const Problem<T>& pr, int nr, i64 j, int cols, i64 p0, i64 kc,
         for (int c = 0; c < R; ++c) dst[p * R + c] = src[p * pr.ldb + c];
       return;
     }
+    // Edge panel: read whole rows of R where they stay inside B and keep the
+    // first `cols` (a select, so whatever follows the row cannot leak in).
+    const T* end = pr.B + (pr.K - 1) * pr.ldb + pr.N;
     for (i64 p = 0; p < kc; ++p) {
-      for (int c = 0; c < cols; ++c) dst[p * R + c] = src[p * pr.ldb + c];
-      for (int c = cols; c < R; ++c) dst[p * R + c] = T(0);
+      const T* s = src + p * pr.ldb;
+      T* d = dst + p * R;
+      if (end - s >= R) {
+        for (int c = 0; c < R; ++c) d[c] = c < cols ? s[c] : T(0);
+      } else {
+        for (int c = 0; c < R; ++c) d[c] = T(0);
+        for (int c = 0; c < cols; ++c) d[c] = s[c];
+      }
     }
   } else {  // op(B)(p, j) = B[j * ldb + p]
     const T* src = pr.B + j * pr.ldb + p0;
@@ -164,38 +180,30 @@ void pack_b_panel(const Problem<T>& pr, int nr, i64 j, int cols, i64 p0, i64 kc,
   }
 }
 
-// Panels [q0, q1) of op(A)[i0 : i0 + mc, p0 : p0 + kc] into `ap`, panel q at ap + q * stride.
+// Panel q of op(A)[i0 : i0 + mc, p0 : p0 + kc] (rows i0 + q * mr ...) into dst.
 template <class T>
-void pack_a(const Problem<T>& pr, int mr, i64 i0, i64 mc, i64 p0, i64 kc, i64 q0, i64 q1,
-            i64 stride, T* ap) {
-  for (i64 q = q0; q < q1; ++q) {
-    const i64 i = i0 + q * mr;
-    const int rows = static_cast<int>(std::min<i64>(mr, i0 + mc - i));
-    T* dst = ap + q * stride;
-    switch (mr) {
-      case 4: pack_a_panel<4>(pr, mr, i, rows, p0, kc, dst); break;
-      case 6: pack_a_panel<6>(pr, mr, i, rows, p0, kc, dst); break;
-      case 12: pack_a_panel<12>(pr, mr, i, rows, p0, kc, dst); break;
-      default: pack_a_panel<0>(pr, mr, i, rows, p0, kc, dst);
-    }
+void pack_a(const Problem<T>& pr, int mr, i64 i0, i64 mc, i64 p0, i64 kc, i64 q, T* dst) {
+  const i64 i = i0 + q * mr;
+  const int rows = static_cast<int>(std::min<i64>(mr, i0 + mc - i));
+  switch (mr) {
+    case 4: pack_a_panel<4>(pr, mr, i, rows, p0, kc, dst); break;
+    case 6: pack_a_panel<6>(pr, mr, i, rows, p0, kc, dst); break;
+    case 12: pack_a_panel<12>(pr, mr, i, rows, p0, kc, dst); break;
+    default: pack_a_panel<0>(pr, mr, i, rows, p0, kc, dst);
   }
 }
 
-// Panels [q0, q1) of op(B)[p0 : p0 + kc, j0 : j0 + nc] into `bp`, panel q at bp + q * stride.
+// Panel q of op(B)[p0 : p0 + kc, j0 : j0 + nc] (columns j0 + q * nr ...) into dst.
 template <class T>
-void pack_b(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q0, i64 q1,
-            i64 stride, T* bp) {
-  for (i64 q = q0; q < q1; ++q) {
-    const i64 j = j0 + q * nr;
-    const int cols = static_cast<int>(std::min<i64>(nr, j0 + nc - j));
-    T* dst = bp + q * stride;
-    switch (nr) {
-      case 4: pack_b_panel<4>(pr, nr, j, cols, p0, kc, dst); break;
-      case 8: pack_b_panel<8>(pr, nr, j, cols, p0, kc, dst); break;
-      case 16: pack_b_panel<16>(pr, nr, j, cols, p0, kc, dst); break;
-      case 32: pack_b_panel<32>(pr, nr, j, cols, p0, kc, dst); break;
-      default: pack_b_panel<0>(pr, nr, j, cols, p0, kc, dst);
-    }
+void pack_b(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q, T* dst) {
+  const i64 j = j0 + q * nr;
+  const int cols = static_cast<int>(std::min<i64>(nr, j0 + nc - j));
+  switch (nr) {
+    case 4: pack_b_panel<4>(pr, nr, j, cols, p0, kc, dst); break;
+    case 8: pack_b_panel<8>(pr, nr, j, cols, p0, kc, dst); break;
+    case 16: pack_b_panel<16>(pr, nr, j, cols, p0, kc, dst); break;
+    case 32: pack_b_panel<32>(pr, nr, j, cols, p0, kc, dst); break;
+    default: pack_b_panel<0>(pr, nr, j, cols, p0, kc, dst);
   }
 }
 
@@ -203,6 +211,21 @@ void pack_b(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q0
 struct Blocking {
   i64 kc, nc;              // K and N block sizes, balanced so the last block is not tiny
   i64 a_stride, b_stride;  // elements between packed panels (64-byte multiples)
+  // Read full MR-row panels straight from row-major A (no packing) when few B
+  // panels would reuse a packed A panel; likewise full NR-column panels of B
+  // when few row tiles would reuse it. Partial edge panels are always packed.
+  bool direct_a, direct_b;
+};
+
+// Which panels of a block are packed: [first, count) with slot q - first; with
+// direct access only a partial last panel is.
+struct PackPlan {
+  i64 first, count;
+  static PackPlan make(bool direct, i64 extent, i64 r) {
+    const i64 panels = ceil_div(extent, r);
+    if (!direct) return {0, panels};
+    return {extent / r, panels - extent / r};
+  }
 };
 
 constexpr i64 kL2Budget = 256 * 1024;  // bytes of L2 the packed blocks may fill
@@ -218,27 +241,37 @@ Blocking choose_blocking(const Problem<T>& pr, const KernelInfo<T>& ki) {
     kc_max = std::max<i64>(ki.kc, std::min<i64>(4 * ki.kc, kL2Budget / bytes_per_k));
   }
   Blocking bl;
-  bl.kc = ceil_div(pr.K, ceil_div(pr.K, kc_max));
+  // K up to 5/4 of the block depth stays in one block: one pass over C, not two.
+  bl.kc = ceil_div(pr.K, ceil_div(pr.K * 4, kc_max * 5));
   bl.nc = round_up(ceil_div(pr.N, ceil_div(pr.N, ki.nc)), ki.nr);
   bl.a_stride = round_up(ki.mr * bl.kc, line);
   bl.b_stride = round_up(ki.nr * bl.kc, line);
+  // Row strides that are multiples of 4 KiB would pile the rows into one L1 set.
+  const auto spread = [](i64 ld) { return (ld * i64(sizeof(T))) % 4096 != 0; };
+  bl.direct_a = !pr.trans_a && pr.N <= 8 * ki.nr && spread(pr.lda);
+  bl.direct_b = !pr.trans_b && pr.M <= 32 * ki.mr && spread(pr.ldb);
   return bl;
 }
 
-// Tiles of the packed macro-block (mc x nc at C[ic, jc]) with linear index in
-// [t0, t1), counted down the MR panels of one NR panel, then the next panel.
+// Tiles of the macro-block (mc x nc at C[ic, jc], depth kc at pc) with linear
+// index in [t0, t1), counted down the MR panels of one NR panel, then the next.
+// Panels before plan.first are read from A / B directly, the rest from `ap` / `bp`.
 template <class T>
 void macro_kernel(const Problem<T>& pr, const KernelInfo<T>& ki, const Blocking& bl,
-                  const T* ap, const T* bp, i64 ic, i64 mc, i64 jc, i64 nc, i64 kc, T beta,
-                  i64 t0, i64 t1) {
+                  const T* ap, PackPlan plan_a, const T* bp, PackPlan plan_b, i64 ic, i64 mc,
+                  i64 jc, i64 nc, i64 pc, i64 kc, T beta, i64 t0, i64 t1) {
   const i64 tiles_m = ceil_div(mc, ki.mr);
   for (i64 t = t0; t < t1; ++t) {
     const i64 jp = t / tiles_m, ip = t % tiles_m;
     const i64 jr = jp * ki.nr, ir = ip * ki.mr;
     const int m = static_cast<int>(std::min<i64>(ki.mr, mc - ir));
     const int n = static_cast<int>(std::min<i64>(ki.nr, nc - jr));
-    ki.kernel(kc, pr.alpha, ap + ip * bl.a_stride, bp + jp * bl.b_stride, beta,
-              pr.C + (ic + ir) * pr.ldc + jc + jr, pr.ldc, m, n);
+    const bool a_direct = ip < plan_a.first, b_direct = jp < plan_b.first;
+    const T* a = a_direct ? pr.A + (ic + ir) * pr.lda + pc : ap + (ip - plan_a.first) * bl.a_stride;
+    const T* b = b_direct ? pr.B + pc * pr.ldb + jc + jr : bp + (jp - plan_b.first) * bl.b_stride;
+    ki.kernel(kc, pr.alpha, a, a_direct ? pr.lda : 1, a_direct ? 1 : ki.mr, b,
+              b_direct ? pr.ldb : ki.nr, beta, pr.C + (ic + ir) * pr.ldc + jc + jr, pr.ldc, m,
+              n);
   }
 }
 
@@ -288,39 +321,44 @@ void gemm_blocked(const Problem<T>& pr) {
     for (i64 jc = 0; jc < N; jc += bl.nc) {
       const i64 nc = std::min(bl.nc, N - jc);
       const i64 panels_b = ceil_div(nc, ki.nr);
+      const PackPlan plan_b = PackPlan::make(bl.direct_b, nc, ki.nr);
       for (i64 pc = 0; pc < K; pc += bl.kc) {
         const i64 kc = std::min(bl.kc, K - pc);
         const T beta = pc == 0 ? pr.beta : T(1);
         if (split_m) {
 #pragma omp for schedule(dynamic, 4)
-          for (i64 q = 0; q < panels_b; ++q)
-            pack_b(pr, ki.nr, jc, nc, pc, kc, q, q + 1, bl.b_stride, bp);
+          for (i64 q = 0; q < plan_b.count; ++q)
+            pack_b(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q, bp + q * bl.b_stride);
 #pragma omp for schedule(dynamic, 1)
           for (i64 blk = 0; blk < blocks_m; ++blk) {
             const i64 ic = blk * mc_blk;
             const i64 mc = std::min(mc_blk, M - ic);
-            const i64 panels_a = ceil_div(mc, ki.mr);
-            pack_a(pr, ki.mr, ic, mc, pc, kc, 0, panels_a, bl.a_stride, ap);
-            macro_kernel(pr, ki, bl, ap, bp, ic, mc, jc, nc, kc, beta, 0, panels_a * panels_b);
+            const PackPlan plan_a = PackPlan::make(bl.direct_a, mc, ki.mr);
+            for (i64 q = 0; q < plan_a.count; ++q)
+              pack_a(pr, ki.mr, ic, mc, pc, kc, plan_a.first + q, ap + q * bl.a_stride);
+            macro_kernel(pr, ki, bl, ap, plan_a, bp, plan_b, ic, mc, jc, nc, pc, kc, beta, 0,
+                         ceil_div(mc, ki.mr) * panels_b);
           }
         } else {
           for (i64 ic = 0; ic < M; ic += mc_blk) {
             const i64 mc = std::min(mc_blk, M - ic);
-            const i64 panels_a = ceil_div(mc, ki.mr);
+            const PackPlan plan_a = PackPlan::make(bl.direct_a, mc, ki.mr);
             // Pack B (first row block only) and A together, then deal out the tiles.
-            const i64 first_a = ic == 0 ? panels_b : 0;
+            const i64 count_b = ic == 0 ? plan_b.count : 0;
 #pragma omp for schedule(dynamic, 4)
-            for (i64 q = 0; q < first_a + panels_a; ++q) {
-              if (q < first_a) {
-                pack_b(pr, ki.nr, jc, nc, pc, kc, q, q + 1, bl.b_stride, bp);
+            for (i64 q = 0; q < count_b + plan_a.count; ++q) {
+              if (q < count_b) {
+                pack_b(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q, bp + q * bl.b_stride);
               } else {
-                pack_a(pr, ki.mr, ic, mc, pc, kc, q - first_a, q - first_a + 1, bl.a_stride, ap);
+                const i64 qa = q - count_b;
+                pack_a(pr, ki.mr, ic, mc, pc, kc, plan_a.first + qa, ap + qa * bl.a_stride);
               }
             }
-            const i64 tiles = panels_a * panels_b;
+            const i64 tiles = ceil_div(mc, ki.mr) * panels_b;
 #pragma omp for schedule(dynamic, 1)
             for (i64 t = 0; t < tiles; ++t)
-              macro_kernel(pr, ki, bl, ap, bp, ic, mc, jc, nc, kc, beta, t, t + 1);
+              macro_kernel(pr, ki, bl, ap, plan_a, bp, plan_b, ic, mc, jc, nc, pc, kc, beta, t,
+                           t + 1);
           }
         }
       }

@@ -3,10 +3,14 @@
 // different ISA flags.
 //
 // Legend: MR x NR is the micro-tile of C one kernel call computes; k the depth.
-// Packed layouts the kernels read (written by the framework in gemm.cpp):
-//   a: MR x k panel, column by column: a[p * MR + i] = alpha-free op(A)(i, p)
-//   b: k x NR panel, row by row:       b[p * NR + j] = op(B)(p, j)
-// Rows of a past the matrix edge and columns of b past it are zero.
+// Operands as the kernels read them, with strides:
+//   a: MR x k, element (i, p) at a[i * rs_a + p * cs_a]
+//   b: k x NR, element (p, j) at b[p * rs_b + j]
+// Usually packed by the framework (gemm.cpp): a as an MR-row panel stored
+// column by column (rs_a = 1, cs_a = MR), b as an NR-column panel stored row by
+// row (rs_b = NR), zero past the matrix edges, 64-byte aligned. For shapes where
+// packing would not pay off, a and b may point straight into row-major A (rs_a =
+// lda, cs_a = 1) or B (rs_b = ldb); all MR rows / NR columns then exist.
 #pragma once
 
 #include <cstdint>
@@ -15,9 +19,10 @@ namespace fastbp::gemm_kernels {
 
 // C[0:m, 0:n] := beta * C[0:m, 0:n] + alpha * (a @ b)[0:m, 0:n], C row-major
 // with row stride ldc; 1 <= m <= MR, 1 <= n <= NR. With beta == 0 C is only
-// written, never read. a and b are 64-byte aligned.
+// written, never read.
 template <class T>
-using MicroKernel = void (*)(std::int64_t k, T alpha, const T* a, const T* b, T beta, T* c,
+using MicroKernel = void (*)(std::int64_t k, T alpha, const T* a, std::int64_t rs_a,
+                             std::int64_t cs_a, const T* b, std::int64_t rs_b, T beta, T* c,
                              std::int64_t ldc, int m, int n);
 
 // One precision's kernel and cache blocks: MC a multiple of MR, NC of NR.

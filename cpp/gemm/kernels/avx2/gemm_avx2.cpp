@@ -2,7 +2,7 @@
 // Legend as in kernels.hpp: MR x NR tile of C, depth k.
 //   f32: 6 x 16, twelve ymm accumulators (6 rows x 2 vectors of 8)
 //   f64: 6 x 8,  twelve ymm accumulators (6 rows x 2 vectors of 4)
-// Each step of k: two aligned loads of b, six broadcasts of a, twelve FMAs.
+// Each step of k: two loads of b, six broadcasts of a, twelve FMAs.
 #include <immintrin.h>
 
 #include "gemm/kernels/kernels.hpp"
@@ -48,9 +48,9 @@ constexpr int MR = 6;
 
 // C[0:m, 0:n] := beta * C + alpha * (a @ b) on one 6 x (2W) tile (contract in kernels.hpp).
 template <class S>
-void kernel(std::int64_t k, typename S::T alpha, const typename S::T* a,
-            const typename S::T* b, typename S::T beta, typename S::T* c, std::int64_t ldc,
-            int m, int n) {
+void kernel(std::int64_t k, typename S::T alpha, const typename S::T* a, std::int64_t rs_a,
+            std::int64_t cs_a, const typename S::T* b, std::int64_t rs_b, typename S::T beta,
+            typename S::T* c, std::int64_t ldc, int m, int n) {
   using T = typename S::T;
   using V = typename S::V;
   constexpr int W = S::W;
@@ -65,30 +65,35 @@ void kernel(std::int64_t k, typename S::T alpha, const typename S::T* a,
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
   }
 
+  // Rows 0-2 at a0 + {0, 1, 2} * rs_a, rows 3-5 at a3 + {0, 1, 2} * rs_a.
+  const T* a0 = a;
+  const T* a3 = a + 3 * rs_a;
+  const std::int64_t rs2 = 2 * rs_a;
 #pragma GCC unroll 4
   for (std::int64_t p = 0; p < k; ++p) {
-    const V b0 = S::load(b);
-    const V b1 = S::load(b + W);
-    V ai = S::bcast(a + 0);
+    const V b0 = S::loadu(b);
+    const V b1 = S::loadu(b + W);
+    V ai = S::bcast(a0);
     c00 = S::fma(ai, b0, c00);
     c01 = S::fma(ai, b1, c01);
-    ai = S::bcast(a + 1);
+    ai = S::bcast(a0 + rs_a);
     c10 = S::fma(ai, b0, c10);
     c11 = S::fma(ai, b1, c11);
-    ai = S::bcast(a + 2);
+    ai = S::bcast(a0 + rs2);
     c20 = S::fma(ai, b0, c20);
     c21 = S::fma(ai, b1, c21);
-    ai = S::bcast(a + 3);
+    ai = S::bcast(a3);
     c30 = S::fma(ai, b0, c30);
     c31 = S::fma(ai, b1, c31);
-    ai = S::bcast(a + 4);
+    ai = S::bcast(a3 + rs_a);
     c40 = S::fma(ai, b0, c40);
     c41 = S::fma(ai, b1, c41);
-    ai = S::bcast(a + 5);
+    ai = S::bcast(a3 + rs2);
     c50 = S::fma(ai, b0, c50);
     c51 = S::fma(ai, b1, c51);
-    a += MR;
-    b += NR;
+    a0 += cs_a;
+    a3 += cs_a;
+    b += rs_b;
   }
 
   V acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};

@@ -2,7 +2,7 @@
 // Legend as in kernels.hpp: MR x NR tile of C, depth k.
 //   f32: 12 x 32, 24 zmm accumulators (12 rows x 2 vectors of 16)
 //   f64: 12 x 16, 24 zmm accumulators (12 rows x 2 vectors of 8)
-// Each step of k: two aligned loads of b, twelve broadcasts of a, 24 FMAs.
+// Each step of k: two loads of b, twelve broadcasts of a, 24 FMAs.
 // Edge tiles use masked loads and stores, so C outside the m x n part is never touched.
 #include <immintrin.h>
 
@@ -58,9 +58,9 @@ typename S::Mask lane_mask(int n) {
 
 // C[0:m, 0:n] := beta * C + alpha * (a @ b) on one 12 x (2W) tile (contract in kernels.hpp).
 template <class S>
-void kernel(std::int64_t k, typename S::T alpha, const typename S::T* a,
-            const typename S::T* b, typename S::T beta, typename S::T* c, std::int64_t ldc,
-            int m, int n) {
+void kernel(std::int64_t k, typename S::T alpha, const typename S::T* a, std::int64_t rs_a,
+            std::int64_t cs_a, const typename S::T* b, std::int64_t rs_b, typename S::T beta,
+            typename S::T* c, std::int64_t ldc, int m, int n) {
   using T = typename S::T;
   using V = typename S::V;
   constexpr int W = S::W;
@@ -75,17 +75,28 @@ void kernel(std::int64_t k, typename S::T alpha, const typename S::T* a,
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
   }
 
+  // Row 3g + r at ag[g] + r * rs_a, r = 0, 1, 2.
+  const T* ag[MR / 3];
+#pragma GCC unroll 4
+  for (int g = 0; g < MR / 3; ++g) ag[g] = a + 3 * g * rs_a;
+  const std::int64_t rs2 = 2 * rs_a;
   for (std::int64_t p = 0; p < k; ++p) {
-    const V b0 = S::load(b);
-    const V b1 = S::load(b + W);
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; ++i) {
-      const V ai = S::bcast(a + i);
-      acc[i][0] = S::fma(ai, b0, acc[i][0]);
-      acc[i][1] = S::fma(ai, b1, acc[i][1]);
+    const V b0 = S::loadu(b);
+    const V b1 = S::loadu(b + W);
+#pragma GCC unroll 4
+    for (int g = 0; g < MR / 3; ++g) {
+      const V x0 = S::bcast(ag[g]);
+      acc[3 * g][0] = S::fma(x0, b0, acc[3 * g][0]);
+      acc[3 * g][1] = S::fma(x0, b1, acc[3 * g][1]);
+      const V x1 = S::bcast(ag[g] + rs_a);
+      acc[3 * g + 1][0] = S::fma(x1, b0, acc[3 * g + 1][0]);
+      acc[3 * g + 1][1] = S::fma(x1, b1, acc[3 * g + 1][1]);
+      const V x2 = S::bcast(ag[g] + rs2);
+      acc[3 * g + 2][0] = S::fma(x2, b0, acc[3 * g + 2][0]);
+      acc[3 * g + 2][1] = S::fma(x2, b1, acc[3 * g + 2][1]);
+      ag[g] += cs_a;
     }
-    a += MR;
-    b += NR;
+    b += rs_b;
   }
 
   if (alpha != T(1)) {

@@ -8,14 +8,16 @@ namespace {
 
 // C[0:m, 0:n] := beta * C + alpha * (a @ b) on one MR x NR tile (contract in kernels.hpp).
 template <class T, int MR, int NR>
-void kernel(std::int64_t k, T alpha, const T* a, const T* b, T beta, T* c, std::int64_t ldc,
-            int m, int n) {
+void kernel(std::int64_t k, T alpha, const T* a, std::int64_t rs_a, std::int64_t cs_a,
+            const T* b, std::int64_t rs_b, T beta, T* c, std::int64_t ldc, int m, int n) {
   T acc[MR][NR] = {};
   for (std::int64_t p = 0; p < k; ++p) {
-    const T* ap = a + p * MR;
-    const T* bp = b + p * NR;
+    const T* ap = a + p * cs_a;
+    const T* bp = b + p * rs_b;
+    T ai[MR];
+    for (int i = 0; i < MR; ++i) ai[i] = ap[i * rs_a];
     for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) acc[i][j] += ap[i] * bp[j];
+      for (int j = 0; j < NR; ++j) acc[i][j] += ai[i] * bp[j];
   }
   for (int i = 0; i < m; ++i) {
     T* ci = c + i * ldc;
