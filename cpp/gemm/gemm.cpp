@@ -50,14 +50,8 @@ const KernelTable& active_table() {
 }
 
 template <class T> const KernelInfo<T>& kernel_info();
-template <class T> KernelInfo<T> tuned(KernelInfo<T> k) {  // DEBUG
-  if (const char* e = std::getenv("DBG_MC")) k.mc = std::atoi(e);
-  if (const char* e = std::getenv("DBG_KC")) k.kc = std::atoi(e);
-  if (const char* e = std::getenv("DBG_NC")) k.nc = std::atoi(e);
-  return k;
-}
-template <> const KernelInfo<float>& kernel_info<float>() { static KernelInfo<float> k = tuned(active_table().f32); return k; }
-template <> const KernelInfo<double>& kernel_info<double>() { static KernelInfo<double> k = tuned(active_table().f64); return k; }
+template <> const KernelInfo<float>& kernel_info<float>() { return active_table().f32; }
+template <> const KernelInfo<double>& kernel_info<double>() { return active_table().f64; }
 
 // Pack buffers: 64-byte aligned, grown on demand and kept for the next call.
 // One per calling thread (its OpenMP team shares it), so steady-state calls
