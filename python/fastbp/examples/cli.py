@@ -215,6 +215,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from fastbp import bench
+
+    _set_threads(args.threads)
+    bench.run(quick=args.quick, repeats=args.repeats, json_path=args.json, plot_path=args.plot,
+              log=lambda line: print(line, flush=True))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastbp",
@@ -257,6 +266,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="time fastbp against NumPy and PyTorch",
+                       description="Time the performance workloads (GEMM, convolution, "
+                       "training steps) for fastbp, the NumPy reference and PyTorch when "
+                       "installed, interleaved in one process; print medians and ratios.")
+    p.add_argument("--quick", action="store_true", help="a short subset of the workloads")
+    p.add_argument("--repeats", type=_positive_int, default=None, metavar="R",
+                   help="timed samples per implementation (default: 9, or 5 with --quick)")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="threads for fastbp and PyTorch")
+    p.add_argument("--json", metavar="PATH", default=None, help="also write the results as JSON")
+    p.add_argument("--plot", metavar="PATH", default=None,
+                   help="also write a bar chart PNG (needs matplotlib)")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("info", help="show how the native core was built",
                        description="Show fastbp.build_info(): version, ISA, OpenMP, threads.")
