@@ -133,7 +133,7 @@ def checked_call(module: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> 
         source = " from finite input" if leaf else ""
         raise NonFiniteError(
             module, "forward",
-            f"produced {bad} in its output{source}{_parameter_hint(module, 'data')}", "output")
+            f"produced {bad} in its output{source}{_parameter_hint(module)}", "output")
     return out
 
 
@@ -154,14 +154,14 @@ def checked_backward(module: Any, dout: Any) -> Any:
     if bad is not None:
         raise NonFiniteError(
             module, "backward",
-            f"produced {bad} in dx{_parameter_hint(module, 'data')}", "dx")
+            f"produced {bad} in dx{_parameter_hint(module)}", "dx")
     for name, p in module._parameters.items():
         bad = _first_nonfinite(p.grad)
         if bad is not None:
             raise NonFiniteError(
                 module, "backward",
                 f"produced {bad} in the gradient of its parameter {name!r}"
-                f"{_parameter_hint(module, 'data')}", f"gradient of {name!r}")
+                f"{_parameter_hint(module)}", f"gradient of {name!r}")
     return dx
 
 
@@ -178,7 +178,8 @@ def checked_sequential_backward(seq: Any, dout: Any) -> Any:
 
 # --- helpers ------------------------------------------------------------------
 def _first_nonfinite(value: Any) -> Optional[str]:
-    """None when finite (or not numeric), else e.g. ``"NaN (2 of 12 values, first at index (0, 1))"``."""
+    """None when finite (or not numeric), else a description such as
+    ``"NaN (2 of 12 values, first at index (0, 1))"``."""
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "fc":
             return None
@@ -203,11 +204,11 @@ def _first_nonfinite(value: Any) -> Optional[str]:
     return None
 
 
-def _parameter_hint(module: Any, attr: str) -> str:
+def _parameter_hint(module: Any) -> str:
     bad = [
         f"{name!r} contains {'NaN' if np.isnan(p.data).any() else 'Inf'}"
         for name, p in module._parameters.items()
-        if not np.isfinite(getattr(p, attr)).all()
+        if not np.isfinite(p.data).all()
     ]
     return "; its parameter " + ", ".join(bad) if bad else ""
 
