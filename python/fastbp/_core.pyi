@@ -44,6 +44,45 @@ def linear_backward_accumulate(
 def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> Tuple[float, np.ndarray]: ...
 
 # --- conv ------------------------------------------------------------------
+from typing import Sequence, Union
+
+IntPair = Union[int, Tuple[int, int]]
+
+def im2col(
+    x: np.ndarray, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0
+) -> np.ndarray: ...
+def col2im(
+    cols: np.ndarray,
+    x_shape: Sequence[int],
+    kernel_size: IntPair,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+) -> np.ndarray: ...
+def conv2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: Optional[np.ndarray] = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+) -> np.ndarray: ...
+def conv2d_backward(
+    dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride: IntPair = 1, padding: IntPair = 0
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def max_pool2d_forward(
+    x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
+) -> Tuple[np.ndarray, np.ndarray]: ...
+def max_pool2d_backward(
+    dout: np.ndarray, argmax: np.ndarray, x_shape: Sequence[int]
+) -> np.ndarray: ...
+def avg_pool2d_forward(
+    x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
+) -> np.ndarray: ...
+def avg_pool2d_backward(
+    dout: np.ndarray,
+    x_shape: Sequence[int],
+    kernel_size: IntPair,
+    stride: Optional[IntPair] = None,
+) -> np.ndarray: ...
 
 # --- optim -----------------------------------------------------------------
 def sgd_update(

@@ -7,6 +7,16 @@ out are fresh, 64-byte aligned, owned by the core and viewed by NumPy without a
 copy.
 """
 
+from fastbp.ops.conv import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    col2im,
+    conv2d_backward,
+    conv2d_forward,
+    im2col,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 from fastbp.ops.dense import (
     gemm,
     leaky_relu_backward,
@@ -26,7 +36,13 @@ from fastbp.ops.dense import (
 from fastbp.ops.optim import l2_penalty_accumulate, sgd_update
 
 __all__ = [
+    "avg_pool2d_backward",
+    "avg_pool2d_forward",
+    "col2im",
+    "conv2d_backward",
+    "conv2d_forward",
     "gemm",
+    "im2col",
     "l2_penalty_accumulate",
     "leaky_relu_backward",
     "leaky_relu_forward",
@@ -34,6 +50,8 @@ __all__ = [
     "linear_backward_accumulate",
     "linear_forward",
     "matmul",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
     "relu_backward",
     "relu_forward",
     "sgd_update",

@@ -3,6 +3,16 @@ arguments, same results. They are the oracle for the tests and the baseline for
 the benchmarks, written for clarity, not speed.
 """
 
+from fastbp.reference.conv import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    col2im,
+    conv2d_backward,
+    conv2d_forward,
+    im2col,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 from fastbp.reference.dense import (
     gemm,
     leaky_relu_backward,
@@ -22,7 +32,13 @@ from fastbp.reference.dense import (
 from fastbp.reference.optim import l2_penalty_accumulate, sgd_update
 
 __all__ = [
+    "avg_pool2d_backward",
+    "avg_pool2d_forward",
+    "col2im",
+    "conv2d_backward",
+    "conv2d_forward",
     "gemm",
+    "im2col",
     "l2_penalty_accumulate",
     "leaky_relu_backward",
     "leaky_relu_forward",
@@ -30,6 +46,8 @@ __all__ = [
     "linear_backward_accumulate",
     "linear_forward",
     "matmul",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
     "relu_backward",
     "relu_forward",
     "sgd_update",
