@@ -2,13 +2,16 @@
 
 The public surface, re-exported. See ``fastbp.ops`` for the low-level ops,
 ``fastbp.reference`` for their NumPy twins, ``fastbp.nn`` for layers,
-``fastbp.losses``, ``fastbp.optim`` and ``fastbp.graph`` (scalar gates and autograd).
+``fastbp.losses``, ``fastbp.optim`` and ``fastbp.graph`` (scalar gates and autograd);
+``save``/``load`` for checkpoints and ``set_debug`` for the finite-value guard.
 """
 
 from fastbp._core import build_info, get_num_threads, set_num_threads
 from fastbp.ops import gemm, matmul
 
-from fastbp import graph, losses, nn, optim
+from fastbp import debug, graph, losses, nn, optim
+from fastbp.checkpoint import load, save
+from fastbp.debug import get_debug, set_debug
 from fastbp.gradcheck import GradcheckError, gradcheck
 
 __version__: str = build_info()["version"]
@@ -17,13 +20,18 @@ __all__ = [
     "GradcheckError",
     "__version__",
     "build_info",
+    "debug",
     "gemm",
+    "get_debug",
     "get_num_threads",
     "gradcheck",
     "graph",
+    "load",
     "losses",
     "matmul",
     "nn",
     "optim",
+    "save",
+    "set_debug",
     "set_num_threads",
 ]

@@ -6,6 +6,7 @@ from typing import Iterator, Union
 
 import numpy as np
 
+from fastbp import debug as _debug
 from fastbp.nn.module import Module
 
 __all__ = ["Sequential"]
@@ -43,6 +44,8 @@ class Sequential(Module):
         return x
 
     def backward(self, dout) -> np.ndarray:
+        if _debug._check_finite:  # fastbp.set_debug(check_finite=True)
+            return _debug.checked_sequential_backward(self, dout)
         for module in reversed(self._modules.values()):
             dout = module.backward(dout)
         return dout

@@ -38,6 +38,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from fastbp import debug as _debug
+
 __all__ = ["Module", "Parameter", "as_input", "float_dtype_for"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -179,6 +181,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _debug._check_finite:  # fastbp.set_debug(check_finite=True)
+            return _debug.checked_call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     def _require_cache(self, attr: str) -> Any:
