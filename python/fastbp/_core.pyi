@@ -57,3 +57,44 @@ def sgd_update(
     weight_decay: float = 0.0,
 ) -> None: ...
 def l2_penalty_accumulate(grad: np.ndarray, w: np.ndarray, reg: float) -> float: ...
+def adagrad_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    sum: np.ndarray,
+    *,
+    step: int,
+    lr: float = 1e-2,
+    lr_decay: float = 0.0,
+    eps: float = 1e-10,
+    weight_decay: float = 0.0,
+) -> None: ...
+def rmsprop_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    square_avg: np.ndarray,
+    grad_avg: Optional[np.ndarray] = None,
+    buf: Optional[np.ndarray] = None,
+    *,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+) -> None: ...
+def adam_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    exp_avg: np.ndarray,
+    exp_avg_sq: np.ndarray,
+    max_exp_avg_sq: Optional[np.ndarray] = None,
+    *,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    decoupled_weight_decay: bool = False,
+) -> None: ...

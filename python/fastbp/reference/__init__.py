@@ -19,9 +19,17 @@ from fastbp.reference.dense import (
     tanh_backward,
     tanh_forward,
 )
-from fastbp.reference.optim import l2_penalty_accumulate, sgd_update
+from fastbp.reference.optim import (
+    adagrad_update,
+    adam_update,
+    l2_penalty_accumulate,
+    rmsprop_update,
+    sgd_update,
+)
 
 __all__ = [
+    "adagrad_update",
+    "adam_update",
     "gemm",
     "l2_penalty_accumulate",
     "leaky_relu_backward",
@@ -32,6 +40,7 @@ __all__ = [
     "matmul",
     "relu_backward",
     "relu_forward",
+    "rmsprop_update",
     "sgd_update",
     "sigmoid_backward",
     "sigmoid_forward",
