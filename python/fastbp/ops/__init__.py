@@ -30,10 +30,21 @@ from fastbp.ops.optim import (
     rmsprop_update,
     sgd_update,
 )
+from fastbp.ops.train import (
+    batchnorm_backward,
+    batchnorm_forward,
+    dropout_backward,
+    dropout_forward,
+    multi_margin_loss,
+)
 
 __all__ = [
     "adagrad_update",
     "adam_update",
+    "batchnorm_backward",
+    "batchnorm_forward",
+    "dropout_backward",
+    "dropout_forward",
     "gemm",
     "l2_penalty_accumulate",
     "leaky_relu_backward",
@@ -42,6 +53,7 @@ __all__ = [
     "linear_backward_accumulate",
     "linear_forward",
     "matmul",
+    "multi_margin_loss",
     "relu_backward",
     "relu_forward",
     "rmsprop_update",
