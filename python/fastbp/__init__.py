@@ -2,21 +2,26 @@
 
 The public surface, re-exported. See ``fastbp.ops`` for the low-level ops,
 ``fastbp.reference`` for their NumPy twins, ``fastbp.nn`` for layers,
-``fastbp.losses``, ``fastbp.optim`` and ``fastbp.graph`` (scalar gates and autograd).
+``fastbp.losses``, ``fastbp.optim``, ``fastbp.schedules``, ``fastbp.graph`` (scalar
+gates and autograd), and ``fastbp.fit`` (a training loop returning a ``History``).
 """
 
 from fastbp._core import build_info, get_num_threads, set_num_threads
 from fastbp.ops import gemm, matmul
 
-from fastbp import graph, losses, nn, optim
+from fastbp import graph, losses, nn, optim, schedules
 from fastbp.gradcheck import GradcheckError, gradcheck
+from fastbp.trainer import EarlyStopping, History, fit
 
 __version__: str = build_info()["version"]
 
 __all__ = [
+    "EarlyStopping",
     "GradcheckError",
+    "History",
     "__version__",
     "build_info",
+    "fit",
     "gemm",
     "get_num_threads",
     "gradcheck",
@@ -25,5 +30,6 @@ __all__ = [
     "matmul",
     "nn",
     "optim",
+    "schedules",
     "set_num_threads",
 ]
