@@ -377,3 +377,36 @@ def test_trains_a_model(make):
         model.backward(loss.backward())
         opt.step()
     assert last < 0.05 * first
+
+
+# --- the example: `fastbp run optimizers` ------------------------------------------
+
+
+def test_optimizer_and_init_comparison_example(tmp_path):
+    from fastbp.examples.optimizers import optimizers
+
+    plot = None
+    try:
+        import matplotlib  # noqa: F401
+        plot = str(tmp_path / "optimizers.png")
+    except ImportError:
+        pass
+    r = optimizers(seed=0, steps=200, init_steps=100, plot=plot)
+    final = r["final_losses"]
+    assert list(final) == ["SGD", "Momentum", "AdaGrad", "RMSprop", "Adam"]
+    for name in ("Momentum", "AdaGrad", "RMSprop", "Adam"):  # ahead of plain SGD
+        assert final[name] < 0.7 * final["SGD"], (name, final)
+    assert all(len(h) == 200 for h in r["histories"].values())
+    assert r["loss_history"] is r["histories"]["Adam"] and 0 <= r["accuracy"] <= 1
+    # 0.01 std: activations vanish layer after layer; He keeps their scale.
+    std = r["activation_std"]
+    assert std["std=0.01"][-1] < 1e-4 < std["std=0.01"][0]
+    assert std["Xavier"][-1] < std["Xavier"][0] and std["He"][-1] > 0.5
+    inits = {k: float(np.mean(v[-20:])) for k, v in r["init_histories"].items()}
+    assert inits["He"] < inits["Xavier"] < inits["std=0.01"]
+    assert inits["std=0.01"] == pytest.approx(np.log(3), abs=0.01)  # it does not learn
+    if plot is not None:
+        assert r["plots"] == [plot, str(tmp_path / "optimizers_init.png")]
+        for path in r["plots"]:
+            with open(path, "rb") as f:
+                assert f.read(4) == b"\x89PNG"

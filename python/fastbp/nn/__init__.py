@@ -6,8 +6,8 @@ every layer's math runs in ``fastbp.ops``.
 
 from fastbp.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from fastbp.nn.container import Sequential
-from fastbp.nn.dropout import Dropout
 from fastbp.nn.dense import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from fastbp.nn.dropout import Dropout
 from fastbp.nn.module import Module, Parameter
 
 __all__ = [
