@@ -98,3 +98,37 @@ def adam_update(
     amsgrad: bool = False,
     decoupled_weight_decay: bool = False,
 ) -> None: ...
+
+# --- training layers ---------------------------------------------------------
+def batchnorm_forward(
+    x: np.ndarray,
+    gamma: Optional[np.ndarray],
+    beta: Optional[np.ndarray],
+    running_mean: Optional[np.ndarray],
+    running_var: Optional[np.ndarray],
+    *,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def batchnorm_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    mean: np.ndarray,
+    invstd: np.ndarray,
+    gamma: Optional[np.ndarray],
+    gamma_grad: Optional[np.ndarray],
+    beta_grad: Optional[np.ndarray],
+    *,
+    training: bool = True,
+) -> np.ndarray: ...
+def dropout_forward(x: np.ndarray, p: float, seed: int) -> Tuple[np.ndarray, np.ndarray]: ...
+def dropout_backward(dout: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+def multi_margin_loss(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    *,
+    p: int = 1,
+    margin: float = 1.0,
+    reduction: str = "mean",
+) -> Tuple[float, np.ndarray]: ...
