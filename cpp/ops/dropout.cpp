@@ -1,5 +1,7 @@
 #include "ops/dropout.hpp"
 
+#include <cmath>
+
 #include "runtime/threads.hpp"
 
 namespace fastbp {
@@ -23,12 +25,14 @@ template <class T>
 void dropout_forward(T* out, T* mask, const T* x, std::int64_t n, double p, std::uint64_t seed) {
   const T scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
   const std::uint64_t base = splitmix64(seed);  // decorrelates nearby seeds
+  // u = k * 2^-53 with k = bits >> 11 is uniform in [0, 1); u >= p exactly when
+  // k >= ceil(p * 2^53) (scaling by 2^53 is exact), an integer compare.
+  const std::uint64_t threshold = static_cast<std::uint64_t>(std::ceil(p * 0x1.0p53));
   const int nt = threads_for(static_cast<double>(n), kMinElemsPerThread);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) {
     const std::uint64_t bits = splitmix64(base + static_cast<std::uint64_t>(i) * 0x9E3779B97F4A7C15ULL);
-    const double u = static_cast<double>(bits >> 11) * 0x1.0p-53;  // uniform in [0, 1)
-    const T m = u >= p ? scale : T(0);
+    const T m = (bits >> 11) >= threshold ? scale : T(0);
     mask[i] = m;
     out[i] = x[i] * m;
   }
