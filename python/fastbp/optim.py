@@ -196,7 +196,8 @@ def _unit_float(value: Any, name: str, owner: str, *, closed: bool = False) -> f
     """A float in [0, 1) (``closed``: [0, 1])."""
     v = _nonneg_float(value, name, owner)
     if v > 1 or (v == 1 and not closed):
-        raise ValueError(f"{owner}: invalid {name} {value!r} (must be in [0, {'1]' if closed else '1)'})")
+        upper = "1]" if closed else "1)"
+        raise ValueError(f"{owner}: invalid {name} {value!r} (must be in [0, {upper})")
     return v
 
 
