@@ -16,6 +16,7 @@ real dtype are converted as the layers do (:func:`fastbp.nn.module.as_input`).
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Optional
 
 import numpy as np
@@ -23,7 +24,14 @@ import numpy as np
 from fastbp import ops
 from fastbp.nn.module import Module, as_input
 
-__all__ = ["Loss", "MSELoss", "SoftmaxCrossEntropy", "SquaredError", "l2_penalty"]
+__all__ = [
+    "Loss",
+    "MSELoss",
+    "MultiMarginLoss",
+    "SoftmaxCrossEntropy",
+    "SquaredError",
+    "l2_penalty",
+]
 
 
 class Loss:
@@ -52,16 +60,10 @@ class Loss:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-class SoftmaxCrossEntropy(Loss):
-    """Mean over the batch of ``-log softmax(scores)[label]``, on the fused core op.
+class _Classification(Loss):
+    """Shared validation of (N, C) scores and (N,) integer labels."""
 
-    ``forward(scores (N, C), labels (N,) integers in [0, C)) -> float``;
-    ``backward() -> dscores (N, C) = (softmax(scores) - onehot(labels)) / N``
-    (the CS231n ``dscores``). Stable for logits of any magnitude. The same value
-    as ``torch.nn.CrossEntropyLoss()`` on (N, C) scores.
-    """
-
-    def forward(self, scores: Any, labels: Any) -> float:
+    def _check(self, scores: Any, labels: Any):
         name = type(self).__name__
         scores = as_input(scores, None, name, "scores")
         labels = np.asarray(labels)
@@ -78,12 +80,77 @@ class SoftmaxCrossEntropy(Loss):
         if scores.shape[1] == 0:
             raise ValueError(f"{name}: scores have no classes (C = 0); got {shapes}")
         self._grad = None
+        return scores, labels, shapes
+
+
+class SoftmaxCrossEntropy(_Classification):
+    """Mean over the batch of ``-log softmax(scores)[label]``, on the fused core op.
+
+    ``forward(scores (N, C), labels (N,) integers in [0, C)) -> float``;
+    ``backward() -> dscores (N, C) = (softmax(scores) - onehot(labels)) / N``
+    (the CS231n ``dscores``). Stable for logits of any magnitude. The same value
+    as ``torch.nn.CrossEntropyLoss()`` on (N, C) scores.
+    """
+
+    def forward(self, scores: Any, labels: Any) -> float:
+        scores, labels, shapes = self._check(scores, labels)
         try:
             loss, dscores = ops.softmax_cross_entropy(scores, labels)
         except ValueError as e:  # labels out of range, checked by the core before any work
-            raise ValueError(f"{name}: {e}; got {shapes}") from None
+            raise ValueError(f"{type(self).__name__}: {e}; got {shapes}") from None
         self._grad = dscores
         return float(loss)
+
+
+class MultiMarginLoss(_Classification):
+    """Multiclass SVM (hinge) loss with PyTorch's ``MultiMarginLoss`` semantics.
+
+    For scores ``s`` (N, C) and labels ``y`` (N,) in ``[0, C)``::
+
+        loss_i = sum over j != y_i of max(0, margin - s[i, y_i] + s[i, j])**p / C
+        loss   = mean_i loss_i        (reduction="mean"; "sum" adds them)
+
+    Note the division by C, as in PyTorch; the CS231n SVM loss
+    (``sum_j max(0, s_j - s_y + 1)``, not divided) is C times this value and has
+    C times its gradient. ``backward() -> dscores (N, C)``: for each violated
+    margin ``z = margin - s_y + s_j > 0``, ``+p * z**(p-1) / C`` on ``s_j`` and
+    the opposite on ``s_y`` (divided by N for the mean); zero where ``z <= 0``,
+    so the subgradient at the kink is 0, as PyTorch takes it. Loss and gradient
+    come from one fused C++ pass.
+
+    Args:
+        p: 1 (hinge, the default) or 2 (squared hinge).
+        margin: the required score gap (1.0).
+        reduction: ``"mean"`` or ``"sum"`` over the batch.
+    (PyTorch's per-class ``weight`` is not supported.)
+    """
+
+    def __init__(self, p: int = 1, margin: float = 1.0, reduction: str = "mean") -> None:
+        super().__init__()
+        if p not in (1, 2) or isinstance(p, bool):
+            raise ValueError(f"MultiMarginLoss: p must be 1 or 2, got {p!r}")
+        if not isinstance(margin, numbers.Real) or isinstance(margin, bool) or \
+                not np.isfinite(margin):
+            raise ValueError(f"MultiMarginLoss: margin must be a finite float, got {margin!r}")
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"MultiMarginLoss: reduction must be 'mean' or 'sum', "
+                             f"got {reduction!r}")
+        self.p = int(p)
+        self.margin = float(margin)
+        self.reduction = reduction
+
+    def forward(self, scores: Any, labels: Any) -> float:
+        scores, labels, shapes = self._check(scores, labels)
+        try:
+            loss, dscores = ops.multi_margin_loss(scores, labels, p=self.p, margin=self.margin,
+                                                  reduction=self.reduction)
+        except ValueError as e:  # labels out of range, checked by the core before any work
+            raise ValueError(f"{type(self).__name__}: {e}; got {shapes}") from None
+        self._grad = dscores
+        return loss
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, margin={self.margin}, reduction={self.reduction!r}"
 
 
 class _Regression(Loss):

@@ -9,14 +9,19 @@ The loop is the PyTorch one::
         model.backward(loss.backward())
         opt.step()
 
-Each parameter's update is one fused C++ pass (``fastbp.ops.sgd_update``).
+Each parameter's update is one fused C++ pass (``fastbp.ops.sgd_update``,
+``adagrad_update``, ``rmsprop_update``, ``adam_update``). The optimizers are
+:class:`SGD` (momentum, Nesterov), :class:`AdaGrad`, :class:`RMSprop`,
+:class:`Adam` and :class:`AdamW`, each with ``torch.optim``'s update formula,
+defaults and state names (``momentum_buffer``, ``sum``, ``square_avg``,
+``exp_avg``, ...); learning-rate schedules live in :mod:`fastbp.schedules`.
 
 :class:`Optimizer` holds what every optimizer shares: the parameter list,
 hyperparameters, per-parameter state arrays, ``zero_grad`` and a flat
 ``state_dict`` (``name -> float/bool/int`` for hyperparameters and the step
 count, ``"state.<i>.<key>" -> array`` for per-parameter state), which maps
-directly onto an ``.npz`` file. A new optimizer (Adam, RMSprop, ...) declares
-its hyperparameters, the state arrays it keeps, and ``_update``.
+directly onto an ``.npz`` file. A new optimizer declares its hyperparameters,
+the state arrays it keeps, and ``_update``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np
 from fastbp import ops
 from fastbp.nn.module import Module, Parameter, as_input
 
-__all__ = ["SGD", "Optimizer"]
+__all__ = ["SGD", "AdaGrad", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 
 class Optimizer:
@@ -143,6 +148,15 @@ class Optimizer:
     def _new_state(self, p: Parameter) -> Dict[str, np.ndarray]:
         return {k: np.zeros_like(p.data) for k in self._state_keys(self.hyper)}
 
+    @property
+    def lr(self) -> float:
+        """The learning rate (settable, e.g. by a schedule from :mod:`fastbp.schedules`)."""
+        return self.hyper["lr"]
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.hyper["lr"] = _nonneg_float(value, "lr", type(self).__name__)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())
         return f"{type(self).__name__}({len(self.params)} parameters, {args})"
@@ -169,6 +183,21 @@ def _nonneg_float(value: Any, name: str, owner: str) -> float:
     v = float(value)
     if not math.isfinite(v) or v < 0:
         raise ValueError(f"{owner}: invalid {name} {value!r} (must be finite and >= 0)")
+    return v
+
+
+def _bool(value: Any, name: str, owner: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)) and value not in (0, 1):
+        raise TypeError(f"{owner}: {name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _unit_float(value: Any, name: str, owner: str, *, closed: bool = False) -> float:
+    """A float in [0, 1) (``closed``: [0, 1])."""
+    v = _nonneg_float(value, name, owner)
+    if v > 1 or (v == 1 and not closed):
+        upper = "1]" if closed else "1)"
+        raise ValueError(f"{owner}: invalid {name} {value!r} (must be in [0, {upper})")
     return v
 
 
@@ -205,10 +234,7 @@ class SGD(Optimizer):
         lr = _nonneg_float(hyper["lr"], "lr", "SGD")
         momentum = _nonneg_float(hyper["momentum"], "momentum", "SGD")
         weight_decay = _nonneg_float(hyper["weight_decay"], "weight_decay", "SGD")
-        nesterov = hyper["nesterov"]
-        if not isinstance(nesterov, (bool, np.bool_)) and nesterov not in (0, 1):
-            raise TypeError(f"SGD: nesterov must be a bool, got {nesterov!r}")
-        nesterov = bool(nesterov)
+        nesterov = _bool(hyper["nesterov"], "nesterov", "SGD")
         if nesterov and momentum == 0:
             raise ValueError("SGD: Nesterov momentum requires momentum > 0")
         return OrderedDict(
@@ -230,11 +256,202 @@ class SGD(Optimizer):
             weight_decay=h["weight_decay"],
         )
 
-    @property
-    def lr(self) -> float:
-        """The learning rate (settable, e.g. by a schedule)."""
-        return self.hyper["lr"]
 
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self.hyper["lr"] = _nonneg_float(value, "lr", "SGD")
+
+class AdaGrad(Optimizer):
+    """AdaGrad (Duchi et al. 2011) with ``torch.optim.Adagrad``'s formula and
+    defaults (``lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+    eps=1e-10``); per element, at step t = 1, 2, ...::
+
+        g = grad + weight_decay * p
+        sum = sum + g * g                     (sum starts at initial_accumulator_value)
+        p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps)
+
+    Each parameter's effective step shrinks with its accumulated squared
+    gradient. State: ``sum``. (The "Deep Learning from Scratch" version adds
+    eps=1e-7 inside; PyTorch's, used here, adds 1e-10 after the square root.)
+    ``Adagrad`` is an alias with PyTorch's spelling.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        hyper = self._validate({"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
+                                "initial_accumulator_value": initial_accumulator_value,
+                                "eps": eps})
+        super().__init__(params, hyper)
+
+    def _validate(self, hyper: Mapping[str, Any]) -> "OrderedDict[str, Any]":
+        n = type(self).__name__
+        return OrderedDict((k, _nonneg_float(hyper[k], k, n)) for k in
+                           ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"))
+
+    def _state_keys(self, hyper: Mapping[str, Any]) -> Tuple[str, ...]:
+        return ("sum",)
+
+    def _new_state(self, p: Parameter) -> Dict[str, np.ndarray]:
+        return {"sum": np.full_like(p.data, self.hyper["initial_accumulator_value"])}
+
+    def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:
+        h = self.hyper
+        ops.adagrad_update(p.data, p.grad, state["sum"], step=self.step_count + 1, lr=h["lr"],
+                           lr_decay=h["lr_decay"], eps=h["eps"], weight_decay=h["weight_decay"])
+
+
+Adagrad = AdaGrad
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e) with ``torch.optim.RMSprop``'s formula and
+    defaults (``lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+    centered=False``); per element::
+
+        g = grad + weight_decay * p
+        square_avg = alpha * square_avg + (1 - alpha) * g * g
+        if centered:                               (subtract the squared mean gradient)
+            grad_avg = alpha * grad_avg + (1 - alpha) * g
+            avg = sqrt(square_avg - grad_avg**2) + eps
+        else:
+            avg = sqrt(square_avg) + eps
+        if momentum != 0: buf = momentum * buf + g / avg;  p = p - lr * buf
+        else:             p = p - lr * g / avg
+
+    State (all starting at zero): ``square_avg``, plus ``momentum_buffer``
+    when momentum != 0 and ``grad_avg`` when centered.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        hyper = self._validate({"lr": lr, "alpha": alpha, "eps": eps,
+                                "weight_decay": weight_decay, "momentum": momentum,
+                                "centered": centered})
+        super().__init__(params, hyper)
+
+    def _validate(self, hyper: Mapping[str, Any]) -> "OrderedDict[str, Any]":
+        n = type(self).__name__
+        return OrderedDict(
+            lr=_nonneg_float(hyper["lr"], "lr", n),
+            alpha=_unit_float(hyper["alpha"], "alpha", n, closed=True),
+            eps=_nonneg_float(hyper["eps"], "eps", n),
+            weight_decay=_nonneg_float(hyper["weight_decay"], "weight_decay", n),
+            momentum=_nonneg_float(hyper["momentum"], "momentum", n),
+            centered=_bool(hyper["centered"], "centered", n),
+        )
+
+    def _state_keys(self, hyper: Mapping[str, Any]) -> Tuple[str, ...]:
+        keys: Tuple[str, ...] = ("square_avg",)
+        if hyper["momentum"] != 0:
+            keys += ("momentum_buffer",)
+        if hyper["centered"]:
+            keys += ("grad_avg",)
+        return keys
+
+    def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:
+        h = self.hyper
+        ops.rmsprop_update(p.data, p.grad, state["square_avg"], state.get("grad_avg"),
+                           state.get("momentum_buffer"), lr=h["lr"], alpha=h["alpha"],
+                           eps=h["eps"], weight_decay=h["weight_decay"],
+                           momentum=h["momentum"], centered=h["centered"])
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with ``torch.optim.Adam``'s formula and defaults
+    (``lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False``);
+    per element, at step t = 1, 2, ...::
+
+        g = grad + weight_decay * p               (L2 penalty folded into the gradient)
+        m = beta1 * m + (1 - beta1) * g           (exp_avg)
+        v = beta2 * v + (1 - beta2) * g * g       (exp_avg_sq)
+        if amsgrad: v_max = max(v_max, v), used in place of v below
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    State (zeros at first): ``exp_avg``, ``exp_avg_sq`` and, with amsgrad,
+    ``max_exp_avg_sq``. The state dict stores the betas flat, as ``beta1`` and
+    ``beta2``; the step count t is the optimizer's ``"step"``.
+    """
+
+    _decoupled = False
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-3,
+        betas: Tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
+        n = type(self).__name__
+        try:
+            beta1, beta2 = betas
+        except (TypeError, ValueError):
+            raise TypeError(f"{n}: betas must be a pair (beta1, beta2), got {betas!r}") from None
+        hyper = self._validate({"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps,
+                                "weight_decay": weight_decay, "amsgrad": amsgrad})
+        super().__init__(params, hyper)
+
+    def _validate(self, hyper: Mapping[str, Any]) -> "OrderedDict[str, Any]":
+        n = type(self).__name__
+        return OrderedDict(
+            lr=_nonneg_float(hyper["lr"], "lr", n),
+            beta1=_unit_float(hyper["beta1"], "beta1", n),
+            beta2=_unit_float(hyper["beta2"], "beta2", n),
+            eps=_nonneg_float(hyper["eps"], "eps", n),
+            weight_decay=_nonneg_float(hyper["weight_decay"], "weight_decay", n),
+            amsgrad=_bool(hyper["amsgrad"], "amsgrad", n),
+        )
+
+    def _state_keys(self, hyper: Mapping[str, Any]) -> Tuple[str, ...]:
+        keys: Tuple[str, ...] = ("exp_avg", "exp_avg_sq")
+        return keys + ("max_exp_avg_sq",) if hyper["amsgrad"] else keys
+
+    def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:
+        h = self.hyper
+        ops.adam_update(p.data, p.grad, state["exp_avg"], state["exp_avg_sq"],
+                        state.get("max_exp_avg_sq"), step=self.step_count + 1, lr=h["lr"],
+                        beta1=h["beta1"], beta2=h["beta2"], eps=h["eps"],
+                        weight_decay=h["weight_decay"], amsgrad=h["amsgrad"],
+                        decoupled_weight_decay=self._decoupled)
+
+    @property
+    def betas(self) -> Tuple[float, float]:
+        return (self.hyper["beta1"], self.hyper["beta2"])
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay, with
+    ``torch.optim.AdamW``'s formula and defaults (``lr=1e-3, betas=(0.9, 0.999),
+    eps=1e-8, weight_decay=1e-2, amsgrad=False``). The decay shrinks the
+    parameter directly instead of entering the moment estimates::
+
+        p = p * (1 - lr * weight_decay)
+        then Adam's update of p with g = grad (no weight_decay term)
+    """
+
+    _decoupled = True
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-3,
+        betas: Tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad)

@@ -4,11 +4,16 @@
 every layer's math runs in ``fastbp.ops``.
 """
 
+from fastbp.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from fastbp.nn.container import Sequential
 from fastbp.nn.dense import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from fastbp.nn.dropout import Dropout
 from fastbp.nn.module import Module, Parameter
 
 __all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Dropout",
     "LeakyReLU",
     "Linear",
     "Module",

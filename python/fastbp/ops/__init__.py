@@ -33,14 +33,33 @@ from fastbp.ops.dense import (
     tanh_backward,
     tanh_forward,
 )
-from fastbp.ops.optim import l2_penalty_accumulate, sgd_update
+from fastbp.ops.optim import (
+    adagrad_update,
+    adam_update,
+    l2_penalty_accumulate,
+    rmsprop_update,
+    sgd_update,
+)
+from fastbp.ops.train import (
+    batchnorm_backward,
+    batchnorm_forward,
+    dropout_backward,
+    dropout_forward,
+    multi_margin_loss,
+)
 
 __all__ = [
+    "adagrad_update",
+    "adam_update",
     "avg_pool2d_backward",
     "avg_pool2d_forward",
+    "batchnorm_backward",
+    "batchnorm_forward",
     "col2im",
     "conv2d_backward",
     "conv2d_forward",
+    "dropout_backward",
+    "dropout_forward",
     "gemm",
     "im2col",
     "l2_penalty_accumulate",
@@ -52,8 +71,10 @@ __all__ = [
     "matmul",
     "max_pool2d_backward",
     "max_pool2d_forward",
+    "multi_margin_loss",
     "relu_backward",
     "relu_forward",
+    "rmsprop_update",
     "sgd_update",
     "sigmoid_backward",
     "sigmoid_forward",
