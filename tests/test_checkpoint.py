@@ -237,12 +237,13 @@ def test_killed_mid_save_leaves_previous_checkpoint_intact(tmp_path, mode):
 def test_killed_at_random_moments(tmp_path):
     """A child saves a 6 MB model in a loop (every weight = save number i);
     SIGKILL at random moments during a save always leaves a loadable file
-    holding one whole save: the one in progress or the one before it."""
+    holding one whole save: the one reported in progress, the one before it, or
+    (when the child ran ahead of the parent reading its progress) a later one."""
     path = tmp_path / "ck.npz"
     rng = np.random.default_rng(0)
     for _ in range(4):
         i = run_saver_and_kill(path, "random", rng)
-        assert check_intact(path, 1) in (i - 1, i)
+        check_intact(path, at_least=i - 1)
     for name in os.listdir(tmp_path):  # stray temporaries never replace the target
         assert name == "ck.npz" or (name.startswith(".ck.npz.") and name.endswith(".tmp"))
 

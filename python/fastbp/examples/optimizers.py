@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from fastbp import losses, nn, optim
+from fastbp.data import spiral
 
 #: The compared optimizers: name -> factory over a parameter list.
 OPTIMIZERS = {
@@ -40,22 +41,6 @@ INITS: Dict[str, Union[str, float]] = {"std=0.01": 0.01, "Xavier": "xavier", "He
 
 #: The deep net of the initialisation comparison (4 hidden ReLU layers).
 DEEP_SIZES = [2, 50, 50, 50, 50, 3]
-
-
-def _spiral(seed: int) -> Tuple[np.ndarray, np.ndarray]:
-    try:
-        from fastbp.data import spiral
-    except ImportError:  # fastbp.data not available: the same generator, inline
-        rng = np.random.default_rng(seed)
-        n, k = 100, 3
-        X = np.zeros((n * k, 2))
-        y = np.repeat(np.arange(k), n)
-        for j in range(k):
-            r = np.linspace(0.0, 1, n)
-            t = np.linspace(j * 4, (j + 1) * 4, n) + rng.standard_normal(n) * 0.2
-            X[j * n:(j + 1) * n] = np.c_[r * np.sin(t), r * np.cos(t)]
-        return X.astype(np.float32), y.astype(np.int64)
-    return spiral(seed=seed)
 
 
 def _mlp(sizes: List[int], init: Union[str, float], seed: int) -> nn.Sequential:
@@ -133,7 +118,7 @@ def optimizers(
     arrays), ``plots`` (paths written), ``summary``, ``time_s``.
     """
     start = time.perf_counter()
-    X, y = _spiral(seed)
+    X, y = spiral(seed=seed)
     sizes = [2, 100, 100, 3]
     histories: Dict[str, np.ndarray] = {}
     accuracies: Dict[str, float] = {}

@@ -153,6 +153,12 @@ def plot_loss_curves(results: Mapping[str, Dict[str, Any]], path) -> str:
 def plot_result(result: Dict[str, Any], path) -> str:
     """The natural figure for one example's result: the parabola paths, the
     regression lines, a classifier's decision boundary, or its loss curve."""
+    if "histories" in result and "activations" in result:  # the optimizer comparison
+        from fastbp.examples.optimizers import plot_inits, plot_optimizers
+
+        stem, ext = os.path.splitext(str(path))
+        plot_inits(result["activations"], result["init_histories"], f"{stem}_init{ext or '.png'}")
+        return plot_optimizers(result["histories"], str(path))
     if "runs" in result and all("x_path" in r for r in result["runs"].values()):
         return plot_parabola(result["runs"], path)
     if "x_path" in result:

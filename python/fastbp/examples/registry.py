@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict
 
 from fastbp.examples.gates import gates
 from fastbp.examples.linear_regression import linear_regression
+from fastbp.examples.optimizers import optimizers
 from fastbp.examples.parabola import parabola_lesson
 from fastbp.examples.sigmoid_mlp import sigmoid_mlp
 from fastbp.examples.spiral import spiral_mlp, spiral_softmax
@@ -25,4 +26,5 @@ EXAMPLES: Dict[str, Callable[..., Dict[str, Any]]] = {
     "sigmoid-mlp": sigmoid_mlp,
     "spiral-softmax": spiral_softmax,
     "spiral-mlp": spiral_mlp,
+    "optimizers": optimizers,
 }

@@ -60,9 +60,6 @@ class _BatchNorm(Module):
             self.register_buffer("running_mean", np.zeros(c, self.dtype))
             self.register_buffer("running_var", np.ones(c, self.dtype))
             self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
-            # register_buffer's np.ascontiguousarray makes 0-d arrays 1-d; reassigning
-            # keeps the registration and PyTorch's 0-d shape (state dicts interchange).
-            self.num_batches_tracked = np.zeros((), np.int64)
         self._x: Optional[np.ndarray] = None
         self._stats: Optional[Tuple[np.ndarray, np.ndarray, bool]] = None
 

@@ -163,7 +163,7 @@ class Module:
     def register_buffer(self, name: str, array: np.ndarray) -> None:
         """Registers a non-trained array (e.g. running statistics) as state:
         it is saved by :meth:`state_dict` but is not a parameter."""
-        arr = np.ascontiguousarray(array)
+        arr = np.require(array, requirements="C")  # keeps 0-d arrays 0-d
         object.__setattr__(self, name, arr)
         self._buffers[name] = arr
 
