@@ -1,13 +1,378 @@
-// Placeholder until the blocked framework lands: forwards to gemm_ref.
+// The blocked GEMM framework (BLIS style), written once for float and double:
+// five loops around an ISA-specific micro-kernel, packing, cache blocking, threads.
+//
+// Legend: C (M x N) := alpha * op(A) (M x K) @ op(B) (K x N) + beta * C, row-major.
+//   MR x NR  micro-tile of one kernel call (kernels/<isa>/)
+//   MC x KC  block of op(A) packed into MR-row panels      (L2)
+//   KC x NC  block of op(B) packed into NR-column panels   (L3; one KC x NR panel in L1)
+// Loops: jc over N by NC, pc over K by KC (pack B), ic over M by MC (pack A),
+//        jr over NR panels, ir over MR panels -> micro-kernel.
+//
+// Threads split the M x N tile grid only, never K, and the tile grid (global
+// multiples of MR and NR) and the K blocks depend on the shape alone, so every
+// element of C sees the same sequence of operations for any thread count:
+// results are bitwise identical. Two ways to split, chosen per shape:
+//   split_m  row blocks of C (MC rows or fewer) are dealt out; each thread packs
+//            its own A block; the B block is packed by all threads together
+//   split_mn both blocks are packed together and the tiles of each MC x NC
+//            macro-block are dealt out (few row tiles, e.g. M = 30)
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+
 #include "gemm/gemm.hpp"
+#include "gemm/kernels/kernels.hpp"
+#include "runtime/cpu.hpp"
+#include "runtime/threads.hpp"
 
 namespace fastbp {
+
+namespace {
+
+using gemm_kernels::KernelInfo;
+using gemm_kernels::KernelTable;
+using i64 = std::int64_t;
+
+i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
+
+const KernelTable& active_table() {
+  static const KernelTable& table = []() -> const KernelTable& {
+    switch (active_isa()) {
+      case Isa::avx512: return gemm_kernels::avx512_table();
+      case Isa::avx2: return gemm_kernels::avx2_table();
+      default: return gemm_kernels::generic_table();
+    }
+  }();
+  return table;
+}
+
+template <class T> const KernelInfo<T>& kernel_info();
+template <> const KernelInfo<float>& kernel_info<float>() { return active_table().f32; }
+template <> const KernelInfo<double>& kernel_info<double>() { return active_table().f64; }
+
+// Pack buffers: 64-byte aligned, grown on demand and kept for the next call.
+// One per calling thread (its OpenMP team shares it), so steady-state calls
+// allocate nothing and concurrent callers never share one.
+class Workspace {
+ public:
+  Workspace() = default;
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  ~Workspace() { std::free(data_); }
+
+  void* get(std::size_t bytes) {
+    if (bytes > capacity_) {
+      std::free(data_);
+      data_ = nullptr;
+      capacity_ = 0;
+      const std::size_t rounded = static_cast<std::size_t>(round_up(static_cast<i64>(bytes), 4096));
+      data_ = std::aligned_alloc(64, rounded);
+      if (data_ == nullptr) throw std::bad_alloc();
+      capacity_ = rounded;
+    }
+    return data_;
+  }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+thread_local Workspace tls_workspace;
+
+template <class T>
+struct Problem {
+  bool trans_a, trans_b;
+  i64 M, N, K;
+  T alpha;
+  const T* A;
+  i64 lda;
+  const T* B;
+  i64 ldb;
+  T beta;
+  T* C;
+  i64 ldc;
+};
+
+// One MR-row panel of op(A): rows [i, i + rows) x cols [p0, p0 + kc) into
+// dst[p * MR + r], rows past `rows` zero. MR is a compile-time constant for the
+// kernels' tile heights so the copies unroll; 0 means "use mr".
+template <int MR, class T>
+void pack_a_panel(const Problem<T>& pr, int mr, i64 i, int rows, i64 p0, i64 kc, T* dst) {
+  const int R = MR > 0 ? MR : mr;
+  if (!pr.trans_a) {  // op(A)(i, p) = A[i * lda + p]: rows of op(A) are contiguous
+    const T* src = pr.A + i * pr.lda + p0;
+    if (rows == R) {
+      for (i64 p = 0; p < kc; ++p)
+        for (int r = 0; r < R; ++r) dst[p * R + r] = src[r * pr.lda + p];
+      return;
+    }
+    for (i64 p = 0; p < kc; ++p) {
+      for (int r = 0; r < rows; ++r) dst[p * R + r] = src[r * pr.lda + p];
+      for (int r = rows; r < R; ++r) dst[p * R + r] = T(0);
+    }
+  } else {  // op(A)(i, p) = A[p * lda + i]: columns of op(A) are contiguous
+    const T* src = pr.A + p0 * pr.lda + i;
+    if (rows == R) {
+      for (i64 p = 0; p < kc; ++p)
+        for (int r = 0; r < R; ++r) dst[p * R + r] = src[p * pr.lda + r];
+      return;
+    }
+    const T* end = pr.A + (pr.K - 1) * pr.lda + pr.M;  // as for B's edge panels
+    for (i64 p = 0; p < kc; ++p) {
+      const T* s = src + p * pr.lda;
+      T* d = dst + p * R;
+      if (end - s >= R) {
+        for (int r = 0; r < R; ++r) d[r] = r < rows ? s[r] : T(0);
+      } else {
+        for (int r = 0; r < R; ++r) d[r] = T(0);
+        for (int r = 0; r < rows; ++r) d[r] = s[r];
+      }
+    }
+  }
+}
+
+// One NR-column panel of op(B): rows [p0, p0 + kc) x cols [j, j + cols) into
+// dst[p * NR + c], columns past `cols` zero.
+template <int NR, class T>
+void pack_b_panel(const Problem<T>& pr, int nr, i64 j, int cols, i64 p0, i64 kc, T* dst) {
+  const int R = NR > 0 ? NR : nr;
+  if (!pr.trans_b) {  // op(B)(p, j) = B[p * ldb + j]
+    const T* src = pr.B + p0 * pr.ldb + j;
+    if (cols == R) {
+      for (i64 p = 0; p < kc; ++p)
+        for (int c = 0; c < R; ++c) dst[p * R + c] = src[p * pr.ldb + c];
+      return;
+    }
+    // Edge panel: read whole rows of R where they stay inside B and keep the
+    // first `cols` (a select, so whatever follows the row cannot leak in).
+    const T* end = pr.B + (pr.K - 1) * pr.ldb + pr.N;
+    for (i64 p = 0; p < kc; ++p) {
+      const T* s = src + p * pr.ldb;
+      T* d = dst + p * R;
+      if (end - s >= R) {
+        for (int c = 0; c < R; ++c) d[c] = c < cols ? s[c] : T(0);
+      } else {
+        for (int c = 0; c < R; ++c) d[c] = T(0);
+        for (int c = 0; c < cols; ++c) d[c] = s[c];
+      }
+    }
+  } else {  // op(B)(p, j) = B[j * ldb + p]
+    const T* src = pr.B + j * pr.ldb + p0;
+    if (cols == R) {
+      for (i64 p = 0; p < kc; ++p)
+        for (int c = 0; c < R; ++c) dst[p * R + c] = src[c * pr.ldb + p];
+      return;
+    }
+    for (i64 p = 0; p < kc; ++p) {
+      for (int c = 0; c < cols; ++c) dst[p * R + c] = src[c * pr.ldb + p];
+      for (int c = cols; c < R; ++c) dst[p * R + c] = T(0);
+    }
+  }
+}
+
+// Panel q of op(A)[i0 : i0 + mc, p0 : p0 + kc] (rows i0 + q * mr ...) into dst.
+template <class T>
+void pack_a(const Problem<T>& pr, int mr, i64 i0, i64 mc, i64 p0, i64 kc, i64 q, T* dst) {
+  const i64 i = i0 + q * mr;
+  const int rows = static_cast<int>(std::min<i64>(mr, i0 + mc - i));
+  switch (mr) {
+    case 4: pack_a_panel<4>(pr, mr, i, rows, p0, kc, dst); break;
+    case 6: pack_a_panel<6>(pr, mr, i, rows, p0, kc, dst); break;
+    case 12: pack_a_panel<12>(pr, mr, i, rows, p0, kc, dst); break;
+    default: pack_a_panel<0>(pr, mr, i, rows, p0, kc, dst);
+  }
+}
+
+// Panel q of op(B)[p0 : p0 + kc, j0 : j0 + nc] (columns j0 + q * nr ...) into dst.
+template <class T>
+void pack_b(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q, T* dst) {
+  const i64 j = j0 + q * nr;
+  const int cols = static_cast<int>(std::min<i64>(nr, j0 + nc - j));
+  switch (nr) {
+    case 4: pack_b_panel<4>(pr, nr, j, cols, p0, kc, dst); break;
+    case 8: pack_b_panel<8>(pr, nr, j, cols, p0, kc, dst); break;
+    case 16: pack_b_panel<16>(pr, nr, j, cols, p0, kc, dst); break;
+    case 32: pack_b_panel<32>(pr, nr, j, cols, p0, kc, dst); break;
+    default: pack_b_panel<0>(pr, nr, j, cols, p0, kc, dst);
+  }
+}
+
+// Block sizes for one call; they depend on the shape and the kernel, never on threads.
+struct Blocking {
+  i64 kc, nc;              // K and N block sizes, balanced so the last block is not tiny
+  i64 a_stride, b_stride;  // elements between packed panels (64-byte multiples)
+  // Read full MR-row panels straight from row-major A (no packing) when few B
+  // panels would reuse a packed A panel; likewise full NR-column panels of B
+  // when few row tiles would reuse it. Partial edge panels are always packed.
+  bool direct_a, direct_b;
+};
+
+// Which panels of a block are packed: [first, count) with slot q - first; with
+// direct access only a partial last panel is.
+struct PackPlan {
+  i64 first, count;
+  static PackPlan make(bool direct, i64 extent, i64 r) {
+    const i64 panels = ceil_div(extent, r);
+    if (!direct) return {0, panels};
+    return {extent / r, panels - extent / r};
+  }
+};
+
+constexpr i64 kL2Budget = 256 * 1024;  // bytes of L2 the packed blocks may fill
+
+template <class T>
+Blocking choose_blocking(const Problem<T>& pr, const KernelInfo<T>& ki) {
+  constexpr i64 line = 64 / sizeof(T);
+  i64 kc_max = ki.kc;
+  if (pr.M <= ki.mc && pr.N <= ki.nc) {
+    // All of C is one macro-block: deeper K blocks while both packed blocks fit
+    // in L2 mean fewer passes (and fewer thread barriers) for long K.
+    const i64 bytes_per_k = (round_up(pr.M, ki.mr) + round_up(pr.N, ki.nr)) * i64(sizeof(T));
+    kc_max = std::max<i64>(ki.kc, std::min<i64>(4 * ki.kc, kL2Budget / bytes_per_k));
+  }
+  Blocking bl;
+  // K up to 5/4 of the block depth stays in one block: one pass over C, not two.
+  bl.kc = ceil_div(pr.K, ceil_div(pr.K * 4, kc_max * 5));
+  bl.nc = round_up(ceil_div(pr.N, ceil_div(pr.N, ki.nc)), ki.nr);
+  bl.a_stride = round_up(ki.mr * bl.kc, line);
+  bl.b_stride = round_up(ki.nr * bl.kc, line);
+  // Row strides that are multiples of 4 KiB would pile the rows into one L1 set.
+  const auto spread = [](i64 ld) { return (ld * i64(sizeof(T))) % 4096 != 0; };
+  bl.direct_a = !pr.trans_a && pr.N <= 8 * ki.nr && spread(pr.lda);
+  bl.direct_b = !pr.trans_b && pr.M <= 32 * ki.mr && spread(pr.ldb);
+  return bl;
+}
+
+// Tiles of the macro-block (mc x nc at C[ic, jc], depth kc at pc) with linear
+// index in [t0, t1), counted down the MR panels of one NR panel, then the next.
+// Panels before plan.first are read from A / B directly, the rest from `ap` / `bp`.
+template <class T>
+void macro_kernel(const Problem<T>& pr, const KernelInfo<T>& ki, const Blocking& bl,
+                  const T* ap, PackPlan plan_a, const T* bp, PackPlan plan_b, i64 ic, i64 mc,
+                  i64 jc, i64 nc, i64 pc, i64 kc, T beta, i64 t0, i64 t1) {
+  const i64 tiles_m = ceil_div(mc, ki.mr);
+  for (i64 t = t0; t < t1; ++t) {
+    const i64 jp = t / tiles_m, ip = t % tiles_m;
+    const i64 jr = jp * ki.nr, ir = ip * ki.mr;
+    const int m = static_cast<int>(std::min<i64>(ki.mr, mc - ir));
+    const int n = static_cast<int>(std::min<i64>(ki.nr, nc - jr));
+    const bool a_direct = ip < plan_a.first, b_direct = jp < plan_b.first;
+    const T* a = a_direct ? pr.A + (ic + ir) * pr.lda + pc : ap + (ip - plan_a.first) * bl.a_stride;
+    const T* b = b_direct ? pr.B + pc * pr.ldb + jc + jr : bp + (jp - plan_b.first) * bl.b_stride;
+    ki.kernel(kc, pr.alpha, a, a_direct ? pr.lda : 1, a_direct ? 1 : ki.mr, b,
+              b_direct ? pr.ldb : ki.nr, beta, pr.C + (ic + ir) * pr.ldc + jc + jr, pr.ldc, m,
+              n);
+  }
+}
+
+template <class T>
+void scale_c(const Problem<T>& pr) {
+  for (i64 i = 0; i < pr.M; ++i) {
+    T* c = pr.C + i * pr.ldc;
+    if (pr.beta == T(0)) {
+      std::fill(c, c + pr.N, T(0));
+    } else {
+      for (i64 j = 0; j < pr.N; ++j) c[j] *= pr.beta;
+    }
+  }
+}
+
+// Work is dealt out dynamically (omp for schedule(dynamic)) in pieces that do
+// not change what any tile computes, so a thread slowed by a busy core hands
+// its share to the other and results stay bitwise identical.
+template <class T>
+void gemm_blocked(const Problem<T>& pr) {
+  const KernelInfo<T>& ki = kernel_info<T>();
+  const Blocking bl = choose_blocking(pr, ki);
+  const i64 M = pr.M, N = pr.N, K = pr.K;
+  const i64 tiles_m = ceil_div(M, ki.mr);
+
+  int nt = threads_for(2.0 * double(M) * double(N) * double(K), 2.0e6);
+  // split_m: row blocks of C go to threads, each packing its own A block; it
+  // needs a few row blocks per thread, else split_mn deals out single tiles.
+  const bool split_m = nt == 1 || tiles_m >= 3 * i64(nt);
+  // Row block height: MC, or less so that every thread gets about 3 blocks.
+  const i64 mc_blk =
+      split_m ? std::min<i64>(ki.mc, round_up(ceil_div(M, 3 * i64(nt)), ki.mr))
+              : std::min<i64>(ki.mc, round_up(M, ki.mr));
+  const i64 blocks_m = ceil_div(M, mc_blk);
+  if (split_m) nt = static_cast<int>(std::min<i64>(nt, blocks_m));
+
+  const i64 a_size = ceil_div(mc_blk, ki.mr) * bl.a_stride;
+  const i64 b_size = ceil_div(bl.nc, ki.nr) * bl.b_stride;
+  const i64 a_count = split_m ? nt : 1;
+  T* bp = static_cast<T*>(
+      tls_workspace.get(sizeof(T) * static_cast<std::size_t>(b_size + a_count * a_size)));
+  T* ap_all = bp + b_size;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    T* ap = split_m ? ap_all + omp_get_thread_num() * a_size : ap_all;
+    for (i64 jc = 0; jc < N; jc += bl.nc) {
+      const i64 nc = std::min(bl.nc, N - jc);
+      const i64 panels_b = ceil_div(nc, ki.nr);
+      const PackPlan plan_b = PackPlan::make(bl.direct_b, nc, ki.nr);
+      for (i64 pc = 0; pc < K; pc += bl.kc) {
+        const i64 kc = std::min(bl.kc, K - pc);
+        const T beta = pc == 0 ? pr.beta : T(1);
+        if (split_m) {
+#pragma omp for schedule(dynamic, 4)
+          for (i64 q = 0; q < plan_b.count; ++q)
+            pack_b(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q, bp + q * bl.b_stride);
+#pragma omp for schedule(dynamic, 1)
+          for (i64 blk = 0; blk < blocks_m; ++blk) {
+            const i64 ic = blk * mc_blk;
+            const i64 mc = std::min(mc_blk, M - ic);
+            const PackPlan plan_a = PackPlan::make(bl.direct_a, mc, ki.mr);
+            for (i64 q = 0; q < plan_a.count; ++q)
+              pack_a(pr, ki.mr, ic, mc, pc, kc, plan_a.first + q, ap + q * bl.a_stride);
+            macro_kernel(pr, ki, bl, ap, plan_a, bp, plan_b, ic, mc, jc, nc, pc, kc, beta, 0,
+                         ceil_div(mc, ki.mr) * panels_b);
+          }
+        } else {
+          for (i64 ic = 0; ic < M; ic += mc_blk) {
+            const i64 mc = std::min(mc_blk, M - ic);
+            const PackPlan plan_a = PackPlan::make(bl.direct_a, mc, ki.mr);
+            // Pack B (first row block only) and A together, then deal out the tiles.
+            const i64 count_b = ic == 0 ? plan_b.count : 0;
+#pragma omp for schedule(dynamic, 4)
+            for (i64 q = 0; q < count_b + plan_a.count; ++q) {
+              if (q < count_b) {
+                pack_b(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q, bp + q * bl.b_stride);
+              } else {
+                const i64 qa = q - count_b;
+                pack_a(pr, ki.mr, ic, mc, pc, kc, plan_a.first + qa, ap + qa * bl.a_stride);
+              }
+            }
+            const i64 tiles = ceil_div(mc, ki.mr) * panels_b;
+#pragma omp for schedule(dynamic, 1)
+            for (i64 t = 0; t < tiles; ++t)
+              macro_kernel(pr, ki, bl, ap, plan_a, bp, plan_b, ic, mc, jc, nc, pc, kc, beta, t,
+                           t + 1);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
           const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
           std::int64_t ldc) {
-  gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (M <= 0 || N <= 0) return;
+  const Problem<T> pr{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  if (K <= 0 || alpha == T(0)) {  // BLAS convention: A and B are not read
+    scale_c(pr);
+    return;
+  }
+  gemm_blocked(pr);
 }
 
 template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float,

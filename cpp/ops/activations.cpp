@@ -16,8 +16,14 @@ constexpr double kMinElemsPerThread = 1 << 16;
 template <class F>
 void parallel_map(std::int64_t n, F&& f) {
   const int nt = threads_for(static_cast<double>(n), kMinElemsPerThread);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) f(i);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    // A private copy: its captured scalars cannot alias the output, so they
+    // stay in registers and the loop vectorises.
+    const F body = f;
+#pragma omp for schedule(static)
+    for (std::int64_t i = 0; i < n; ++i) body(i);
+  }
 }
 
 }  // namespace
@@ -28,7 +34,11 @@ template <class T> void relu_forward(T* out, const T* x, std::int64_t n) {
 }
 
 template <class T> void relu_backward(T* dx, const T* dout, const T* x, std::int64_t n) {
-  parallel_map(n, [=](std::int64_t i) { dx[i] = x[i] > T(0) ? dout[i] : T(0); });
+  // Both operands are loaded unconditionally so the select vectorises (no branch).
+  parallel_map(n, [=](std::int64_t i) {
+    const T d = dout[i];
+    dx[i] = x[i] > T(0) ? d : T(0);
+  });
 }
 
 template <class T> void leaky_relu_forward(T* out, const T* x, T slope, std::int64_t n) {
@@ -37,7 +47,10 @@ template <class T> void leaky_relu_forward(T* out, const T* x, T slope, std::int
 
 template <class T>
 void leaky_relu_backward(T* dx, const T* dout, const T* x, T slope, std::int64_t n) {
-  parallel_map(n, [=](std::int64_t i) { dx[i] = x[i] > T(0) ? dout[i] : slope * dout[i]; });
+  parallel_map(n, [=](std::int64_t i) {
+    const T d = dout[i];
+    dx[i] = x[i] > T(0) ? d : slope * d;
+  });
 }
 
 template <class T> void sigmoid_forward(T* out, const T* x, std::int64_t n) {

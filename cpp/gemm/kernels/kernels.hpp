@@ -1,0 +1,49 @@
+// GEMM micro-kernel tables, one per ISA. Plain declarations only: no intrinsics
+// and no inline code here, since this header is shared by units compiled with
+// different ISA flags.
+//
+// Legend: MR x NR is the micro-tile of C one kernel call computes; k the depth.
+// Operands as the kernels read them, with strides:
+//   a: MR x k, element (i, p) at a[i * rs_a + p * cs_a]
+//   b: k x NR, element (p, j) at b[p * rs_b + j]
+// Usually packed by the framework (gemm.cpp): a as an MR-row panel stored
+// column by column (rs_a = 1, cs_a = MR), b as an NR-column panel stored row by
+// row (rs_b = NR), zero past the matrix edges, 64-byte aligned. For shapes where
+// packing would not pay off, a and b may point straight into row-major A (rs_a =
+// lda, cs_a = 1) or B (rs_b = ldb); all MR rows / NR columns then exist.
+#pragma once
+
+#include <cstdint>
+
+namespace fastbp::gemm_kernels {
+
+// C[0:m, 0:n] := beta * C[0:m, 0:n] + alpha * (a @ b)[0:m, 0:n], C row-major
+// with row stride ldc; 1 <= m <= MR, 1 <= n <= NR. With beta == 0 C is only
+// written, never read.
+template <class T>
+using MicroKernel = void (*)(std::int64_t k, T alpha, const T* a, std::int64_t rs_a,
+                             std::int64_t cs_a, const T* b, std::int64_t rs_b, T beta, T* c,
+                             std::int64_t ldc, int m, int n);
+
+// One precision's kernel and cache blocks: MC a multiple of MR, NC of NR.
+// KC is the depth of one packed block (A block MC x KC sits in L2, a B
+// micro-panel KC x NR in L1), NC the width of the packed B block (L3).
+template <class T>
+struct KernelInfo {
+  int mr, nr;
+  int mc, kc, nc;
+  MicroKernel<T> kernel;
+};
+
+struct KernelTable {
+  const char* isa;
+  KernelInfo<float> f32;
+  KernelInfo<double> f64;
+};
+
+// Defined in kernels/<isa>/; call only the one the CPU supports.
+const KernelTable& generic_table();
+const KernelTable& avx2_table();
+const KernelTable& avx512_table();
+
+}  // namespace fastbp::gemm_kernels

@@ -1,0 +1,355 @@
+"""fastbp.gemm / fastbp.matmul against the NumPy reference (fastbp.reference).
+
+Shapes: op(a) is (M, K), op(b) is (K, N), c is (M, N).
+"""
+
+from __future__ import annotations
+
+import itertools
+import pathlib
+import shutil
+import subprocess
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import reference
+from support import num_threads, run_python, tolerance
+
+TRANSPOSES = list(itertools.product([False, True], repeat=2))
+
+# (M, N, K): empty, tiny, primes, sizes that are not multiples of any micro-tile
+# (4x8, 6x16, 12x32, ...) or cache block (MC, KC, NC), and some that cross them.
+SHAPES = [
+    (0, 5, 3),
+    (5, 0, 3),
+    (4, 5, 0),
+    (1, 1, 1),
+    (1, 17, 9),
+    (17, 1, 9),
+    (2, 3, 5),
+    (7, 11, 13),
+    (6, 16, 8),
+    (12, 32, 16),
+    (13, 33, 17),
+    (31, 63, 65),
+    (65, 31, 127),
+    (127, 129, 257),
+    (257, 5, 513),
+    (3, 4097, 7),
+    (1000, 30, 25),
+    (30, 25, 3001),
+]
+BIG_SHAPE = (513, 300, 1100)
+
+
+def operands(rng, dtype, m, n, k, trans_a=False, trans_b=False):
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    return a, b
+
+
+def assert_gemm_close(out, a, b, c_before, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
+    """Compare with the reference, tolerance scaled by |alpha| |op(a)| @ |op(b)| + |beta c|.
+
+    That is the size of the terms each element sums, so the check holds for long
+    inner dimensions and for results near zero alike.
+    """
+    expected = reference.gemm(
+        a, b, None if c_before is None else c_before.copy(),
+        trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta,
+    )
+    op_a = np.abs(a.T if trans_a else a).astype(np.float64)
+    op_b = np.abs(b.T if trans_b else b).astype(np.float64)
+    scale = abs(alpha) * (op_a @ op_b)
+    if c_before is not None and beta != 0.0:
+        scale = scale + abs(beta) * np.abs(c_before.astype(np.float64))
+    tol = tolerance(out.dtype)
+    assert out.shape == expected.shape
+    assert out.dtype == expected.dtype
+    err = np.abs(out.astype(np.float64) - expected.astype(np.float64))
+    bound = tol["rtol"] * scale + tol["atol"]
+    assert np.all(err <= bound), f"max excess {np.max(err - bound)}"
+
+
+# --- parity with the reference --------------------------------------------
+
+
+@pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES)
+@pytest.mark.parametrize("m,n,k", SHAPES, ids=lambda v: str(v))
+def test_matches_reference(rng, dtype, m, n, k, trans_a, trans_b):
+    a, b = operands(rng, dtype, m, n, k, trans_a, trans_b)
+    out = fastbp.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
+    assert out.flags.c_contiguous
+    assert_gemm_close(out, a, b, None, trans_a=trans_a, trans_b=trans_b)
+
+
+@pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES)
+def test_big_shape_crosses_blocks(rng, dtype, trans_a, trans_b):
+    m, n, k = BIG_SHAPE
+    a, b = operands(rng, dtype, m, n, k, trans_a, trans_b)
+    c = rng.standard_normal((m, n)).astype(dtype)
+    c0 = c.copy()
+    out = fastbp.gemm(a, b, c, trans_a=trans_a, trans_b=trans_b, alpha=0.75, beta=-0.5)
+    assert out is c
+    assert_gemm_close(out, a, b, c0, trans_a=trans_a, trans_b=trans_b, alpha=0.75, beta=-0.5)
+
+
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (0.5, 0.0), (1.0, 1.0), (-2.0, 0.5),
+                                        (1.5, -1.0), (0.0, 2.0), (0.0, 0.0)])
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (7, 19, 23), (70, 45, 300)], ids=str)
+def test_alpha_beta_in_place(rng, dtype, m, n, k, alpha, beta):
+    a, b = operands(rng, dtype, m, n, k)
+    c = rng.standard_normal((m, n)).astype(dtype)
+    c0 = c.copy()
+    out = fastbp.gemm(a, b, c, alpha=alpha, beta=beta)
+    assert out is c
+    assert_gemm_close(c, a, b, c0, alpha=alpha, beta=beta)
+
+
+def test_beta_zero_never_reads_c(rng, dtype):
+    for m, n, k in [(1, 1, 1), (5, 7, 3), (37, 41, 29), (64, 64, 64)]:
+        a, b = operands(rng, dtype, m, n, k)
+        c = np.full((m, n), np.nan, dtype=dtype)
+        out = fastbp.gemm(a, b, c, alpha=2.0, beta=0.0)
+        assert out is c
+        assert np.all(np.isfinite(c))
+        assert_gemm_close(c, a, b, None, alpha=2.0)
+
+
+def test_k_zero_scales_c(dtype):
+    a = np.zeros((3, 0), dtype)
+    b = np.zeros((0, 4), dtype)
+    c = np.full((3, 4), 2.0, dtype)
+    assert fastbp.gemm(a, b, c, beta=0.5) is c
+    np.testing.assert_array_equal(c, np.full((3, 4), 1.0, dtype))
+    np.testing.assert_array_equal(fastbp.gemm(a, b), np.zeros((3, 4), dtype))
+
+
+def test_nan_and_inf_propagate(dtype):
+    a = np.array([[1.0, np.nan], [np.inf, 1.0]], dtype)
+    b = np.array([[1.0, 2.0], [3.0, 4.0]], dtype)
+    expected = np.array([[np.nan, np.nan], [np.inf, np.inf]], dtype)
+    np.testing.assert_array_equal(fastbp.gemm(a, b), expected)
+
+
+def test_matmul(rng, dtype):
+    a, b = operands(rng, dtype, 45, 67, 89)
+    out = fastbp.matmul(a, b)
+    assert_gemm_close(out, a, b, None)
+
+
+# --- layouts: strided and transposed views, non-contiguous c -----------------
+
+
+def non_contiguous_views(rng, dtype, shape):
+    """Arrays of `shape` that are not C-contiguous: stepped, transposed, both."""
+    r, c = shape
+    stepped = rng.standard_normal((2 * r, 3 * c)).astype(dtype)[::2, ::3]
+    transposed = np.ascontiguousarray(rng.standard_normal((c, r)).astype(dtype)).T
+    both = rng.standard_normal((2 * c, 2 * r)).astype(dtype)[::2, ::2].T
+    views = [stepped, transposed, both]
+    assert all(v.shape == shape and not v.flags.c_contiguous for v in views)
+    return views
+
+
+@pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES)
+def test_strided_and_transposed_views(rng, dtype, trans_a, trans_b):
+    m, n, k = 37, 29, 53
+    a_views = non_contiguous_views(rng, dtype, (k, m) if trans_a else (m, k))
+    b_views = non_contiguous_views(rng, dtype, (n, k) if trans_b else (k, n))
+    for a, b in itertools.product(a_views, b_views):
+        out = fastbp.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
+        assert_gemm_close(out, a, b, None, trans_a=trans_a, trans_b=trans_b)
+
+
+def test_non_contiguous_c(rng, dtype):
+    m, n, k = 23, 17, 31
+    a, b = operands(rng, dtype, m, n, k)
+    base = rng.standard_normal((2 * m, 2 * n + 1)).astype(dtype)
+    base0 = base.copy()
+    c = base[::2, 1::2]
+    assert not c.flags.c_contiguous
+    out = fastbp.gemm(a, b, c, alpha=1.25, beta=-0.75)
+    assert out is c
+    assert_gemm_close(c, a, b, base0[::2, 1::2], alpha=1.25, beta=-0.75)
+    untouched = np.ones(base.shape, bool)
+    untouched[::2, 1::2] = False
+    np.testing.assert_array_equal(base[untouched], base0[untouched])
+
+    ct = np.full((n, m), np.nan, dtype).T  # F-contiguous c, beta = 0
+    assert fastbp.gemm(a, b, ct) is ct
+    assert_gemm_close(ct, a, b, None)
+
+
+# --- every ISA path, in a fresh interpreter ------------------------------------
+
+ISA_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np, fastbp
+    assert fastbp.build_info()["isa"] == {isa!r}, fastbp.build_info()
+    rng = np.random.default_rng(7)
+    for dtype, tol in ((np.float32, 2e-4), (np.float64, 1e-11)):
+        for m, n, k in ((1, 1, 1), (13, 35, 9), (70, 90, 300), (300, 70, 50), (30, 25, 2000)):
+            for ta in (False, True):
+                for tb in (False, True):
+                    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+                    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+                    c = np.full((m, n), np.nan, dtype)
+                    fastbp.gemm(a, b, c, trans_a=ta, trans_b=tb, alpha=0.5)
+                    ref = 0.5 * ((a.T if ta else a).astype(np.float64)
+                                 @ (b.T if tb else b).astype(np.float64))
+                    scale = np.abs(a).max() * np.abs(b).max() * k
+                    assert np.max(np.abs(c - ref)) <= tol * scale, (dtype, m, n, k, ta, tb)
+                    c2 = rng.standard_normal((m, n)).astype(dtype)
+                    want = ref + 2.0 * c2
+                    fastbp.gemm(a, b, c2, trans_a=ta, trans_b=tb, alpha=0.5, beta=2.0)
+                    assert np.max(np.abs(c2 - want)) <= tol * (scale + 10), (m, n, k)
+    print("ok")
+    """
+)
+
+
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+def test_each_isa(isa):
+    """Supported ISAs compute correctly; an ISA this CPU lacks fails cleanly at import."""
+    env = {"FASTBP_ISA": isa}
+    result = run_python(ISA_SCRIPT.format(isa=isa), env=env)
+    if isa in fastbp.build_info()["isas"]:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "ok"
+    else:
+        assert result.returncode == 1, result.stderr  # an exception, not a signal
+        assert "ImportError" in result.stderr
+        assert "FASTBP_ISA" in result.stderr
+
+
+def test_unknown_isa_is_import_error():
+    result = run_python("import fastbp", env={"FASTBP_ISA": "sse9"})
+    assert result.returncode == 1, result.stderr
+    assert "ImportError" in result.stderr
+    assert "FASTBP_ISA=sse9" in result.stderr
+
+
+def test_kernels_on_emulated_avx512(tmp_path):
+    """The AVX-512 kernels, built against scalar stand-ins for the intrinsics, on
+    every edge tile: their logic is checked even on a CPU without AVX-512."""
+    cpp = pathlib.Path(__file__).resolve().parent.parent / "cpp"
+    compiler = shutil.which("c++") or shutil.which("g++")
+    if compiler is None or not (cpp / "gemm" / "kernels" / "emulate").is_dir():
+        pytest.skip("needs a C++ compiler and the source tree")
+    exe = tmp_path / "check_kernels"
+    sources = ["gemm/kernels/emulate/check_kernels.cpp", "gemm/kernels/avx512/gemm_avx512.cpp",
+               "gemm/kernels/generic/gemm_generic.cpp"]
+    subprocess.run(
+        [compiler, "-std=c++17", "-O1", f"-I{cpp}", f"-I{cpp / 'gemm/kernels/emulate'}",
+         *[str(cpp / s) for s in sources], "-o", str(exe)],
+        check=True, capture_output=True, timeout=120,
+    )
+    result = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["avx512", "bad=0", "generic", "bad=0"], result.stdout
+
+
+# --- threads ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("m,n,k", [(300, 280, 260), (6000, 30, 25), (30, 25, 20000),
+                                   (128, 256, 784), (100, 100, 2000), (25, 4000, 60)], ids=str)
+def test_bitwise_identical_for_1_and_2_threads(rng, dtype, m, n, k):
+    a, b = operands(rng, dtype, m, n, k)
+    c = rng.standard_normal((m, n)).astype(dtype)
+    results = []
+    for nt in (1, 2, 1):
+        with num_threads(nt):
+            out = fastbp.gemm(a, b, c.copy(), alpha=0.5, beta=1.5)
+        results.append(out)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+    assert_gemm_close(results[1], a, b, c, alpha=0.5, beta=1.5)
+
+
+def test_gil_released_during_gemm(rng):
+    """Another Python thread keeps running while a large GEMM computes."""
+    a, b = operands(rng, np.float64, 1200, 1200, 1200)
+    ticks = []
+    stop = threading.Event()
+
+    def counter():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.0005)
+
+    thread = threading.Thread(target=counter)
+    thread.start()
+    try:
+        with num_threads(1):
+            fastbp.matmul(a[:64, :64], b[:64, :64])  # warm up
+            start = time.perf_counter()
+            fastbp.matmul(a, b)
+            end = time.perf_counter()
+    finally:
+        stop.set()
+        thread.join()
+    during = [t for t in ticks if start < t < end]
+    # With the GIL held, no tick could fall strictly inside the call.
+    assert len(during) >= 3, (len(during), end - start)
+
+
+# --- errors -----------------------------------------------------------------
+
+
+def test_inner_dimension_mismatch():
+    with pytest.raises(ValueError, match="inner dimensions"):
+        fastbp.gemm(np.ones((3, 4)), np.ones((5, 6)))
+    with pytest.raises(ValueError, match="inner dimensions"):
+        fastbp.gemm(np.ones((3, 4)), np.ones((4, 6)), trans_a=True)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3, 4), ()])
+def test_wrong_ndim(shape):
+    with pytest.raises(ValueError, match="a must be 2-D"):
+        fastbp.gemm(np.ones(shape), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="b must be 2-D"):
+        fastbp.gemm(np.ones((3, 3)), np.ones(shape))
+
+
+@pytest.mark.parametrize("bad", [np.int32, np.int64, np.float16, np.complex64, np.complex128,
+                                 np.bool_, object])
+def test_bad_dtypes(bad):
+    good = np.ones((3, 3))
+    with pytest.raises(TypeError, match="a must be float32 or float64"):
+        fastbp.gemm(np.ones((3, 3), dtype=bad), good)
+    with pytest.raises(TypeError, match="b must be float32 or float64"):
+        fastbp.gemm(good, np.ones((3, 3), dtype=bad))
+    with pytest.raises(TypeError, match="c must be float32 or float64"):
+        fastbp.gemm(good, good, np.ones((3, 3), dtype=bad))
+
+
+def test_not_an_array():
+    with pytest.raises(TypeError, match="a must be a numpy.ndarray"):
+        fastbp.gemm([[1.0]], np.ones((1, 1)))
+    with pytest.raises(TypeError, match="c must be a numpy.ndarray"):
+        fastbp.gemm(np.ones((1, 1)), np.ones((1, 1)), [[0.0]])
+
+
+def test_mixed_precision():
+    with pytest.raises(TypeError, match="same dtype"):
+        fastbp.gemm(np.ones((2, 2), np.float32), np.ones((2, 2), np.float64))
+    with pytest.raises(TypeError, match="same dtype"):
+        fastbp.gemm(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2), np.float32))
+
+
+def test_bad_c():
+    a, b = np.ones((2, 3)), np.ones((3, 4))
+    with pytest.raises(ValueError, match=r"c must have shape \(2, 4\)"):
+        fastbp.gemm(a, b, np.ones((4, 2)))
+    with pytest.raises(ValueError, match="writable"):
+        c = np.ones((2, 4))
+        c.flags.writeable = False
+        fastbp.gemm(a, b, c)
+    with pytest.raises(ValueError, match="beta"):
+        fastbp.gemm(a, b, beta=1.0)
