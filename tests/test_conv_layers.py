@@ -367,3 +367,22 @@ def test_cnn_matches_torch(rng):
         if name.startswith(("4.", "6.")) and p.data.ndim == 2:
             tgrad = tgrad.T
         np.testing.assert_allclose(p.grad, tgrad, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, None), (2, 1), ((3, 2), (2, 2)), (3, None)],
+                         ids=["2x2s2", "2x2s1", "3x2s2", "3x3s3"])
+def test_max_pool_ties_and_nans_match_reference(kernel, stride, dtype, rng):
+    """Many ties (small integers) and NaNs anywhere in the window: the first maximum
+    and the first NaN win, as in the reference, on the 2x2 fast path and the general one."""
+    x = rng.integers(0, 3, (2, 3, 9, 10)).astype(dtype)
+    x[rng.random(x.shape) < 0.08] = np.nan
+    x[0, 0, :2, :2] = np.nan  # a window full of NaN
+    x[0, 1, 0, 1] = np.nan  # NaN after a number in the window
+    layer = MaxPool2d(kernel, stride)
+    y = layer(x)
+    ry, rargmax = ref.max_pool2d_forward(x, kernel, stride)
+    np.testing.assert_array_equal(y, ry)
+    np.testing.assert_array_equal(layer._argmax, rargmax)
+    dout = rng.standard_normal(y.shape).astype(dtype)
+    np.testing.assert_array_equal(layer.backward(dout),
+                                  ref.max_pool2d_backward(dout, rargmax, x.shape))
