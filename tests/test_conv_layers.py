@@ -36,7 +36,11 @@ def _distinct(rng, shape, dtype=np.float64):
     return (rng.permutation(n).reshape(shape) * 0.01 + 0.001).astype(dtype)
 
 
-@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"C{c[0]}-OC{c[1]}-k{c[2]}-s{c[3]}-p{c[4]}")
+def _case_id(c):
+    return f"C{c[0]}-OC{c[1]}-k{c[2]}-s{c[3]}-p{c[4]}"
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=_case_id)
 def test_conv2d_matches_reference(case, dtype, rng):
     C, OC, k, s, p, (H, W) = case
     layer = Conv2d(C, OC, k, stride=s, padding=p, dtype=dtype, rng=rng)
@@ -305,7 +309,8 @@ def test_conv2d_matches_torch(case, dtype, rng):
     C, OC, k, s, p, (H, W) = case
     layer = Conv2d(C, OC, k, stride=s, padding=p, dtype=dtype, rng=rng)
     layer.bias.data[...] = rng.standard_normal(OC)
-    tlayer = torch.nn.Conv2d(C, OC, k, stride=s, padding=p, dtype=getattr(torch, np.dtype(dtype).name))
+    tdtype = getattr(torch, np.dtype(dtype).name)
+    tlayer = torch.nn.Conv2d(C, OC, k, stride=s, padding=p, dtype=tdtype)
     with torch.no_grad():
         tlayer.weight.copy_(torch.from_numpy(layer.weight.data))
         tlayer.bias.copy_(torch.from_numpy(layer.bias.data))

@@ -12,15 +12,15 @@ optional, imported only there).
 from __future__ import annotations
 
 import math
-import numbers
 import os
-import sys
 import time
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from fastbp.data.mnist import load_digits, load_mnist
+from fastbp.examples._common import check_positive_int, check_real
+from fastbp.examples.progress import steps as progress_steps
 from fastbp.losses import SoftmaxCrossEntropy
 from fastbp.nn import Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential
 from fastbp.optim import SGD
@@ -31,27 +31,6 @@ __all__ = ["cnn_digits", "digits_cnn", "plot_cnn", "simple_convnet", "simple_con
 DIGITS_TRAIN = 1437
 #: Images per forward pass when evaluating (bounds memory on the MNIST test set).
 EVAL_BATCH = 1000
-
-
-# --- argument checks ---------------------------------------------------------
-
-
-def _check_int(value: Any, name: str, minimum: int = 1) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_real(value: Any, name: str, *, positive: bool = False) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value) or value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name}: expected a finite number {bound}, got {value}")
-    return value
 
 
 # --- models ------------------------------------------------------------------
@@ -69,9 +48,9 @@ def digits_cnn(
     """The digits CNN: ``Conv2d(1, channels, 3, padding=1) - ReLU - MaxPool2d(2) -
     Flatten - Linear(channels * (S/2)**2, hidden) - ReLU - Linear(hidden, n_classes)``
     for (N, 1, S, S) input, He-initialised from ``rng`` (Generator or int seed)."""
-    channels = _check_int(channels, "channels")
-    hidden = _check_int(hidden, "hidden")
-    image_size = _check_int(image_size, "image_size", 2)
+    channels = check_positive_int(channels, "channels")
+    hidden = check_positive_int(hidden, "hidden")
+    image_size = check_positive_int(image_size, "image_size", 2)
     gen = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     half = image_size // 2
     return Sequential(
@@ -105,9 +84,11 @@ def simple_convnet(
     """
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W), got {tuple(input_shape)}")
-    C, H, W = (_check_int(d, "input_shape") for d in input_shape)
-    n_filters = _check_int(n_filters, "n_filters")
-    filter_size = _check_int(filter_size, "filter_size")
+    C, H, W = (check_positive_int(d, "input_shape") for d in input_shape)
+    n_filters = check_positive_int(n_filters, "n_filters")
+    filter_size = check_positive_int(filter_size, "filter_size")
+    hidden = check_positive_int(hidden, "hidden")
+    n_classes = check_positive_int(n_classes, "n_classes")
     if H < filter_size + 1 or W < filter_size + 1:
         raise ValueError(
             f"input_shape {tuple(input_shape)} is too small for {filter_size}x{filter_size} "
@@ -120,27 +101,13 @@ def simple_convnet(
         ReLU(),
         MaxPool2d(2),
         Flatten(),
-        Linear(n_filters * ph * pw, _check_int(hidden, "hidden"), init=init, dtype=dtype,
-               rng=gen),
+        Linear(n_filters * ph * pw, hidden, init=init, dtype=dtype, rng=gen),
         ReLU(),
-        Linear(hidden, _check_int(n_classes, "n_classes"), init=init, dtype=dtype, rng=gen),
+        Linear(hidden, n_classes, init=init, dtype=dtype, rng=gen),
     )
 
 
 # --- training loop -----------------------------------------------------------
-
-
-def _steps(total: int, desc: str, enabled: bool) -> Iterable[int]:
-    """range(total), with a tqdm bar on stderr when asked for, tqdm imports and
-    stderr is a terminal (the bar appears after a second and is removed at the end)."""
-    stream = sys.stderr
-    if not enabled or stream is None or not getattr(stream, "isatty", lambda: False)():
-        return range(total)
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return range(total)
-    return tqdm(range(total), desc=desc, delay=1.0, leave=False, file=stream, unit="step")
 
 
 def predict(model: Module, X: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
@@ -179,7 +146,7 @@ def _fit(
     order = np.arange(n)
     correct = 0
     start = time.perf_counter()
-    for step in _steps(epochs * per_epoch, desc, progress):
+    for step in progress_steps(epochs * per_epoch, desc, progress):
         i = step % per_epoch
         if i == 0:
             order = rng.permutation(n)
@@ -261,12 +228,12 @@ def cnn_digits(
     ``test_data`` (X_test, y_test), ``model``, ``params`` (state dict),
     ``time_s`` (the training loop), ``summary``, and ``plots`` (paths) when drawn.
     """
-    seed = _check_int(seed, "seed", 0)
-    epochs = _check_int(epochs, "epochs")
-    batch_size = _check_int(batch_size, "batch_size")
-    lr = _check_real(lr, "lr", positive=True)
-    momentum = _check_real(momentum, "momentum")
-    weight_decay = _check_real(weight_decay, "weight_decay")
+    seed = check_positive_int(seed, "seed", 0)
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    lr = check_real(lr, "lr", positive=True)
+    momentum = check_real(momentum, "momentum", nonneg=True)
+    weight_decay = check_real(weight_decay, "weight_decay", nonneg=True)
     X, y = load_digits()
     rng = np.random.default_rng(seed)
     perm = rng.permutation(X.shape[0])
@@ -305,18 +272,18 @@ def simple_convnet_mnist(
     only the first images of each set (a quick run). Returns a dict like
     :func:`cnn_digits`'s.
     """
-    epochs = _check_int(epochs, "epochs")
-    batch_size = _check_int(batch_size, "batch_size")
-    lr = _check_real(lr, "lr", positive=True)
-    momentum = _check_real(momentum, "momentum")
-    weight_decay = _check_real(weight_decay, "weight_decay")
-    seed = _check_int(seed, "seed", 0)
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    lr = check_real(lr, "lr", positive=True)
+    momentum = check_real(momentum, "momentum", nonneg=True)
+    weight_decay = check_real(weight_decay, "weight_decay", nonneg=True)
+    seed = check_positive_int(seed, "seed", 0)
     X_train, y_train, X_test, y_test = load_mnist(data_dir)
     if max_train is not None:
-        n = _check_int(max_train, "max_train")
+        n = check_positive_int(max_train, "max_train")
         X_train, y_train = X_train[:n], y_train[:n]
     if max_test is not None:
-        n = _check_int(max_test, "max_test")
+        n = check_positive_int(max_test, "max_test")
         X_test, y_test = X_test[:n], y_test[:n]
     if X_train.shape[0] == 0 or X_test.shape[0] == 0:
         raise ValueError(f"simple_convnet_mnist: empty data set in {data_dir!r} "
