@@ -12,34 +12,79 @@ namespace {
 constexpr double kMinWorkPerThread = 1 << 15;
 }
 
+// v replaces best when v > best, or when v is the window's first NaN (a NaN best is never
+// replaced): keeps the first maximum in window order and the first NaN. Branch-free.
+template <class T>
+inline void max_update(T& best, std::int64_t& at, T v, std::int64_t i) {
+  const bool take = (v > best) | ((v != v) & (best == best));
+  best = take ? v : best;
+  at = take ? i : at;
+}
+
+// One plane of max pooling, any window. Geometry is copied into locals: the int64 argmax
+// stores could alias g's fields and would force reloads.
+template <class T>
+void max_pool_plane(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t base,
+                    const ConvGeom& g) {
+  const std::int64_t KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, W = g.W, OH = g.OH,
+                     OW = g.OW;
+  for (std::int64_t oh = 0; oh < OH; ++oh) {
+    for (std::int64_t ow = 0; ow < OW; ++ow) {
+      const std::int64_t start = oh * SH * W + ow * SW;
+      T best = x_p[start];
+      std::int64_t at = start;
+      for (std::int64_t kh = 0; kh < KH; ++kh) {
+        const std::int64_t row = start + kh * W;
+        for (std::int64_t kw = 0; kw < KW; ++kw) max_update(best, at, x_p[row + kw], row + kw);
+      }
+      y_p[oh * OW + ow] = best;
+      a_p[oh * OW + ow] = base + at;
+    }
+  }
+}
+
+// The 2x2, stride-2 window of most CNNs: same order and results as max_pool_plane, written
+// so that the compiler vectorises along a row (selects on values and on a 0..3 position).
+template <class T>
+void max_pool_plane_2x2s2(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t base,
+                          const ConvGeom& g) {
+  const std::int64_t W = g.W, OH = g.OH, OW = g.OW;
+  for (std::int64_t oh = 0; oh < OH; ++oh) {
+    const T* x0 = x_p + 2 * oh * W;
+    const T* x1 = x0 + W;
+    T* __restrict y_row = y_p + oh * OW;
+    std::int64_t* __restrict a_row = a_p + oh * OW;
+    const std::int64_t row_base = base + 2 * oh * W;
+    for (std::int64_t ow = 0; ow < OW; ++ow) {
+      const T a = x0[2 * ow], b = x0[2 * ow + 1], c = x1[2 * ow], d = x1[2 * ow + 1];
+      T best = a;
+      std::int64_t off = 0;  // offset of the winner from the window's top-left corner
+      const bool tb = (b > best) | ((b != b) & (best == best));
+      best = tb ? b : best;
+      off = tb ? 1 : off;
+      const bool tc = (c > best) | ((c != c) & (best == best));
+      best = tc ? c : best;
+      off = tc ? W : off;
+      const bool td = (d > best) | ((d != d) & (best == best));
+      best = td ? d : best;
+      off = td ? W + 1 : off;
+      y_row[ow] = best;
+      a_row[ow] = row_base + 2 * ow + off;
+    }
+  }
+}
+
 template <class T>
 void max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const ConvGeom& g) {
   const std::int64_t planes = g.N * g.C, HW = g.H * g.W, P = g.P();
   const int nt = threads_for(static_cast<double>(planes) * P * g.KH * g.KW, kMinWorkPerThread);
+  const bool k22 = g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (std::int64_t pl = 0; pl < planes; ++pl) {
-    const T* x_p = x + pl * HW;
-    T* y_p = y + pl * P;
-    std::int64_t* a_p = argmax + pl * P;
-    for (std::int64_t oh = 0; oh < g.OH; ++oh) {
-      for (std::int64_t ow = 0; ow < g.OW; ++ow) {
-        const std::int64_t start = oh * g.SH * g.W + ow * g.SW;
-        T best = x_p[start];
-        std::int64_t best_at = start;
-        for (std::int64_t kh = 0; kh < g.KH && !std::isnan(best); ++kh) {
-          const std::int64_t row = start + kh * g.W;
-          for (std::int64_t kw = 0; kw < g.KW; ++kw) {
-            const T v = x_p[row + kw];
-            if (v > best || std::isnan(v)) {
-              best = v;
-              best_at = row + kw;
-              if (std::isnan(v)) break;
-            }
-          }
-        }
-        y_p[oh * g.OW + ow] = best;
-        a_p[oh * g.OW + ow] = pl * HW + best_at;
-      }
+    if (k22) {
+      max_pool_plane_2x2s2<T>(y + pl * P, argmax + pl * P, x + pl * HW, pl * HW, g);
+    } else {
+      max_pool_plane<T>(y + pl * P, argmax + pl * P, x + pl * HW, pl * HW, g);
     }
   }
 }

@@ -6,16 +6,21 @@ every layer's math runs in ``fastbp.ops``.
 
 from fastbp.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from fastbp.nn.container import Sequential
+from fastbp.nn.conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from fastbp.nn.dense import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from fastbp.nn.dropout import Dropout
 from fastbp.nn.module import Module, Parameter
 
 __all__ = [
+    "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv2d",
     "Dropout",
+    "Flatten",
     "LeakyReLU",
     "Linear",
+    "MaxPool2d",
     "Module",
     "Parameter",
     "ReLU",

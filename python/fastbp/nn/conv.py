@@ -1,0 +1,260 @@
+"""Convolution, pooling and flatten layers on NCHW images.
+
+Shapes: N batch, C in channels, H W image size, OC out channels, KH KW kernel,
+SH SW stride, PH PW padding, OH OW output size with
+``OH = (H + 2*PH - KH) // SH + 1`` (likewise OW).
+``kernel_size``, ``stride`` and ``padding`` take an int (both axes) or a pair
+``(h, w)``, as in PyTorch. Every pass is one ``fastbp.ops`` call.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Optional, Tuple, Union
+
+import numpy as np
+
+from fastbp import ops
+from fastbp.nn.dense import _as_rng, _init_std, _layer_dtype, _positive_int
+from fastbp.nn.module import Module, Parameter, as_input
+
+__all__ = ["AvgPool2d", "Conv2d", "Flatten", "MaxPool2d"]
+
+IntPair = Union[int, Tuple[int, int]]
+
+
+def _pair(value, what: str, layer: str, minimum: int) -> Tuple[int, int]:
+    """An int or a pair of ints, each >= minimum, as a tuple (h, w)."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2:
+        raise ValueError(f"{layer}: {what} must be an int or a pair (h, w), got {value!r}")
+    for v in items:
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+            raise TypeError(f"{layer}: {what} must be an int or a pair of ints, got {value!r}")
+        if v < minimum:
+            raise ValueError(f"{layer}: {what} must be >= {minimum}, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def _check_images(layer: Module, x: np.ndarray, channels: Optional[int] = None) -> None:
+    if x.ndim != 4:
+        expected = f"(N, {channels}, H, W)" if channels is not None else "(N, C, H, W)"
+        raise ValueError(
+            f"{layer._short_repr()}: input must be 4-D {expected}, got shape {x.shape}"
+        )
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(
+            f"{layer._short_repr()}: input has {x.shape[1]} channels, expected {channels} "
+            f"(input shape {x.shape}, expected (N, {channels}, H, W))"
+        )
+
+
+def _output_hw(layer: Module, x_shape, kernel, stride, padding) -> Tuple[int, int]:
+    H, W = x_shape[2], x_shape[3]
+    (KH, KW), (SH, SW), (PH, PW) = kernel, stride, padding
+    if H + 2 * PH < KH or W + 2 * PW < KW:
+        raise ValueError(
+            f"{layer._short_repr()}: input of shape {tuple(x_shape)} is too small: "
+            f"(H, W) = {(H, W)} with padding {(PH, PW)} is smaller than the kernel {(KH, KW)}"
+        )
+    return (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+
+
+def _check_dout(layer: Module, dout: np.ndarray, expected: Tuple[int, ...]) -> None:
+    if dout.shape != tuple(expected):
+        raise ValueError(
+            f"{layer._short_repr()}: dout has shape {dout.shape}, expected {tuple(expected)} "
+            f"(the shape of the last forward output)"
+        )
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation, as in PyTorch) with zero padding.
+
+    Args:
+        in_channels, out_channels: C and OC.
+        kernel_size, stride, padding: an int or a pair (h, w).
+        bias: add a learnable per-channel bias (zero-initialised).
+        init: zero-mean normal weights with fan-in ``C*KH*KW``: ``"he"``
+            (std ``sqrt(2 / fan_in)``, the default), ``"xavier"`` (std
+            ``sqrt(1 / fan_in)``, the simplified Xavier of "Deep Learning from
+            Scratch"), or a float std (the book's SimpleConvNet uses ``0.01``).
+        dtype: float32 (fast path) or float64 (gradient checks).
+        rng: ``numpy.random.Generator`` or int seed; None draws fresh entropy.
+
+    Shapes: ``weight`` (OC, C, KH, KW) (PyTorch's layout), ``bias`` (OC,);
+    input (N, C, H, W) -> output (N, OC, OH, OW). Input of another real dtype is
+    converted to ``dtype``; a wrong rank or channel count raises ``ValueError``
+    naming the layer and both shapes. ``backward`` adds dw and db into
+    ``weight.grad`` and ``bias.grad`` and returns dx.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair = 0,
+        *,
+        bias: bool = True,
+        init: Union[str, float] = "he",
+        dtype=np.float32,
+        rng: Union[None, int, np.random.Generator] = None,
+    ):
+        super().__init__()
+        name = "Conv2d"
+        self.in_channels = _positive_int(in_channels, "in_channels", name)
+        self.out_channels = _positive_int(out_channels, "out_channels", name)
+        self.kernel_size = _pair(kernel_size, "kernel_size", name, 1)
+        self.stride = _pair(stride, "stride", name, 1)
+        self.padding = _pair(padding, "padding", name, 0)
+        self.dtype = _layer_dtype(dtype, name)
+        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        std = _init_std(init, fan_in, name)
+        gen = _as_rng(rng, name)
+        shape = (self.out_channels, self.in_channels) + self.kernel_size
+        self.weight = Parameter((gen.standard_normal(shape) * std).astype(self.dtype))
+        self.bias: Optional[Parameter] = (
+            Parameter(np.zeros(self.out_channels, self.dtype)) if bias else None
+        )
+        self._x: Optional[np.ndarray] = None
+        self._y_shape: Optional[Tuple[int, ...]] = None
+
+    def output_shape(self, x_shape) -> Tuple[int, int, int, int]:
+        """(N, OC, OH, OW) for input of shape (N, C, H, W); ValueError when empty."""
+        OH, OW = _output_hw(self, x_shape, self.kernel_size, self.stride, self.padding)
+        return (int(x_shape[0]), self.out_channels, OH, OW)
+
+    def forward(self, x) -> np.ndarray:
+        x = as_input(x, self.dtype, self)
+        _check_images(self, x, self.in_channels)
+        self._y_shape = self.output_shape(x.shape)
+        self._x = x
+        b = None if self.bias is None else self.bias.data
+        return ops.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
+
+    def backward(self, dout) -> np.ndarray:
+        """Returns dx (N, C, H, W); adds dw into ``weight.grad`` and db into ``bias.grad``."""
+        x = self._require_cache("_x")
+        dout = as_input(dout, self.dtype, self, "dout")
+        _check_dout(self, dout, self._y_shape)
+        dx, dw, db = ops.conv2d_backward(dout, x, self.weight.data, self.stride, self.padding)
+        np.add(self.weight.grad, dw, out=self.weight.grad)
+        if self.bias is not None:
+            np.add(self.bias.grad, db, out=self.bias.grad)
+        return dx
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        if self.stride != (1, 1):
+            text += f", stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.dtype != np.float32:
+            text += f", dtype={self.dtype.name}"
+        return text
+
+
+class _Pool2d(Module):
+    """Shared arguments of the pooling layers: no padding, ``stride`` defaults
+    to ``kernel_size`` (non-overlapping windows), as in PyTorch."""
+
+    def __init__(self, kernel_size: IntPair, stride: Optional[IntPair] = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = _pair(kernel_size, "kernel_size", name, 1)
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", name, 1)
+        self._x_shape: Optional[Tuple[int, ...]] = None
+        self._y_shape: Optional[Tuple[int, ...]] = None
+        self._dtype: Optional[np.dtype] = None
+
+    def _prepare(self, x) -> np.ndarray:
+        x = as_input(x, None, self)
+        _check_images(self, x)
+        OH, OW = _output_hw(self, x.shape, self.kernel_size, self.stride, (0, 0))
+        self._x_shape = x.shape
+        self._y_shape = x.shape[:2] + (OH, OW)
+        self._dtype = x.dtype
+        return x
+
+    def _dout(self, dout) -> np.ndarray:
+        y_shape = self._require_cache("_y_shape")
+        dout = as_input(dout, self._dtype, self, "dout")
+        _check_dout(self, dout, y_shape)
+        return dout
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling over (KH, KW) windows: (N, C, H, W) -> (N, C, OH, OW).
+
+    Backward routes each dout to the first maximum of its window (the argmax
+    cached by forward); overlapping windows add up. Input keeps float32/float64.
+    """
+
+    def __init__(self, kernel_size: IntPair, stride: Optional[IntPair] = None) -> None:
+        super().__init__(kernel_size, stride)
+        self._argmax: Optional[np.ndarray] = None
+
+    def forward(self, x) -> np.ndarray:
+        x = self._prepare(x)
+        y, self._argmax = ops.max_pool2d_forward(x, self.kernel_size, self.stride)
+        return y
+
+    def backward(self, dout) -> np.ndarray:
+        argmax = self._require_cache("_argmax")
+        return ops.max_pool2d_backward(self._dout(dout), argmax, self._x_shape)
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling over (KH, KW) windows: (N, C, H, W) -> (N, C, OH, OW).
+
+    Backward spreads each dout evenly over its window. Input keeps float32/float64.
+    """
+
+    def forward(self, x) -> np.ndarray:
+        x = self._prepare(x)
+        return ops.avg_pool2d_forward(x, self.kernel_size, self.stride)
+
+    def backward(self, dout) -> np.ndarray:
+        self._require_cache("_x_shape")
+        return ops.avg_pool2d_backward(
+            self._dout(dout), self._x_shape, self.kernel_size, self.stride
+        )
+
+
+class Flatten(Module):
+    """(N, d1, d2, ...) -> (N, d1*d2*...), e.g. conv features into a Linear layer.
+
+    PyTorch's ``nn.Flatten()`` (start_dim 1): C-order, so a (N, C, H, W) map
+    becomes rows ordered (c, h, w). Forward and backward are reshapes (views of
+    contiguous arrays, no copy). Input keeps float32/float64.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._x_shape: Optional[Tuple[int, ...]] = None
+        self._dtype: Optional[np.dtype] = None
+
+    def forward(self, x) -> np.ndarray:
+        x = as_input(x, None, self)
+        if x.ndim < 2:
+            raise ValueError(
+                f"{self._short_repr()}: input must have a batch axis and at least one more, "
+                f"(N, ...), got shape {x.shape}"
+            )
+        self._x_shape = x.shape
+        self._dtype = x.dtype
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
+
+    def backward(self, dout) -> np.ndarray:
+        x_shape = self._require_cache("_x_shape")
+        dout = as_input(dout, self._dtype, self, "dout")
+        expected = (x_shape[0], int(np.prod(x_shape[1:])))
+        _check_dout(self, dout, expected)
+        return dout.reshape(x_shape)
