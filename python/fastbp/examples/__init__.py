@@ -6,8 +6,10 @@ where they apply, ``accuracy`` in [0, 1], ``params``: named arrays). The
 is its registry.
 """
 
+from fastbp.examples.cnn import cnn_digits, simple_convnet_mnist
 from fastbp.examples.gates import gates
 from fastbp.examples.linear_regression import linear_regression
+from fastbp.examples.optimizers import optimizers
 from fastbp.examples.parabola import parabola_gd, parabola_lesson
 from fastbp.examples.registry import EXAMPLES
 from fastbp.examples.sigmoid_mlp import sigmoid_mlp
@@ -15,11 +17,14 @@ from fastbp.examples.spiral import spiral_mlp, spiral_softmax
 
 __all__ = [
     "EXAMPLES",
+    "cnn_digits",
     "gates",
     "linear_regression",
+    "optimizers",
     "parabola_gd",
     "parabola_lesson",
     "sigmoid_mlp",
+    "simple_convnet_mnist",
     "spiral_mlp",
     "spiral_softmax",
 ]

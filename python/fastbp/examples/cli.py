@@ -169,7 +169,20 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
-    result = run_example(args.name, seed=args.seed, progress=not args.quiet)
+    try:
+        if args.data is not None:
+            if args.name != "cnn":
+                print("fastbp run: --data goes with the cnn example", file=sys.stderr)
+                return 2
+            from fastbp.examples.cnn import simple_convnet_mnist
+
+            kwargs = {} if args.seed is None else {"seed": args.seed}
+            result = simple_convnet_mnist(args.data, progress=not args.quiet, **kwargs)
+        else:
+            result = run_example(args.name, seed=args.seed, progress=not args.quiet)
+    except (ImportError, FileNotFoundError, ValueError) as e:  # a missing extra or bad data
+        print(f"fastbp run {args.name}: {e}", file=sys.stderr)
+        return 1
     print(results_table({args.name: result}))
     if not args.quiet:
         params = result.get("params", {})
@@ -199,7 +212,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for name in _registry():
         if not args.quiet:
             print(f"running {name} ...", file=sys.stderr, flush=True)
-        results[name] = run_example(name, seed=args.seed, progress=not args.quiet)
+        try:
+            results[name] = run_example(name, seed=args.seed, progress=not args.quiet)
+        except ImportError as e:  # an optional dependency (scikit-learn for the digits)
+            print(f"skipped {name}: {e}", file=sys.stderr)
     print(results_table(results))
     print(f"total {_fmt_time(time.perf_counter() - start)}")
     from fastbp.examples import plots
@@ -251,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads for the native core (default: OMP_NUM_THREADS or all cores)")
     p.add_argument("--plot", metavar="PATH", default=None,
                    help="write the example's figure to PATH (PNG; needs matplotlib)")
+    p.add_argument("--data", metavar="DIR", default=None,
+                   help="cnn only: train the SimpleConvNet on the MNIST IDX files in DIR "
+                   "instead of the 8x8 digits")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no parameter dump")
     p.set_defaults(func=cmd_run)
 

@@ -153,6 +153,11 @@ def plot_loss_curves(results: Mapping[str, Dict[str, Any]], path) -> str:
 def plot_result(result: Dict[str, Any], path) -> str:
     """The natural figure for one example's result: the parabola paths, the
     regression lines, a classifier's decision boundary, or its loss curve."""
+    if "predictions" in result and "test_data" in result:  # a CNN: curves, filters, mistakes
+        from fastbp.examples.cnn import plot_cnn
+
+        stem = os.path.splitext(os.path.basename(str(path)))[0]
+        return plot_cnn(result, os.path.dirname(str(path)) or ".", prefix=stem)["curves"]
     if "histories" in result and "activations" in result:  # the optimizer comparison
         from fastbp.examples.optimizers import plot_inits, plot_optimizers
 

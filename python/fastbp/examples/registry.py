@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict
 
+from fastbp.examples.cnn import cnn_digits
 from fastbp.examples.gates import gates
 from fastbp.examples.linear_regression import linear_regression
 from fastbp.examples.optimizers import optimizers
@@ -27,4 +28,5 @@ EXAMPLES: Dict[str, Callable[..., Dict[str, Any]]] = {
     "spiral-softmax": spiral_softmax,
     "spiral-mlp": spiral_mlp,
     "optimizers": optimizers,
+    "cnn": cnn_digits,
 }
