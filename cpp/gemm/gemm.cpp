@@ -7,6 +7,11 @@
 //   KC x NC  block of op(B) packed into NR-column panels   (L3; one KC x NR panel in L1)
 // Loops: jc over N by NC, pc over K by KC (pack B), ic over M by MC (pack A),
 //        jr over NR panels, ir over MR panels -> micro-kernel.
+// Packing applies the transposes, so the kernels see one layout; alpha and beta
+// are applied by the kernels. Where a packed panel would be reused only a few
+// times (A when N is small, B when M is small) the kernels read full panels of
+// a non-transposed operand in place; only edge panels are packed (zero-padded).
+// Pack buffers are 64-byte aligned, owned by the calling thread, and reused.
 //
 // Threads split the M x N tile grid only, never K, and the tile grid (global
 // multiples of MR and NR) and the K blocks depend on the shape alone, so every
@@ -296,9 +301,8 @@ void gemm_blocked(const Problem<T>& pr) {
   // needs a few row blocks per thread, else split_mn deals out single tiles.
   const bool split_m = nt == 1 || tiles_m >= 3 * i64(nt);
   // Row block height: MC, or less so that every thread gets about 3 blocks.
-  const i64 mc_blk =
-      split_m ? std::min<i64>(ki.mc, round_up(ceil_div(M, 3 * i64(nt)), ki.mr))
-              : std::min<i64>(ki.mc, round_up(M, ki.mr));
+  const i64 mc_blk = std::min<i64>(
+      ki.mc, round_up(split_m && nt > 1 ? ceil_div(M, 3 * i64(nt)) : M, ki.mr));
   const i64 blocks_m = ceil_div(M, mc_blk);
   if (split_m) nt = static_cast<int>(std::min<i64>(nt, blocks_m));
 
