@@ -258,8 +258,12 @@ def test_kernels_on_emulated_avx512(tmp_path):
 
 
 @pytest.mark.parametrize("m,n,k", [(300, 280, 260), (6000, 30, 25), (30, 25, 20000),
-                                   (128, 256, 784), (100, 100, 2000), (25, 4000, 60)], ids=str)
+                                   (128, 256, 784), (100, 100, 2000), (25, 4000, 60),
+                                   (30, 1024, 300)], ids=str)
 def test_bitwise_identical_for_1_and_2_threads(rng, dtype, m, n, k):
+    # The shapes reach every way gemm shares tiles between threads: row blocks
+    # dealt out (300, 280, 260), independent bands of rows (6000, 30, 25) or of
+    # columns (30, 25, 20000), single tiles dealt out (30, 1024, 300).
     a, b = operands(rng, dtype, m, n, k)
     c = rng.standard_normal((m, n)).astype(dtype)
     results = []

@@ -16,11 +16,7 @@
 // Threads split the M x N tile grid only, never K, and the tile grid (global
 // multiples of MR and NR) and the K blocks depend on the shape alone, so every
 // element of C sees the same sequence of operations for any thread count:
-// results are bitwise identical. Two ways to split, chosen per shape:
-//   split_m  row blocks of C (MC rows or fewer) are dealt out; each thread packs
-//            its own A block; the B block is packed by all threads together
-//   split_mn both blocks are packed together and the tiles of each MC x NC
-//            macro-block are dealt out (few row tiles, e.g. M = 30)
+// results are bitwise identical. How the tiles are shared: see gemm_blocked.
 #include <omp.h>
 
 #include <algorithm>
@@ -286,28 +282,99 @@ void scale_c(const Problem<T>& pr) {
   }
 }
 
-// Work is dealt out dynamically (omp for schedule(dynamic)) in pieces that do
-// not change what any tile computes, so a thread slowed by a busy core hands
-// its share to the other and results stay bitwise identical.
+// The five loops, serially, over the tiles of C[m0:m1, n0:n1] (bounds on the
+// tile grid), packing into this caller's `ap` (one A block) and `bp` (one B block).
+template <class T>
+void gemm_region(const Problem<T>& pr, const KernelInfo<T>& ki, const Blocking& bl, i64 m0,
+                 i64 m1, i64 n0, i64 n1, i64 mc_blk, T* ap, T* bp) {
+  for (i64 jc = n0; jc < n1; jc += bl.nc) {
+    const i64 nc = std::min(bl.nc, n1 - jc);
+    const PackPlan plan_b = PackPlan::make(bl.direct_b, nc, ki.nr);
+    for (i64 pc = 0; pc < pr.K; pc += bl.kc) {
+      const i64 kc = std::min(bl.kc, pr.K - pc);
+      const T beta = pc == 0 ? pr.beta : T(1);
+      for (i64 q = 0; q < plan_b.count; ++q)
+        pack_b(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q, bp + q * bl.b_stride);
+      for (i64 ic = m0; ic < m1; ic += mc_blk) {
+        const i64 mc = std::min(mc_blk, m1 - ic);
+        const PackPlan plan_a = PackPlan::make(bl.direct_a, mc, ki.mr);
+        for (i64 q = 0; q < plan_a.count; ++q)
+          pack_a(pr, ki.mr, ic, mc, pc, kc, plan_a.first + q, ap + q * bl.a_stride);
+        macro_kernel(pr, ki, bl, ap, plan_a, bp, plan_b, ic, mc, jc, nc, pc, kc, beta, 0,
+                     ceil_div(mc, ki.mr) * ceil_div(nc, ki.nr));
+      }
+    }
+  }
+}
+
+// Threads (never splitting K; see the top of the file), chosen per shape:
+//   one thread   gemm_region over all of C, no parallel region
+//   independent  C is cut into one band of row tiles (or column panels) per
+//                thread, each running gemm_region with its own buffers: no
+//                barrier at all. Used when B is read in place (small M) or
+//                packing B once per thread costs little (tall C).
+//   split_m      row blocks of C are dealt out dynamically (omp for), each
+//                thread packing its own A block; the B block of each (jc, pc)
+//                step is packed by all threads together (big square C)
+//   split_mn     both blocks are packed together and single tiles of each
+//                macro-block are dealt out (few row tiles and B packed)
+// Dynamic dealing means a thread slowed by a busy core hands work to the
+// other; the pieces never change what a tile computes.
 template <class T>
 void gemm_blocked(const Problem<T>& pr) {
   const KernelInfo<T>& ki = kernel_info<T>();
   const Blocking bl = choose_blocking(pr, ki);
   const i64 M = pr.M, N = pr.N, K = pr.K;
-  const i64 tiles_m = ceil_div(M, ki.mr);
+  const i64 tiles_m = ceil_div(M, ki.mr), tiles_n = ceil_div(N, ki.nr);
+  const i64 a_block = ceil_div(std::min<i64>(ki.mc, round_up(M, ki.mr)), ki.mr) * bl.a_stride;
+  const i64 b_block = ceil_div(bl.nc, ki.nr) * bl.b_stride;
 
   int nt = threads_for(2.0 * double(M) * double(N) * double(K), 2.0e6);
+  if (nt == 1) {
+    T* bp = static_cast<T*>(
+        tls_workspace.get(sizeof(T) * static_cast<std::size_t>(b_block + a_block)));
+    gemm_region(pr, ki, bl, 0, M, 0, N, ki.mc, bp + b_block, bp);
+    return;
+  }
+
+  // Each thread packing all of B costs about 16 * nt / M of the flops.
+  if (bl.direct_b || M >= 1600 * i64(nt)) {
+    // Bands of whole tiles; rows unless columns balance the tile counts better.
+    const auto balance = [&](i64 tiles) {
+      return double(tiles) / double(nt * ceil_div(tiles, nt));
+    };
+    const bool by_rows = tiles_m >= nt && balance(tiles_m) >= balance(tiles_n);
+    nt = static_cast<int>(std::min<i64>(nt, by_rows ? tiles_m : tiles_n));
+    T* ws = static_cast<T*>(
+        tls_workspace.get(sizeof(T) * static_cast<std::size_t>(nt * (b_block + a_block))));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+      const i64 tiles = by_rows ? tiles_m : tiles_n;
+      const i64 lo = tiles * t / nth, hi = tiles * (t + 1) / nth;
+      T* bp = ws + t * (b_block + a_block);
+      if (by_rows) {
+        gemm_region(pr, ki, bl, std::min(M, lo * ki.mr), std::min(M, hi * ki.mr), 0, N, ki.mc,
+                    bp + b_block, bp);
+      } else {
+        gemm_region(pr, ki, bl, 0, M, std::min(N, lo * ki.nr), std::min(N, hi * ki.nr), ki.mc,
+                    bp + b_block, bp);
+      }
+    }
+    return;
+  }
+
   // split_m: row blocks of C go to threads, each packing its own A block; it
   // needs a few row blocks per thread, else split_mn deals out single tiles.
-  const bool split_m = nt == 1 || tiles_m >= 3 * i64(nt);
+  const bool split_m = tiles_m >= 3 * i64(nt);
   // Row block height: MC, or less so that every thread gets about 3 blocks.
   const i64 mc_blk = std::min<i64>(
-      ki.mc, round_up(split_m && nt > 1 ? ceil_div(M, 3 * i64(nt)) : M, ki.mr));
+      ki.mc, round_up(split_m ? ceil_div(M, 3 * i64(nt)) : M, ki.mr));
   const i64 blocks_m = ceil_div(M, mc_blk);
   if (split_m) nt = static_cast<int>(std::min<i64>(nt, blocks_m));
 
   const i64 a_size = ceil_div(mc_blk, ki.mr) * bl.a_stride;
-  const i64 b_size = ceil_div(bl.nc, ki.nr) * bl.b_stride;
+  const i64 b_size = b_block;
   const i64 a_count = split_m ? nt : 1;
   T* bp = static_cast<T*>(
       tls_workspace.get(sizeof(T) * static_cast<std::size_t>(b_size + a_count * a_size)));
