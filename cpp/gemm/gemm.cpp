@@ -311,8 +311,9 @@ void gemm_region(const Problem<T>& pr, const KernelInfo<T>& ki, const Blocking& 
 //   one thread   gemm_region over all of C, no parallel region
 //   independent  C is cut into one band of row tiles (or column panels) per
 //                thread, each running gemm_region with its own buffers: no
-//                barrier at all. Used when B is read in place (small M) or
-//                packing B once per thread costs little (tall C).
+//                barrier at all, which also keeps a busy machine from stalling
+//                the team. Used unless the bands would be unbalanced or the
+//                packing every thread repeats would cost more than ~10%.
 //   split_m      row blocks of C are dealt out dynamically (omp for), each
 //                thread packing its own A block; the B block of each (jc, pc)
 //                step is packed by all threads together (big square C)
@@ -337,14 +338,20 @@ void gemm_blocked(const Problem<T>& pr) {
     return;
   }
 
-  // Each thread packing all of B costs about 16 * nt / M of the flops.
-  if (bl.direct_b || M >= 1600 * i64(nt)) {
-    // Bands of whole tiles; rows unless columns balance the tile counts better.
-    const auto balance = [&](i64 tiles) {
-      return double(tiles) / double(nt * ceil_div(tiles, nt));
-    };
-    const bool by_rows = tiles_m >= nt && balance(tiles_m) >= balance(tiles_n);
-    nt = static_cast<int>(std::min<i64>(nt, by_rows ? tiles_m : tiles_n));
+  // Independent bands when the tiles divide evenly enough and the packing each
+  // thread repeats (all of B for row bands, all of A for column bands; about
+  // 16 * nt / M resp. 16 * nt / N of the flops) costs little.
+  const auto score = [&](i64 tiles, bool direct, i64 extent) {
+    if (tiles < nt) return 0.0;
+    const double balance = double(tiles) / double(nt * ceil_div(tiles, nt));
+    return balance * (1.0 - (direct ? 0.0 : 16.0 * nt / double(extent)));
+  };
+  const double rows_score = score(tiles_m, bl.direct_b, M);
+  const double cols_score = score(tiles_n, bl.direct_a, N);
+  if (std::max(rows_score, cols_score) >= 0.9) {
+    // Rows unless columns are clearly better: column bands make every thread
+    // read all of A, and tall-skinny shapes are bound by memory traffic.
+    const bool by_rows = rows_score + 0.05 >= cols_score;
     T* ws = static_cast<T*>(
         tls_workspace.get(sizeof(T) * static_cast<std::size_t>(nt * (b_block + a_block))));
 #pragma omp parallel num_threads(nt) if (nt > 1)
