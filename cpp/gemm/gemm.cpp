@@ -316,7 +316,8 @@ void gemm_region(const Problem<T>& pr, const KernelInfo<T>& ki, const Blocking& 
 //                packing every thread repeats would cost more than ~10%.
 //   split_m      row blocks of C are dealt out dynamically (omp for), each
 //                thread packing its own A block; the B block of each (jc, pc)
-//                step is packed by all threads together (big square C)
+//                step is packed by all threads together (mid-sized M, where
+//                every thread packing all of B would cost too much)
 //   split_mn     both blocks are packed together and single tiles of each
 //                macro-block are dealt out (few row tiles and B packed)
 // Dynamic dealing means a thread slowed by a busy core hands work to the
