@@ -107,8 +107,16 @@ void pack_a_panel(const Problem<T>& pr, int mr, i64 i, int rows, i64 p0, i64 kc,
   if (!pr.trans_a) {  // op(A)(i, p) = A[i * lda + p]: rows of op(A) are contiguous
     const T* src = pr.A + i * pr.lda + p0;
     if (rows == R) {
-      for (i64 p = 0; p < kc; ++p)
+      // Short row segments at a large stride defeat the hardware prefetcher:
+      // fetch the next panel's rows while copying this one (unless all rows
+      // fall in one L1 set, where that would evict the rows being copied).
+      const T* next = src + R * pr.lda;
+      const bool prefetch = i + 2 * R <= pr.M && (pr.lda * i64(sizeof(T))) % 4096 != 0;
+      for (i64 p = 0; p < kc; ++p) {
+        if (prefetch && p % (64 / sizeof(T)) == 0)
+          for (int r = 0; r < R; ++r) __builtin_prefetch(next + r * pr.lda + p);
         for (int r = 0; r < R; ++r) dst[p * R + r] = src[r * pr.lda + p];
+      }
       return;
     }
     for (i64 p = 0; p < kc; ++p) {
@@ -202,6 +210,36 @@ void pack_b(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q,
   }
 }
 
+// Full panels [q0, q1) of non-transposed B, row by row: each row of B is read
+// once, sequentially, instead of in NR-wide pieces a page apart.
+template <int NR, class T>
+void pack_b_rows(const Problem<T>& pr, i64 j0, i64 p0, i64 kc, i64 q0, i64 q1, i64 stride,
+                 T* dst) {
+  for (i64 p = 0; p < kc; ++p) {
+    const T* s = pr.B + (p0 + p) * pr.ldb + j0 + q0 * NR;
+    T* d = dst + p * NR;
+    for (i64 q = q0; q < q1; ++q, s += NR, d += stride)
+      for (int c = 0; c < NR; ++c) d[c] = s[c];
+  }
+}
+
+// Panels [q0, q1) of op(B)[p0 : p0 + kc, j0 : j0 + nc] into dst + (q - q0) * stride.
+template <class T>
+void pack_b_panels(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q0,
+                   i64 q1, i64 stride, T* dst) {
+  const i64 full = std::min(q1, nc / nr);  // panels before `full` have all nr columns
+  i64 q = q0;
+  if (!pr.trans_b && full > q0) {
+    switch (nr) {
+      case 8: pack_b_rows<8>(pr, j0, p0, kc, q0, full, stride, dst), q = full; break;
+      case 16: pack_b_rows<16>(pr, j0, p0, kc, q0, full, stride, dst), q = full; break;
+      case 32: pack_b_rows<32>(pr, j0, p0, kc, q0, full, stride, dst), q = full; break;
+      default: break;
+    }
+  }
+  for (; q < q1; ++q) pack_b(pr, nr, j0, nc, p0, kc, q, dst + (q - q0) * stride);
+}
+
 // Block sizes for one call; they depend on the shape and the kernel, never on threads.
 struct Blocking {
   i64 kc, nc;              // K and N block sizes, balanced so the last block is not tiny
@@ -224,6 +262,7 @@ struct PackPlan {
 };
 
 constexpr i64 kL2Budget = 256 * 1024;  // bytes of L2 the packed blocks may fill
+constexpr i64 kPackChunk = 8;          // B panels one thread packs at a time
 
 template <class T>
 Blocking choose_blocking(const Problem<T>& pr, const KernelInfo<T>& ki) {
@@ -293,8 +332,8 @@ void gemm_region(const Problem<T>& pr, const KernelInfo<T>& ki, const Blocking& 
     for (i64 pc = 0; pc < pr.K; pc += bl.kc) {
       const i64 kc = std::min(bl.kc, pr.K - pc);
       const T beta = pc == 0 ? pr.beta : T(1);
-      for (i64 q = 0; q < plan_b.count; ++q)
-        pack_b(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q, bp + q * bl.b_stride);
+      pack_b_panels(pr, ki.nr, jc, nc, pc, kc, plan_b.first, plan_b.first + plan_b.count,
+                    bl.b_stride, bp);
       for (i64 ic = m0; ic < m1; ic += mc_blk) {
         const i64 mc = std::min(mc_blk, m1 - ic);
         const PackPlan plan_a = PackPlan::make(bl.direct_a, mc, ki.mr);
@@ -399,9 +438,11 @@ void gemm_blocked(const Problem<T>& pr) {
         const i64 kc = std::min(bl.kc, K - pc);
         const T beta = pc == 0 ? pr.beta : T(1);
         if (split_m) {
-#pragma omp for schedule(dynamic, 4)
-          for (i64 q = 0; q < plan_b.count; ++q)
-            pack_b(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q, bp + q * bl.b_stride);
+#pragma omp for schedule(dynamic, 1)
+          for (i64 q = 0; q < plan_b.count; q += kPackChunk)
+            pack_b_panels(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q,
+                          plan_b.first + std::min(plan_b.count, q + kPackChunk), bl.b_stride,
+                          bp + q * bl.b_stride);
 #pragma omp for schedule(dynamic, 1)
           for (i64 blk = 0; blk < blocks_m; ++blk) {
             const i64 ic = blk * mc_blk;
@@ -416,14 +457,18 @@ void gemm_blocked(const Problem<T>& pr) {
           for (i64 ic = 0; ic < M; ic += mc_blk) {
             const i64 mc = std::min(mc_blk, M - ic);
             const PackPlan plan_a = PackPlan::make(bl.direct_a, mc, ki.mr);
-            // Pack B (first row block only) and A together, then deal out the tiles.
-            const i64 count_b = ic == 0 ? plan_b.count : 0;
-#pragma omp for schedule(dynamic, 4)
-            for (i64 q = 0; q < count_b + plan_a.count; ++q) {
-              if (q < count_b) {
-                pack_b(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q, bp + q * bl.b_stride);
+            // Pack B (first row block only; kPackChunk panels a piece) and A
+            // together, then deal out the tiles.
+            const i64 chunks_b = ic == 0 ? ceil_div(plan_b.count, kPackChunk) : 0;
+#pragma omp for schedule(dynamic, 1)
+            for (i64 q = 0; q < chunks_b + plan_a.count; ++q) {
+              if (q < chunks_b) {
+                const i64 qb = q * kPackChunk;
+                pack_b_panels(pr, ki.nr, jc, nc, pc, kc, plan_b.first + qb,
+                              plan_b.first + std::min(plan_b.count, qb + kPackChunk),
+                              bl.b_stride, bp + qb * bl.b_stride);
               } else {
-                const i64 qa = q - count_b;
+                const i64 qa = q - chunks_b;
                 pack_a(pr, ki.mr, ic, mc, pc, kc, plan_a.first + qa, ap + qa * bl.a_stride);
               }
             }
