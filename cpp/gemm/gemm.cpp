@@ -22,6 +22,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <type_traits>
+
+#if defined(__SSE2__)
+#include <immintrin.h>  // baseline x86-64 (SSE2) only, for packing
+#endif
 
 #include "gemm/gemm.hpp"
 #include "gemm/kernels/kernels.hpp"
@@ -112,7 +117,32 @@ void pack_a_panel(const Problem<T>& pr, int mr, i64 i, int rows, i64 p0, i64 kc,
       // fall in one L1 set, where that would evict the rows being copied).
       const T* next = src + R * pr.lda;
       const bool prefetch = i + 2 * R <= pr.M && (pr.lda * i64(sizeof(T))) % 4096 != 0;
-      for (i64 p = 0; p < kc; ++p) {
+      i64 p = 0;
+#if defined(__SSE2__)
+      if constexpr (MR == 6 && std::is_same_v<T, float>) {
+        // Four columns at a time: a 4 x 4 transpose of rows 0-3, pairs of rows 4-5.
+        const i64 ld = pr.lda;
+        for (; p + 4 <= kc; p += 4) {
+          if (prefetch && p % 16 == 0)
+            for (int r = 0; r < R; ++r) __builtin_prefetch(next + r * ld + p);
+          __m128 r0 = _mm_loadu_ps(src + p), r1 = _mm_loadu_ps(src + ld + p);
+          __m128 r2 = _mm_loadu_ps(src + 2 * ld + p), r3 = _mm_loadu_ps(src + 3 * ld + p);
+          const __m128 r4 = _mm_loadu_ps(src + 4 * ld + p), r5 = _mm_loadu_ps(src + 5 * ld + p);
+          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+          const __m128 lo = _mm_unpacklo_ps(r4, r5), hi = _mm_unpackhi_ps(r4, r5);
+          float* d = dst + p * 6;
+          _mm_storeu_ps(d, r0);
+          _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), lo);
+          _mm_storeu_ps(d + 6, r1);
+          _mm_storeh_pi(reinterpret_cast<__m64*>(d + 10), lo);
+          _mm_storeu_ps(d + 12, r2);
+          _mm_storel_pi(reinterpret_cast<__m64*>(d + 16), hi);
+          _mm_storeu_ps(d + 18, r3);
+          _mm_storeh_pi(reinterpret_cast<__m64*>(d + 22), hi);
+        }
+      }
+#endif
+      for (; p < kc; ++p) {
         if (prefetch && p % (64 / sizeof(T)) == 0)
           for (int r = 0; r < R; ++r) __builtin_prefetch(next + r * pr.lda + p);
         for (int r = 0; r < R; ++r) dst[p * R + r] = src[r * pr.lda + p];
