@@ -10,6 +10,7 @@ void bind_gemm(py::module_& m);
 void bind_ops(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_train(py::module_& m);
 }  // namespace fastbp::bind
 
 namespace {
@@ -55,4 +56,5 @@ PYBIND11_MODULE(_core, m) {
   fastbp::bind::bind_ops(m);
   fastbp::bind::bind_conv(m);
   fastbp::bind::bind_optim(m);
+  fastbp::bind::bind_train(m);
 }

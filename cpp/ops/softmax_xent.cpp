@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "ops/vexp.hpp"
 #include "runtime/threads.hpp"
 
 namespace fastbp {
@@ -22,7 +23,7 @@ T softmax_cross_entropy(T* dscores, const T* scores, const std::int64_t* labels,
     const T label_logit = s[labels[i]] - max;  // read before d overwrites s
     T sum = 0;
     for (std::int64_t j = 0; j < C; ++j) {
-      d[j] = std::exp(s[j] - max);
+      d[j] = detail::vexp(s[j] - max);
       sum += d[j];
     }
     // loss_i = log(sum_j exp(s_j - max)) - (s_y - max)

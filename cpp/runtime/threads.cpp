@@ -1,6 +1,7 @@
 #include "runtime/threads.hpp"
 
 #include <omp.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,8 +21,18 @@ int default_num_threads() {
   return cores >= 1 ? cores : 1;
 }
 
+std::atomic<int>& thread_setting();
+
+// OpenMP's thread pool does not survive fork(): a child that opens a parallel
+// region with more than one thread waits forever for workers that were never
+// copied. A forked child therefore runs single-threaded until told otherwise.
+void after_fork_in_child() { thread_setting().store(1, std::memory_order_relaxed); }
+
 std::atomic<int>& thread_setting() {
-  static std::atomic<int> setting{default_num_threads()};
+  static std::atomic<int> setting{[] {
+    pthread_atfork(nullptr, nullptr, after_fork_in_child);
+    return default_num_threads();
+  }()};
   return setting;
 }
 

@@ -8,6 +8,7 @@
 namespace fastbp {
 
 // Threads used by parallel regions; default: OMP_NUM_THREADS, else the core count.
+// In a child made by fork() it starts at 1 (OpenMP's pool does not survive fork).
 int num_threads();
 void set_num_threads(int n);  // n >= 1, checked by the caller
 

@@ -1,19 +1,44 @@
 """fastbp: backpropagation with explicit forward/backward layers on a C++ core.
 
 The public surface, re-exported. See ``fastbp.ops`` for the low-level ops,
-``fastbp.reference`` for their NumPy twins.
+``fastbp.reference`` for their NumPy twins, ``fastbp.nn`` for layers,
+``fastbp.losses``, ``fastbp.optim``, ``fastbp.schedules``, ``fastbp.graph``
+(scalar gates and autograd), ``fastbp.fit`` (a training loop returning a
+``History``), ``save``/``load`` for checkpoints and ``set_debug`` for the
+finite-value guard.
 """
 
 from fastbp._core import build_info, get_num_threads, set_num_threads
 from fastbp.ops import gemm, matmul
 
+from fastbp import debug, graph, losses, nn, optim, schedules
+from fastbp.checkpoint import load, save
+from fastbp.debug import get_debug, set_debug
+from fastbp.gradcheck import GradcheckError, gradcheck
+from fastbp.trainer import EarlyStopping, History, fit
+
 __version__: str = build_info()["version"]
 
 __all__ = [
+    "EarlyStopping",
+    "GradcheckError",
+    "History",
     "__version__",
     "build_info",
+    "debug",
+    "fit",
     "gemm",
+    "get_debug",
     "get_num_threads",
+    "gradcheck",
+    "graph",
+    "load",
+    "losses",
     "matmul",
+    "nn",
+    "optim",
+    "save",
+    "schedules",
+    "set_debug",
     "set_num_threads",
 ]

@@ -44,5 +44,130 @@ def linear_backward_accumulate(
 def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> Tuple[float, np.ndarray]: ...
 
 # --- conv ------------------------------------------------------------------
+from typing import Sequence, Union
+
+IntPair = Union[int, Tuple[int, int]]
+
+def im2col(
+    x: np.ndarray, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0
+) -> np.ndarray: ...
+def col2im(
+    cols: np.ndarray,
+    x_shape: Sequence[int],
+    kernel_size: IntPair,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+) -> np.ndarray: ...
+def conv2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: Optional[np.ndarray] = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+) -> np.ndarray: ...
+def conv2d_backward(
+    dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride: IntPair = 1, padding: IntPair = 0
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def max_pool2d_forward(
+    x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
+) -> Tuple[np.ndarray, np.ndarray]: ...
+def max_pool2d_backward(
+    dout: np.ndarray, argmax: np.ndarray, x_shape: Sequence[int]
+) -> np.ndarray: ...
+def avg_pool2d_forward(
+    x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
+) -> np.ndarray: ...
+def avg_pool2d_backward(
+    dout: np.ndarray,
+    x_shape: Sequence[int],
+    kernel_size: IntPair,
+    stride: Optional[IntPair] = None,
+) -> np.ndarray: ...
 
 # --- optim -----------------------------------------------------------------
+def sgd_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    buf: Optional[np.ndarray],
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+) -> None: ...
+def l2_penalty_accumulate(grad: np.ndarray, w: np.ndarray, reg: float) -> float: ...
+def adagrad_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    sum: np.ndarray,
+    *,
+    step: int,
+    lr: float = 1e-2,
+    lr_decay: float = 0.0,
+    eps: float = 1e-10,
+    weight_decay: float = 0.0,
+) -> None: ...
+def rmsprop_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    square_avg: np.ndarray,
+    grad_avg: Optional[np.ndarray] = None,
+    buf: Optional[np.ndarray] = None,
+    *,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+) -> None: ...
+def adam_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    exp_avg: np.ndarray,
+    exp_avg_sq: np.ndarray,
+    max_exp_avg_sq: Optional[np.ndarray] = None,
+    *,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    decoupled_weight_decay: bool = False,
+) -> None: ...
+
+# --- training layers ---------------------------------------------------------
+def batchnorm_forward(
+    x: np.ndarray,
+    gamma: Optional[np.ndarray],
+    beta: Optional[np.ndarray],
+    running_mean: Optional[np.ndarray],
+    running_var: Optional[np.ndarray],
+    *,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def batchnorm_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    mean: np.ndarray,
+    invstd: np.ndarray,
+    gamma: Optional[np.ndarray],
+    gamma_grad: Optional[np.ndarray],
+    beta_grad: Optional[np.ndarray],
+    *,
+    training: bool = True,
+) -> np.ndarray: ...
+def dropout_forward(x: np.ndarray, p: float, seed: int) -> Tuple[np.ndarray, np.ndarray]: ...
+def dropout_backward(dout: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+def multi_margin_loss(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    *,
+    p: int = 1,
+    margin: float = 1.0,
+    reduction: str = "mean",
+) -> Tuple[float, np.ndarray]: ...

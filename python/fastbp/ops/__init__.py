@@ -7,6 +7,16 @@ out are fresh, 64-byte aligned, owned by the core and viewed by NumPy without a
 copy.
 """
 
+from fastbp.ops.conv import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    col2im,
+    conv2d_backward,
+    conv2d_forward,
+    im2col,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 from fastbp.ops.dense import (
     gemm,
     leaky_relu_backward,
@@ -23,17 +33,49 @@ from fastbp.ops.dense import (
     tanh_backward,
     tanh_forward,
 )
+from fastbp.ops.optim import (
+    adagrad_update,
+    adam_update,
+    l2_penalty_accumulate,
+    rmsprop_update,
+    sgd_update,
+)
+from fastbp.ops.train import (
+    batchnorm_backward,
+    batchnorm_forward,
+    dropout_backward,
+    dropout_forward,
+    multi_margin_loss,
+)
 
 __all__ = [
+    "adagrad_update",
+    "adam_update",
+    "avg_pool2d_backward",
+    "avg_pool2d_forward",
+    "batchnorm_backward",
+    "batchnorm_forward",
+    "col2im",
+    "conv2d_backward",
+    "conv2d_forward",
+    "dropout_backward",
+    "dropout_forward",
     "gemm",
+    "im2col",
+    "l2_penalty_accumulate",
     "leaky_relu_backward",
     "leaky_relu_forward",
     "linear_backward",
     "linear_backward_accumulate",
     "linear_forward",
     "matmul",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
+    "multi_margin_loss",
     "relu_backward",
     "relu_forward",
+    "rmsprop_update",
+    "sgd_update",
     "sigmoid_backward",
     "sigmoid_forward",
     "softmax_cross_entropy",

@@ -1,0 +1,193 @@
+// Training-layer bindings (batch norm, dropout, multi-margin loss): checks,
+// then the core with the GIL released.
+#include "bindings/common.hpp"
+#include "ops/batchnorm.hpp"
+#include "ops/dropout.hpp"
+#include "ops/margin_loss.hpp"
+
+namespace fastbp::bind {
+
+namespace {
+
+// A per-channel (C,) array of x's dtype, or nullopt for None.
+std::optional<FloatArg> channel_arg(py::handle obj, const char* name, const FloatArg& x,
+                                    std::int64_t C) {
+  if (obj.is_none()) return std::nullopt;
+  FloatArg a = float_arg(obj, name);
+  require_same_dtype(x, a);
+  require_shape(a, {C});
+  return a;
+}
+
+// A per-channel buffer updated in place: writable and C-contiguous, never copied.
+FloatArg inplace_channel_arg(py::handle obj, const char* name, const FloatArg& x, std::int64_t C) {
+  FloatArg a = float_arg(obj, name);
+  if (!a.array.is(obj) || !a.array.writeable())
+    throw py::value_error(std::string(name) +
+                          " must be a writable C-contiguous array (it is updated in place)");
+  require_same_dtype(x, a);
+  require_shape(a, {C});
+  return a;
+}
+
+template <class T> const T* ptr(const std::optional<FloatArg>& a) {
+  return a ? a->data<T>() : nullptr;
+}
+template <class T> T* mutable_ptr(std::optional<FloatArg>& a) {
+  return a ? static_cast<T*>(a->array.mutable_data()) : nullptr;
+}
+
+// {N, C, S} of x (N, C, *spatial).
+std::array<std::int64_t, 3> bn_dims(const FloatArg& x) {
+  if (x.ndim() < 2)
+    throw py::value_error("x must have at least 2 dimensions (N, C, ...), got shape " +
+                          shape_str(x.shape));
+  std::int64_t S = 1;
+  for (int d = 2; d < x.ndim(); ++d) S *= x.shape[d];
+  return {x.shape[0], x.shape[1], S};
+}
+
+py::tuple batchnorm_forward_binding(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj,
+                                    py::handle rm_obj, py::handle rv_obj, bool training,
+                                    double momentum, double eps) {
+  FloatArg x = float_arg(x_obj, "x");
+  auto [N, C, S] = bn_dims(x);
+  if (!(eps >= 0.0)) throw py::value_error("eps must be >= 0, got " + std::to_string(eps));
+  if (!(momentum >= 0.0 && momentum <= 1.0))
+    throw py::value_error("momentum must be in [0, 1], got " + std::to_string(momentum));
+  auto gamma = channel_arg(gamma_obj, "gamma", x, C);
+  auto beta = channel_arg(beta_obj, "beta", x, C);
+  if (rm_obj.is_none() != rv_obj.is_none())
+    throw py::value_error("running_mean and running_var must both be arrays or both None");
+  std::optional<FloatArg> rm, rv;
+  if (!rm_obj.is_none()) {
+    rm = inplace_channel_arg(rm_obj, "running_mean", x, C);
+    rv = inplace_channel_arg(rv_obj, "running_var", x, C);
+  }
+  if (training && N * S <= 1)
+    throw py::value_error("batchnorm: training needs more than 1 value per channel, got x " +
+                          shape_str(x.shape));
+  if (!training && !rm)
+    throw py::value_error("batchnorm: inference (training=False) needs running_mean and "
+                          "running_var, got None");
+  Tensor y(x.shape, x.dtype), mean({C}, x.dtype), invstd({C}, x.dtype);
+  dispatch_dtype(x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    if (training)
+      batchnorm_forward_train<T>(y.data_as<T>(), mean.data_as<T>(), invstd.data_as<T>(),
+                                 mutable_ptr<T>(rm), mutable_ptr<T>(rv), x.data<T>(),
+                                 ptr<T>(gamma), ptr<T>(beta), N, C, S, eps, momentum);
+    else
+      batchnorm_forward_eval<T>(y.data_as<T>(), mean.data_as<T>(), invstd.data_as<T>(),
+                                rm->data<T>(), rv->data<T>(), x.data<T>(), ptr<T>(gamma),
+                                ptr<T>(beta), N, C, S, eps);
+  });
+  return py::make_tuple(to_numpy(std::move(y)), to_numpy(std::move(mean)),
+                        to_numpy(std::move(invstd)));
+}
+
+py::array batchnorm_backward_binding(py::handle dout_obj, py::handle x_obj, py::handle mean_obj,
+                                     py::handle invstd_obj, py::handle gamma_obj,
+                                     py::handle gamma_grad_obj, py::handle beta_grad_obj,
+                                     bool training) {
+  FloatArg dout = float_arg(dout_obj, "dout");
+  FloatArg x = float_arg(x_obj, "x");
+  auto [N, C, S] = bn_dims(x);
+  require_same_dtype(x, dout);
+  require_shape(dout, x.shape);
+  FloatArg mean = *channel_arg(mean_obj, "mean", x, C);
+  FloatArg invstd = *channel_arg(invstd_obj, "invstd", x, C);
+  auto gamma = channel_arg(gamma_obj, "gamma", x, C);
+  std::optional<FloatArg> gamma_grad, beta_grad;
+  if (!gamma_grad_obj.is_none()) gamma_grad = inplace_channel_arg(gamma_grad_obj, "gamma_grad", x, C);
+  if (!beta_grad_obj.is_none()) beta_grad = inplace_channel_arg(beta_grad_obj, "beta_grad", x, C);
+  Tensor dx(x.shape, x.dtype);
+  dispatch_dtype(x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    batchnorm_backward<T>(dx.data_as<T>(), mutable_ptr<T>(gamma_grad), mutable_ptr<T>(beta_grad),
+                          dout.data<T>(), x.data<T>(), mean.data<T>(), invstd.data<T>(),
+                          ptr<T>(gamma), N, C, S, training);
+  });
+  return to_numpy(std::move(dx));
+}
+
+py::tuple dropout_forward_binding(py::handle x_obj, double p, std::uint64_t seed) {
+  FloatArg x = float_arg(x_obj, "x");
+  if (!(p >= 0.0 && p <= 1.0))
+    throw py::value_error("p must be in [0, 1], got " + std::to_string(p));
+  Tensor out(x.shape, x.dtype), mask(x.shape, x.dtype);
+  dispatch_dtype(x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    dropout_forward<T>(out.data_as<T>(), mask.data_as<T>(), x.data<T>(), x.numel(), p, seed);
+  });
+  return py::make_tuple(to_numpy(std::move(out)), to_numpy(std::move(mask)));
+}
+
+py::array dropout_backward_binding(py::handle dout_obj, py::handle mask_obj) {
+  FloatArg dout = float_arg(dout_obj, "dout");
+  FloatArg mask = float_arg(mask_obj, "mask");
+  require_same_dtype(dout, mask);
+  require_shape(dout, mask.shape);
+  Tensor dx(dout.shape, dout.dtype);
+  dispatch_dtype(dout.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    dropout_backward<T>(dx.data_as<T>(), dout.data<T>(), mask.data<T>(), dout.numel());
+  });
+  return to_numpy(std::move(dx));
+}
+
+py::tuple multi_margin_loss_binding(py::handle scores_obj, py::handle labels_obj, int p,
+                                    double margin, const std::string& reduction) {
+  FloatArg scores = float_arg(scores_obj, "scores");
+  require_ndim(scores, 2, "(N, C)");
+  const std::int64_t N = scores.shape[0], C = scores.shape[1];
+  if (p != 1 && p != 2) throw py::value_error("p must be 1 or 2, got " + std::to_string(p));
+  if (reduction != "mean" && reduction != "sum")
+    throw py::value_error("reduction must be 'mean' or 'sum', got '" + reduction + "'");
+  IndexArg labels = index_arg(labels_obj, "labels");
+  if (labels.shape.size() != 1 || labels.shape[0] != N)
+    throw py::value_error("labels must have shape " + shape_str({N}) + " to match scores " +
+                          shape_str(scores.shape) + ", got " + shape_str(labels.shape));
+  if (N == 0) throw py::value_error("multi_margin_loss: empty batch (N = 0)");
+  if (C == 0) throw py::value_error("multi_margin_loss: scores have no classes (C = 0)");
+  const std::int64_t* lab = labels.data();
+  for (std::int64_t i = 0; i < N; ++i)
+    if (lab[i] < 0 || lab[i] >= C)
+      throw py::value_error("labels[" + std::to_string(i) + "] = " + std::to_string(lab[i]) +
+                            " is outside [0, " + std::to_string(C) + ")");
+  const double scale = reduction == "mean" ? 1.0 / static_cast<double>(N) : 1.0;
+  Tensor dscores(scores.shape, scores.dtype);
+  double loss = dispatch_dtype(scores.dtype, [&](auto tag) -> double {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    return multi_margin_loss<T>(dscores.data_as<T>(), scores.data<T>(), lab, N, C, p,
+                                static_cast<T>(margin), scale);
+  });
+  return py::make_tuple(loss, to_numpy(std::move(dscores)));
+}
+
+}  // namespace
+
+void bind_train(py::module_& m) {
+  m.def("batchnorm_forward", &batchnorm_forward_binding, py::arg("x"), py::arg("gamma"),
+        py::arg("beta"), py::arg("running_mean"), py::arg("running_var"), py::kw_only(),
+        py::arg("training"), py::arg("momentum") = 0.1, py::arg("eps") = 1e-5,
+        "(y, mean, invstd) of batch norm over all axes but 1; updates running stats in training.");
+  m.def("batchnorm_backward", &batchnorm_backward_binding, py::arg("dout"), py::arg("x"),
+        py::arg("mean"), py::arg("invstd"), py::arg("gamma"), py::arg("gamma_grad"),
+        py::arg("beta_grad"), py::kw_only(), py::arg("training") = true,
+        "dx of batch norm; adds dgamma, dbeta into gamma_grad, beta_grad when given.");
+  m.def("dropout_forward", &dropout_forward_binding, py::arg("x"), py::arg("p"), py::arg("seed"),
+        "(out, mask) of inverted dropout; mask is 0 or 1 / (1 - p).");
+  m.def("dropout_backward", &dropout_backward_binding, py::arg("dout"), py::arg("mask"),
+        "dx = dout * mask.");
+  m.def("multi_margin_loss", &multi_margin_loss_binding, py::arg("scores"), py::arg("labels"),
+        py::kw_only(), py::arg("p") = 1, py::arg("margin") = 1.0, py::arg("reduction") = "mean",
+        "(loss, dscores) of the multiclass hinge loss (PyTorch's MultiMarginLoss).");
+}
+
+}  // namespace fastbp::bind

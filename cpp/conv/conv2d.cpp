@@ -1,0 +1,148 @@
+#include "conv/conv2d.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "gemm/gemm.hpp"
+#include "runtime/threads.hpp"
+#include "tensor/tensor.hpp"
+
+namespace fastbp {
+
+namespace {
+
+constexpr double kMinFlopsPerThread = 1 << 19;
+
+// Threads for a loop over `units` independent pieces of work totalling `flops`: the
+// team size when every thread gets enough work, else 1 (then the GEMMs may thread).
+int outer_threads(std::int64_t units, std::int64_t min_units_per_thread, double flops) {
+  const int nt = threads_for(flops, kMinFlopsPerThread);
+  return units >= min_units_per_thread * nt ? nt : 1;
+}
+
+// A 1x1, stride-1, unpadded convolution: im2col_sample(x_n) is x_n itself.
+bool is_pointwise(const ConvGeom& g) {
+  return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
+}
+
+// Elements of one zero-padded image (checked: throws std::length_error on overflow).
+std::int64_t padded_numel(const ConvGeom& g) {
+  return checked_numel({g.C, g.H + 2 * g.PH, g.W + 2 * g.PW}, 8);
+}
+
+// Samples per dw/db chunk: a function of N only, never of the thread count.
+std::int64_t chunk_size(std::int64_t N) {
+  constexpr std::int64_t kMinChunk = 4, kMaxChunks = 32;
+  return std::max(kMinChunk, (N + kMaxChunks - 1) / kMaxChunks);
+}
+
+}  // namespace
+
+template <class T>
+void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
+                    std::int64_t OC) {
+  const std::int64_t P = g.P(), CKK = g.CKK();
+  const bool pointwise = is_pointwise(g);
+  const int nt = outer_threads(g.N, 2, 2.0 * g.N * OC * CKK * P);
+  // One column buffer and padded image per thread, reused for all of its samples.
+  const std::int64_t per_thread = CKK * P + padded_numel(g);
+  Tensor workspace({pointwise ? 0 : nt, per_thread}, dtype_of<T>());
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    T* col = pointwise ? nullptr : workspace.data_as<T>() + omp_get_thread_num() * per_thread;
+    T* xp = pointwise ? nullptr : col + CKK * P;
+#pragma omp for schedule(dynamic)
+    for (std::int64_t n = 0; n < g.N; ++n) {
+      const T* x_n = x + n * g.image();
+      T* y_n = y + n * OC * P;
+      if (!pointwise) im2col_sample(col, x_n, xp, g);
+      const T* src = pointwise ? x_n : col;
+      if (b != nullptr) {
+        for (std::int64_t oc = 0; oc < OC; ++oc) std::fill(y_n + oc * P, y_n + (oc + 1) * P, b[oc]);
+      }
+      gemm<T>(false, false, OC, P, CKK, T(1), w, CKK, src, P, b != nullptr ? T(1) : T(0), y_n, P);
+    }
+  }
+}
+
+template <class T>
+void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
+                     const ConvGeom& g, std::int64_t OC) {
+  const std::int64_t P = g.P(), CKK = g.CKK(), N = g.N;
+  const bool pointwise = is_pointwise(g);
+  const std::int64_t chunk = chunk_size(N);
+  const std::int64_t chunks = (N + chunk - 1) / chunk;
+  const int nt = outer_threads(chunks, 1, 6.0 * N * OC * CKK * P);
+
+  // Per-thread col, dcol and padded image; per-chunk dw/db partials (none when one chunk).
+  const std::int64_t per_thread = 2 * CKK * P + padded_numel(g);
+  Tensor workspace({pointwise ? 0 : nt, per_thread}, dtype_of<T>());
+  const std::int64_t part = OC * CKK + OC;
+  Tensor partials({chunks > 1 ? chunks : 0, part}, dtype_of<T>());
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    T* col = pointwise ? nullptr : workspace.data_as<T>() + omp_get_thread_num() * per_thread;
+    T* dcol = pointwise ? nullptr : col + CKK * P;
+    T* xp = pointwise ? nullptr : dcol + CKK * P;
+#pragma omp for schedule(dynamic)
+    for (std::int64_t ch = 0; ch < chunks; ++ch) {
+      T* pdw = chunks > 1 ? partials.data_as<T>() + ch * part : dw;
+      T* pdb = chunks > 1 ? pdw + OC * CKK : db;
+      const std::int64_t n0 = ch * chunk, n1 = std::min(N, n0 + chunk);
+      for (std::int64_t n = n0; n < n1; ++n) {
+        const T* x_n = x + n * g.image();
+        const T* dout_n = dout + n * OC * P;
+        T* dx_n = dx + n * g.image();
+        const bool first = n == n0;
+        // dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T
+        if (!pointwise) im2col_sample(col, x_n, xp, g);
+        gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, pointwise ? x_n : col, P,
+                first ? T(0) : T(1), pdw, CKK);
+        // db (+)= row sums of dout_n, in index order
+        for (std::int64_t oc = 0; oc < OC; ++oc) {
+          const T* row = dout_n + oc * P;
+          T s = first ? T(0) : pdb[oc];
+          for (std::int64_t p = 0; p < P; ++p) s += row[p];
+          pdb[oc] = s;
+        }
+        // dx_n = col2im(w^T (CKK, OC) @ dout_n (OC, P))
+        gemm<T>(true, false, CKK, P, OC, T(1), w, CKK, dout_n, P, T(0), pointwise ? dx_n : dcol,
+                P);
+        if (!pointwise) col2im_sample(dx_n, dcol, xp, g);
+      }
+    }
+  }
+
+  if (chunks == 0) {  // empty batch
+    std::fill(dw, dw + OC * CKK, T(0));
+    std::fill(db, db + OC, T(0));
+    return;
+  }
+  if (chunks == 1) return;
+  // Sum the chunk partials in chunk order; elements are independent.
+  const T* parts = partials.data_as<T>();
+  const int rt = threads_for(static_cast<double>(chunks) * part, 1 << 16);
+#pragma omp parallel for num_threads(rt) if (rt > 1) schedule(static)
+  for (std::int64_t i = 0; i < part; ++i) {
+    T s = parts[i];
+    for (std::int64_t ch = 1; ch < chunks; ++ch) s += parts[ch * part + i];
+    if (i < OC * CKK) {
+      dw[i] = s;
+    } else {
+      db[i - OC * CKK] = s;
+    }
+  }
+}
+
+#define FASTBP_INSTANTIATE(T)                                                                 \
+  template void conv2d_forward<T>(T*, const T*, const T*, const T*, const ConvGeom&,          \
+                                  std::int64_t);                                              \
+  template void conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const ConvGeom&, \
+                                   std::int64_t);
+FASTBP_INSTANTIATE(float)
+FASTBP_INSTANTIATE(double)
+#undef FASTBP_INSTANTIATE
+
+}  // namespace fastbp

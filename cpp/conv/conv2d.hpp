@@ -1,0 +1,35 @@
+// 2-D convolution (cross-correlation, as in PyTorch) by im2col + GEMM, NCHW.
+//
+// Legend: as in conv/im2col.hpp, plus OC out channels.
+//   x (N, C, H, W), w (OC, C, KH, KW) = (OC, CKK), b (OC,), y and dout (N, OC, OH, OW).
+// Per sample n, with col_n (CKK, P) = im2col_sample(x_n):
+//   forward   y_n (OC, P)     = w (OC, CKK) @ col_n (CKK, P) + b     GEMM M=OC  N=P   K=CKK
+//   dw        (OC, CKK)      += dout_n (OC, P) @ col_n^T (P, CKK)     GEMM M=OC  N=CKK K=P
+//   dx        dcol_n (CKK, P) = w^T (CKK, OC) @ dout_n (OC, P)        GEMM M=CKK N=P   K=OC
+//             dx_n = col2im_sample(dcol_n)
+//   db        (OC,)          += row sums of dout_n (OC, P)
+// Threads: samples are split over threads (each running single-threaded GEMMs, since nested
+// OpenMP regions are inactive) when the batch is large enough, else the GEMMs thread
+// themselves. Samples (forward) and chunks (backward) are handed out dynamically, which
+// only decides who computes them, not what: dw and db are summed per fixed chunk of samples
+// (the chunk size depends on N only), and the chunk partials in chunk order, so results
+// are bitwise identical for any thread count.
+#pragma once
+
+#include <cstdint>
+
+#include "conv/im2col.hpp"
+
+namespace fastbp {
+
+// y (N, OC, OH, OW); b may be null (no bias).
+template <class T>
+void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
+                    std::int64_t OC);
+
+// dx (N, C, H, W), dw (OC, C, KH, KW), db (OC,) from dout (N, OC, OH, OW); all overwritten.
+template <class T>
+void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
+                     const ConvGeom& g, std::int64_t OC);
+
+}  // namespace fastbp

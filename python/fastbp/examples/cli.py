@@ -1,0 +1,297 @@
+"""The ``fastbp`` command: run the classic backpropagation exercises.
+
+    fastbp list                      the runnable examples
+    fastbp run NAME [--seed S] [--threads N] [--plot PATH] [--quiet]
+    fastbp demo [--out DIR] [--threads N] [--quiet]
+    fastbp info                      how the native core was built
+
+Also ``python -m fastbp.examples.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import math
+import os
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+DEMO_DIR = "fastbp-demo"
+
+
+# --- formatting ------------------------------------------------------------
+def _fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} us"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _final_loss(result: Dict[str, Any]) -> Optional[float]:
+    if "final_loss" in result:
+        return float(result["final_loss"])
+    history = result.get("loss_history", [])
+    return float(history[-1]) if len(history) else None
+
+
+def _fmt_loss(value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    if value != 0 and math.isfinite(value) and (abs(value) < 1e-3 or abs(value) >= 1e5):
+        return f"{value:.4e}"
+    return f"{value:.4f}"
+
+
+def _fmt_values(value: Any) -> str:
+    flat = [f"{float(x):.6g}" for x in np.ravel(value)]
+    return flat[0] if np.ndim(value) == 0 else "[" + ", ".join(flat) + "]"
+
+
+def _outcome(result: Dict[str, Any]) -> str:
+    if "summary" in result:
+        return str(result["summary"])
+    if "accuracy" in result:
+        return f"accuracy {result['accuracy']:.1%}"
+    params = result.get("params", {})
+    small = {k: np.asarray(v) for k, v in params.items() if np.size(v) == 1}
+    return " ".join(f"{k}={float(v):.4g}" for k, v in small.items()) or "-"
+
+
+def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    """A plain-text table: columns padded to their widest cell."""
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def results_table(results: Dict[str, Dict[str, Any]]) -> str:
+    """The demo's table: example, final loss, outcome, time."""
+    rows = [
+        (name, _fmt_loss(_final_loss(r)), _outcome(r), _fmt_time(float(r.get("time_s", 0.0))))
+        for name, r in results.items()
+    ]
+    return format_table(rows, ("example", "final loss", "result", "time"))
+
+
+# --- running ---------------------------------------------------------------
+def _registry() -> Dict[str, Callable[..., Dict[str, Any]]]:
+    from fastbp.examples.registry import EXAMPLES
+
+    return EXAMPLES
+
+
+def _description(fn: Callable[..., Any]) -> str:
+    doc = inspect.getdoc(fn) or ""
+    return doc.splitlines()[0].replace("``", "") if doc else ""
+
+
+def run_example(name: str, *, seed: Optional[int] = None, progress: bool = False) -> Dict[str, Any]:
+    """Runs registry entry ``name``, passing ``seed`` and ``progress`` when it takes them."""
+    examples = _registry()
+    if name not in examples:
+        raise KeyError(f"unknown example {name!r}; choose from {', '.join(examples)}")
+    fn = examples[name]
+    accepted = inspect.signature(fn).parameters
+    kwargs: Dict[str, Any] = {}
+    if seed is not None and "seed" in accepted:
+        kwargs["seed"] = seed
+    if "progress" in accepted:
+        kwargs["progress"] = progress
+    return fn(**kwargs)
+
+
+def _set_threads(n: Optional[int]) -> None:
+    if n is not None:
+        import fastbp
+
+        fastbp.set_num_threads(n)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _demo_plots(results: Dict[str, Dict[str, Any]], out_dir: str) -> List[str]:
+    from fastbp.examples import plots
+
+    written = []
+    for name, result in results.items():
+        try:
+            written.append(plots.plot_result(result, os.path.join(out_dir, f"{name}.png")))
+        except ValueError:  # nothing to plot (e.g. the gates)
+            continue
+    written.append(plots.plot_loss_curves(results, os.path.join(out_dir, "loss_curves.png")))
+    return written
+
+
+# --- subcommands -----------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    examples = _registry()
+    width = max(len(n) for n in examples)
+    for name, fn in examples.items():
+        print(f"{name.ljust(width)}  {_description(fn)}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import fastbp
+
+    for key, value in fastbp.build_info().items():
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(map(str, value))
+        print(f"{key}: {value}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    result = run_example(args.name, seed=args.seed, progress=not args.quiet)
+    print(results_table({args.name: result}))
+    if not args.quiet:
+        params = result.get("params", {})
+        small = {k: np.asarray(v) for k, v in params.items() if np.size(v) <= 4}
+        if small:
+            shown = (f"{k}={_fmt_values(v)}" for k, v in small.items())
+            print("params: " + ", ".join(shown))
+    if args.plot:
+        from fastbp.examples import plots
+
+        try:
+            path = plots.plot_result(result, args.plot)
+        except ImportError as e:
+            print(f"fastbp run: --plot: {e}", file=sys.stderr)
+            return 1
+        except ValueError as e:
+            print(f"fastbp run: --plot: {e}", file=sys.stderr)
+            return 1
+        print(f"plot written to {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    start = time.perf_counter()
+    results: Dict[str, Dict[str, Any]] = {}
+    for name in _registry():
+        if not args.quiet:
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+        results[name] = run_example(name, seed=args.seed, progress=not args.quiet)
+    print(results_table(results))
+    print(f"total {_fmt_time(time.perf_counter() - start)}")
+    from fastbp.examples import plots
+
+    if args.no_plots:
+        return 0
+    if not plots.available():
+        print("plots skipped: matplotlib is not installed (pip install 'fastbp[examples]')")
+        return 0
+    written = _demo_plots(results, args.out)
+    print(f"{len(written)} plots written to {os.path.abspath(args.out)}{os.sep}: "
+          + ", ".join(os.path.basename(p) for p in written))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from fastbp import bench
+
+    _set_threads(args.threads)
+    bench.run(quick=args.quick, repeats=args.repeats, json_path=args.json, plot_path=args.plot,
+              log=lambda line: print(line, flush=True))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fastbp",
+        description="Backpropagation exercises on fastbp's C++ core: gradient descent, "
+        "computational-graph gates, linear regression, sigmoid and ReLU networks.",
+        epilog="Start with 'fastbp demo'. Plots need matplotlib, progress bars tqdm "
+        "(pip install 'fastbp[examples]').",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("list", help="list the runnable examples",
+                       description="List the runnable examples.")
+    p.set_defaults(func=cmd_list)
+
+    names = list(_registry())
+    p = sub.add_parser("run", help="run one example and print its result",
+                       description="Run one example and print its result.")
+    p.add_argument("name", choices=names, metavar="NAME",
+                   help="the example to run: " + ", ".join(names))
+    p.add_argument("--seed", type=_nonneg_int, default=None,
+                   help="random seed (default: the example's own, which reproduces "
+                   "the textbook numbers)")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="threads for the native core (default: OMP_NUM_THREADS or all cores)")
+    p.add_argument("--plot", metavar="PATH", default=None,
+                   help="write the example's figure to PATH (PNG; needs matplotlib)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no parameter dump")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="run every example, print one table, write plots",
+                       description="Run every example on generated data, print one table "
+                       f"and write the figures into ./{DEMO_DIR}/ (when matplotlib is installed).")
+    p.add_argument("--out", default=DEMO_DIR, metavar="DIR",
+                   help=f"folder for the plots (default: ./{DEMO_DIR})")
+    p.add_argument("--seed", type=_nonneg_int, default=None,
+                   help="random seed for every example (default: each example's own)")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="threads for the native core")
+    p.add_argument("--no-plots", action="store_true", help="skip the figures")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="time fastbp against NumPy and PyTorch",
+                       description="Time the performance workloads (GEMM, convolution, "
+                       "training steps) for fastbp, the NumPy reference and PyTorch when "
+                       "installed, interleaved in one process; print medians and ratios.")
+    p.add_argument("--quick", action="store_true", help="a short subset of the workloads")
+    p.add_argument("--repeats", type=_positive_int, default=None, metavar="R",
+                   help="timed samples per implementation (default: 9, or 5 with --quick)")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="threads for fastbp and PyTorch")
+    p.add_argument("--json", metavar="PATH", default=None, help="also write the results as JSON")
+    p.add_argument("--plot", metavar="PATH", default=None,
+                   help="also write a bar chart PNG (needs matplotlib)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("info", help="show how the native core was built",
+                       description="Show fastbp.build_info(): version, ISA, OpenMP, threads.")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``fastbp`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

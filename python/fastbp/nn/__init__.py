@@ -1,0 +1,25 @@
+"""Layers with explicit forward/backward passes.
+
+``Module`` and ``Parameter`` are the protocol (see :mod:`fastbp.nn.module`);
+every layer's math runs in ``fastbp.ops``.
+"""
+
+from fastbp.nn.batchnorm import BatchNorm1d, BatchNorm2d
+from fastbp.nn.container import Sequential
+from fastbp.nn.dense import LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from fastbp.nn.dropout import Dropout
+from fastbp.nn.module import Module, Parameter
+
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Dropout",
+    "LeakyReLU",
+    "Linear",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+]

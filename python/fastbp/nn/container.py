@@ -1,0 +1,66 @@
+"""Sequential: a chain of modules, forward in order and backward in reverse."""
+
+from __future__ import annotations
+
+from typing import Iterator, Union
+
+import numpy as np
+
+from fastbp import debug as _debug
+from fastbp.nn.module import Module
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Module):
+    """``Sequential(m0, m1, ...)``: ``forward`` runs ``m0, m1, ...`` in order,
+    ``backward`` runs their backward passes in reverse and returns dx.
+
+    Children are named ``"0"``, ``"1"``, ... so parameters and state-dict keys
+    read ``"0.weight"``, ``"0.bias"``, ``"2.weight"``, as in PyTorch. Indexing
+    (``net[0]``, ``net[-1]``, slices give a new Sequential sharing the modules),
+    ``len(net)`` and iteration work as on a list.
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for i, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(
+                    f"Sequential: argument {i} must be a Module, got {type(module).__name__}"
+                )
+            self.add_module(str(i), module)
+
+    def append(self, module: Module) -> "Sequential":
+        """Adds ``module`` at the end; returns self."""
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.append: expected a Module, got {type(module).__name__}")
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def forward(self, x) -> np.ndarray:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def backward(self, dout) -> np.ndarray:
+        if _debug._check_finite:  # fastbp.set_debug(check_finite=True)
+            return _debug.checked_sequential_backward(self, dout)
+        for module in reversed(self._modules.values()):
+            dout = module.backward(dout)
+        return dout
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[Module, "Sequential"]:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*modules[index])
+        return modules[index]
+
+    def _short_repr(self) -> str:
+        return f"Sequential(<{len(self)} modules>)"

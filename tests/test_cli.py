@@ -1,0 +1,174 @@
+"""The ``fastbp`` command: in-process for the quick checks, and the demo and
+``run`` smoke tests in a subprocess, as a user would start them."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from importlib import metadata
+
+import pytest
+
+from fastbp.examples import EXAMPLES
+from fastbp.examples.cli import format_table, main
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def fastbp_cmd(*args, cwd=None, timeout=240):
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)
+    return subprocess.run(
+        [sys.executable, "-m", "fastbp.examples.cli", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_console_script_is_declared():
+    eps = [ep for ep in metadata.entry_points(group="console_scripts") if ep.name == "fastbp"]
+    assert [ep.value for ep in eps] == ["fastbp.examples.cli:main"]
+
+
+def test_list_shows_every_example(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in EXAMPLES:
+        assert name in out
+
+
+def test_info_prints_build_info(capsys):
+    import fastbp
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for key in fastbp.build_info():
+        assert f"{key}:" in out
+    assert f"version: {fastbp.__version__}" in out
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for sub in ("list", "run", "demo", "info"):
+        assert sub in out
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    for opt in ("--seed", "--threads", "--plot", "--quiet"):
+        assert opt in out
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        ([], "required"),
+        (["run", "no-such-example"], "invalid choice"),
+        (["run", "gates", "--threads", "0"], ">= 1"),
+        (["run", "gates", "--seed", "x"], "integer"),
+    ],
+)
+def test_bad_arguments_exit_with_usage(capsys, argv, message):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_run_in_process(capsys):
+    assert main(["run", "gates", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "gates" in out and "23/23" in out
+    assert main(["run", "parabola"]) == 0
+    out = capsys.readouterr().out
+    assert "-16.13" in out and "params: x=" in out
+
+
+def test_format_table_pads_columns():
+    text = format_table([("a", "1.0"), ("long-name", "2")], ("example", "loss"))
+    lines = text.splitlines()
+    assert lines[0].startswith("example    loss")
+    assert lines[2].startswith("a          1.0")
+    assert len(lines) == 4
+
+
+# --- subprocess smoke tests ------------------------------------------------------
+def test_run_spiral_softmax_subprocess(tmp_path):
+    plot = tmp_path / "boundary.png"
+    args = ["run", "spiral-softmax", "--seed", "0", "--threads", "1"]
+    if HAS_MATPLOTLIB:
+        args += ["--plot", str(plot)]
+    proc = fastbp_cmd(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "spiral-softmax" in proc.stdout
+    assert "0.786" in proc.stdout and "accuracy 49.3%" in proc.stdout
+    if HAS_MATPLOTLIB:
+        assert plot.read_bytes()[:8] == PNG
+        assert f"plot written to {plot}" in proc.stdout
+
+
+def test_run_plot_without_figure_fails_cleanly(tmp_path):
+    proc = fastbp_cmd("run", "gates", "--plot", str(tmp_path / "g.png"), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "nothing to plot" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_demo_subprocess(tmp_path):
+    proc = fastbp_cmd("demo", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Traceback" not in proc.stderr
+    header = out.splitlines()[0].split()
+    assert header == ["example", "final", "loss", "result", "time"]
+    rows = {line.split()[0]: line for line in out.splitlines()[2:] if line.strip()}
+    for name in EXAMPLES:
+        assert name in rows, name
+    assert "accuracy 49.3%" in rows["spiral-softmax"]
+    assert "accuracy 9" in rows["spiral-mlp"]  # 97% or more
+    assert "23/23" in rows["gates"]
+    assert "w=2.0" in rows["linear-regression"]
+    assert "0.298371109" in rows["sigmoid-mlp"]
+    demo_dir = tmp_path / "fastbp-demo"
+    if HAS_MATPLOTLIB:
+        expected = {"parabola.png", "linear-regression.png", "spiral-softmax.png",
+                    "spiral-mlp.png", "loss_curves.png"}
+        written = set(os.listdir(demo_dir))
+        assert expected <= written
+        for name in written:
+            assert (demo_dir / name).read_bytes()[:8] == PNG, name
+        assert str(demo_dir) in out
+    else:
+        assert not demo_dir.exists()
+        assert "matplotlib is not installed" in out
+
+
+def _tiny_example(seed=0, progress=False):
+    """A registered test example."""
+    return {"loss_history": [3.0, 2.0, float(seed)], "accuracy": 0.5, "time_s": 0.001}
+
+
+def test_registering_an_example_is_one_entry(monkeypatch, capsys):
+    from fastbp.examples import registry
+
+    monkeypatch.setitem(registry.EXAMPLES, "tiny", _tiny_example)
+    assert main(["list"]) == 0
+    assert "A registered test example." in capsys.readouterr().out
+    assert main(["run", "tiny", "--seed", "7", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny" in out and "7.0000" in out and "accuracy 50.0%" in out
+
+
+def test_demo_without_matplotlib_says_so(monkeypatch, capsys, tmp_path):
+    from fastbp.examples import registry
+
+    monkeypatch.setattr(registry, "EXAMPLES", {"gates": EXAMPLES["gates"],
+                                               "tiny": _tiny_example})
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "gates" in out and "tiny" in out
+    assert "plots skipped: matplotlib is not installed" in out
+    assert not (tmp_path / "fastbp-demo").exists()

@@ -1,0 +1,450 @@
+"""Convolution and pooling: parity with the NumPy reference and PyTorch, gradient
+checks, im2col/col2im adjointness, thread-count determinism, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support import num_threads, tolerance
+
+from fastbp import ops
+from fastbp import reference as ref
+
+# (N, C, H, W, OC, kernel, stride, padding): odd sizes, rectangular kernels, strides > 1,
+# padding >= kernel / 2 (even >= kernel), pairs and ints mixed.
+CONV_CASES = [
+    (2, 3, 7, 7, 4, 3, 1, 1),
+    (3, 2, 9, 6, 5, (3, 2), (2, 1), (1, 0)),
+    (1, 4, 5, 8, 3, (2, 4), 2, (2, 3)),
+    (2, 1, 6, 5, 2, 1, 1, 0),  # pointwise: no im2col
+    (2, 2, 4, 5, 3, 1, 2, 1),
+    (2, 3, 11, 10, 6, 5, 3, 2),
+    (4, 2, 3, 3, 2, 3, 1, 3),  # padding = kernel: outputs that see only padding
+    (1, 5, 8, 7, 7, (5, 1), (1, 3), (0, 2)),
+    (2, 2, 2, 2, 3, 4, 1, 1),  # kernel larger than the image
+]
+POOL_CASES = [  # (N, C, H, W, kernel, stride)
+    (2, 3, 8, 8, 2, None),
+    (2, 2, 9, 7, 3, 2),  # overlapping windows
+    (1, 3, 7, 10, (2, 3), (1, 2)),
+    (3, 1, 5, 5, 5, 1),
+    (2, 2, 6, 9, (3, 1), None),
+    (1, 2, 4, 4, 1, 3),
+]
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _rand(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def _close(actual, expected, dtype, terms=1):
+    """Compare with the reference; atol grows like sqrt(terms) for sums of `terms` products."""
+    assert actual.dtype == np.dtype(dtype)
+    assert actual.shape == expected.shape
+    tol = tolerance(dtype)
+    np.testing.assert_allclose(
+        actual, expected, rtol=tol["rtol"], atol=tol["atol"] * 4 * max(1.0, terms) ** 0.5
+    )
+
+
+def _conv_data(rng, case, dtype):
+    N, C, H, W, OC, k, s, p = case
+    KH, KW = _pair(k)
+    x = _rand(rng, (N, C, H, W), dtype)
+    w = _rand(rng, (OC, C, KH, KW), dtype)
+    b = _rand(rng, (OC,), dtype)
+    return x, w, b, s, p
+
+
+# --- parity with the reference ----------------------------------------------
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_im2col_col2im_match_reference(rng, dtype, case):
+    x, w, _, s, p = _conv_data(rng, case, dtype)
+    k = w.shape[2:]
+    cols = ops.im2col(x, k, s, p)
+    np.testing.assert_array_equal(cols, ref.im2col(x, k, s, p))  # pure data movement
+    assert cols.dtype == np.dtype(dtype)
+    c = _rand(rng, cols.shape, dtype)
+    _close(ops.col2im(c, x.shape, k, s, p), ref.col2im(c, x.shape, k, s, p), dtype, k[0] * k[1])
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d_matches_reference(rng, dtype, case, bias):
+    x, w, b, s, p = _conv_data(rng, case, dtype)
+    b = b if bias else None
+    OC, C, KH, KW = w.shape
+    y = ops.conv2d_forward(x, w, b, s, p)
+    _close(y, ref.conv2d_forward(x, w, b, s, p), dtype, C * KH * KW)
+    dout = _rand(rng, y.shape, dtype)
+    got = ops.conv2d_backward(dout, x, w, s, p)
+    want = ref.conv2d_backward(dout, x, w, s, p)
+    P = y.shape[2] * y.shape[3]
+    for g, e, terms in zip(got, want, (OC * KH * KW, x.shape[0] * P, x.shape[0] * P)):
+        _close(g, e, dtype, terms)
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_pools_match_reference(rng, dtype, case):
+    N, C, H, W, k, s = case
+    x = _rand(rng, (N, C, H, W), dtype)
+    y, argmax = ops.max_pool2d_forward(x, k, s)
+    y_ref, argmax_ref = ref.max_pool2d_forward(x, k, s)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(argmax, argmax_ref)
+    assert argmax.dtype == np.int64 and y.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(x.ravel()[argmax], y)  # indices into the whole of x
+    dout = _rand(rng, y.shape, dtype)
+    kh, kw = _pair(k)
+    _close(ops.max_pool2d_backward(dout, argmax, x.shape),
+           ref.max_pool2d_backward(dout, argmax, x.shape), dtype, kh * kw)
+    _close(ops.avg_pool2d_forward(x, k, s), ref.avg_pool2d_forward(x, k, s), dtype, kh * kw)
+    _close(ops.avg_pool2d_backward(dout, x.shape, k, s),
+           ref.avg_pool2d_backward(dout, x.shape, k, s), dtype, kh * kw)
+
+
+def test_pool_stride_defaults_to_kernel(rng):
+    x = rng.standard_normal((2, 2, 7, 9))
+    y, a = ops.max_pool2d_forward(x, (3, 2))
+    y2, a2 = ops.max_pool2d_forward(x, (3, 2), (3, 2))
+    assert y.shape == (2, 2, 2, 4)
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_array_equal(a, a2)
+    np.testing.assert_array_equal(ops.avg_pool2d_forward(x, 2), ops.avg_pool2d_forward(x, 2, 2))
+
+
+def test_max_pool_nan_propagates_like_reference():
+    x = np.arange(32, dtype=np.float64).reshape(1, 2, 4, 4)
+    x[0, 0, 1, 0] = np.nan
+    x[0, 1, 3, 3] = np.nan
+    y, a = ops.max_pool2d_forward(x, 2)
+    y_ref, a_ref = ref.max_pool2d_forward(x, 2)
+    np.testing.assert_array_equal(y, y_ref)  # NaN == NaN for assert_array_equal
+    np.testing.assert_array_equal(a, a_ref)
+    assert np.isnan(y[0, 0, 0, 0]) and np.isnan(y[0, 1, 1, 1])
+
+
+def test_max_pool_backward_arbitrary_argmax(rng, dtype):
+    """Indices that jump across planes and repeat still add up (the one-thread path)."""
+    dout = _rand(rng, (2, 3, 2, 2), dtype)
+    argmax = rng.integers(0, 2 * 3 * 5 * 5, size=dout.shape)
+    argmax[0, 0, 0, :] = 7  # repeated
+    _close(ops.max_pool2d_backward(dout, argmax, (2, 3, 5, 5)),
+           ref.max_pool2d_backward(dout, argmax, (2, 3, 5, 5)), dtype, 4)
+
+
+def test_pair_arguments_and_numpy_ints(rng):
+    x = rng.standard_normal((2, 3, 6, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    y = ops.conv2d_forward(x, w, None, 2, 1)
+    np.testing.assert_array_equal(y, ops.conv2d_forward(x, w, None, (2, 2), [1, 1]))
+    np.testing.assert_array_equal(y, ops.conv2d_forward(x, w, None, np.int64(2), np.int32(1)))
+
+
+def test_strided_input_is_accepted(rng):
+    base = rng.standard_normal((2, 3, 10, 12))
+    x = base[:, :, ::2, 1::2]
+    w = rng.standard_normal((2, 3, 2, 2))
+    np.testing.assert_allclose(ops.conv2d_forward(x, w), ref.conv2d_forward(x, w), rtol=1e-12)
+
+
+def test_empty_batch(rng):
+    x = np.zeros((0, 3, 5, 5))
+    w = rng.standard_normal((4, 3, 3, 3))
+    y = ops.conv2d_forward(x, w, None, 1, 1)
+    assert y.shape == (0, 4, 5, 5)
+    dx, dw, db = ops.conv2d_backward(y, x, w, 1, 1)
+    assert dx.shape == x.shape
+    np.testing.assert_array_equal(dw, np.zeros_like(w))
+    np.testing.assert_array_equal(db, np.zeros(4))
+
+
+# --- im2col / col2im adjointness ----------------------------------------------
+
+
+def _overlap_count(n, k, s, p, out):
+    """count[i] = number of (o, kk) with o * s - p + kk == i, by brute force."""
+    count = np.zeros(n)
+    for o in range(out):
+        for kk in range(k):
+            i = o * s - p + kk
+            if 0 <= i < n:
+                count[i] += 1
+    return count
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_col2im_of_im2col_is_overlap_count_times_x(rng, case):
+    x, w, _, s, p = _conv_data(rng, case, np.float64)
+    (KH, KW), (SH, SW), (PH, PW) = w.shape[2:], _pair(s), _pair(p)
+    H, W = x.shape[2:]
+    OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+    count = np.outer(_overlap_count(H, KH, SH, PH, OH), _overlap_count(W, KW, SW, PW, OW))
+    back = ops.col2im(ops.im2col(x, (KH, KW), s, p), x.shape, (KH, KW), s, p)
+    np.testing.assert_allclose(back, x * count, rtol=1e-13, atol=1e-13)
+
+
+# --- gradient checks (float64, central differences) ----------------------------
+
+
+def _numeric_grad(f, a, eps=1e-6):
+    g = np.zeros_like(a)
+    flat, gflat = a.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f()
+        flat[i] = old - eps
+        down = f()
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize(
+    "shape, k, s, p", [((2, 2, 5, 4), (3, 2), (2, 1), (1, 2)), ((1, 3, 4, 4), 3, 1, 1)]
+)
+def test_conv2d_gradients(rng, shape, k, s, p):
+    KH, KW = _pair(k)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((3, shape[1], KH, KW))
+    b = rng.standard_normal(3)
+    G = rng.standard_normal(ops.conv2d_forward(x, w, b, s, p).shape)
+
+    def loss():
+        return float(np.sum(ops.conv2d_forward(x, w, b, s, p) * G))
+
+    dx, dw, db = ops.conv2d_backward(G, x, w, s, p)
+    for analytic, param in ((dx, x), (dw, w), (db, b)):
+        np.testing.assert_allclose(analytic, _numeric_grad(loss, param), rtol=1e-6, atol=1e-7)
+
+
+def _distinct(rng, shape):
+    """Values with no ties and gaps of at least 0.1: max pooling is differentiable there."""
+    return rng.permutation(np.prod(shape)).reshape(shape) * 0.1 + 0.5
+
+
+@pytest.mark.parametrize("k, s", [(2, None), (3, 2), ((2, 3), (1, 1))])
+def test_max_pool_gradient(rng, k, s):
+    x = _distinct(rng, (2, 2, 6, 7))
+    y, argmax = ops.max_pool2d_forward(x, k, s)
+    G = rng.standard_normal(y.shape)
+    num = _numeric_grad(lambda: float(np.sum(ops.max_pool2d_forward(x, k, s)[0] * G)), x, 1e-4)
+    np.testing.assert_allclose(ops.max_pool2d_backward(G, argmax, x.shape), num, atol=1e-8)
+
+
+@pytest.mark.parametrize("k, s", [(2, None), (3, 2), ((2, 3), (1, 2))])
+def test_avg_pool_gradient(rng, k, s):
+    x = rng.standard_normal((2, 2, 6, 7))
+    G = rng.standard_normal(ops.avg_pool2d_forward(x, k, s).shape)
+    num = _numeric_grad(lambda: float(np.sum(ops.avg_pool2d_forward(x, k, s) * G)), x)
+    np.testing.assert_allclose(ops.avg_pool2d_backward(G, x.shape, k, s), num, rtol=1e-6,
+                               atol=1e-8)
+
+
+# --- determinism across thread counts ------------------------------------------
+
+
+def _all_outputs(rng, dtype, N):
+    x = _rand(rng, (N, 8, 12, 11), dtype)
+    w = _rand(rng, (8, 8, 3, 3), dtype)
+    b = _rand(rng, (8,), dtype)
+    y = ops.conv2d_forward(x, w, b, 1, 1)
+    dout = _rand(rng, y.shape, dtype)
+    yp, am = ops.max_pool2d_forward(x, 3, 2)
+    dp = _rand(rng, yp.shape, dtype)
+    cols = ops.im2col(x, 3, 2, 1)
+    return [
+        y,
+        *ops.conv2d_backward(dout, x, w, 1, 1),
+        *ops.conv2d_backward(dout[:, :, ::2, ::2].copy(), x, w, 2, 1),
+        cols,
+        ops.col2im(cols, x.shape, 3, 2, 1),
+        yp,
+        am,
+        ops.max_pool2d_backward(dp, am, x.shape),
+        ops.avg_pool2d_forward(x, 3, 2),
+        ops.avg_pool2d_backward(dp, x.shape, 3, 2),
+    ]
+
+
+@pytest.mark.parametrize("N", [1, 2, 5, 24, 70])  # one chunk, batch split, uneven, many chunks
+def test_bitwise_identical_for_any_thread_count(dtype, N):
+    results = []
+    for threads in (1, 2, 3):
+        with num_threads(threads):
+            results.append(_all_outputs(np.random.default_rng(7), dtype, N))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert a.tobytes() == b.tobytes()
+
+
+def test_gil_is_released_during_conv(rng):
+    import threading
+
+    x = rng.standard_normal((8, 16, 32, 32)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    dout = rng.standard_normal((8, 32, 32, 32)).astype(np.float32)
+    ticks = []
+    done = threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks.append(1)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        start = len(ticks)
+        ops.conv2d_backward(dout, x, w, 1, 1)
+        progressed = len(ticks) - start
+    finally:
+        done.set()
+        counter.join()
+    assert progressed > 0
+
+
+# --- bad input -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mod", [ops, ref], ids=["ops", "ref"])
+def test_bad_shapes_raise(mod):
+    x = np.zeros((2, 3, 5, 5))
+    w = np.zeros((4, 3, 3, 3))
+    with pytest.raises(ValueError, match="4-D"):
+        mod.conv2d_forward(x[0], w)
+    mismatch = r"3 channels but w expects 2 \(x \(2, 3, 5, 5\), w \(4, 2, 3, 3\)\)"
+    with pytest.raises(ValueError, match=mismatch):
+        mod.conv2d_forward(x, np.zeros((4, 2, 3, 3)))
+    with pytest.raises(ValueError, match="empty output"):
+        mod.conv2d_forward(x, np.zeros((4, 3, 7, 3)))
+    with pytest.raises(ValueError, match="empty output"):
+        mod.max_pool2d_forward(x, 6)
+    with pytest.raises(ValueError, match="empty output"):
+        mod.avg_pool2d_forward(x, (2, 6))
+    with pytest.raises(ValueError, match="empty output"):
+        mod.im2col(x, 8, 1, 1)
+    with pytest.raises(ValueError, match="argmax"):
+        mod.max_pool2d_backward(np.zeros((2, 3, 2, 2)), np.full((2, 3, 2, 2), 150), x.shape)
+    with pytest.raises(ValueError, match="argmax"):
+        mod.max_pool2d_backward(np.zeros((2, 3, 2, 2)), np.full((2, 3, 2, 2), -1), x.shape)
+    with pytest.raises(ValueError, match="argmax"):
+        mod.max_pool2d_backward(np.zeros((2, 3, 2, 2)), np.zeros((2, 3, 2, 1), np.int64), x.shape)
+
+
+def test_bad_arguments_raise_clear_errors():
+    x = np.zeros((2, 3, 5, 5))
+    w = np.zeros((4, 3, 3, 3))
+    y = ops.conv2d_forward(x, w)
+    with pytest.raises(TypeError, match="same dtype"):
+        ops.conv2d_forward(x, w.astype(np.float32))
+    with pytest.raises(TypeError, match="x must be"):
+        ops.conv2d_forward(x.astype(np.int32), w)
+    with pytest.raises(ValueError, match=r"b must have shape \(4,\)"):
+        ops.conv2d_forward(x, w, np.zeros(3))
+    with pytest.raises(ValueError, match=r"dout must have shape \(2, 4, 3, 3\)"):
+        ops.conv2d_backward(y[:, :3], x, w)
+    with pytest.raises(ValueError, match="w must be 4-D"):
+        ops.conv2d_backward(y, x, w[0])
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        ops.conv2d_forward(x, w, None, 0)
+    with pytest.raises(ValueError, match="padding must be >= 0"):
+        ops.conv2d_forward(x, w, None, 1, (0, -1))
+    with pytest.raises(ValueError, match="kernel_size must be >= 1"):
+        ops.im2col(x, (0, 2))
+    with pytest.raises(ValueError, match="pair"):
+        ops.im2col(x, (1, 2, 3))
+    with pytest.raises(TypeError, match="kernel_size"):
+        ops.max_pool2d_forward(x, 1.5)
+    with pytest.raises(TypeError, match="stride"):
+        ops.avg_pool2d_forward(x, 2, True)
+    with pytest.raises(ValueError, match="too large"):
+        ops.im2col(x, 3, 1, 2**62)
+    cols = ops.im2col(x, 3)
+    with pytest.raises(ValueError, match="cols must have shape"):
+        ops.col2im(cols[1:], x.shape, 3)
+    with pytest.raises(ValueError, match="x_shape must have 4"):
+        ops.col2im(cols, (2, 3, 5), 3)
+    with pytest.raises(ValueError, match="x_shape must be non-negative"):
+        ops.avg_pool2d_backward(np.zeros((2, 3, 1, 1)), (2, 3, -5, 5), 3)
+    with pytest.raises(TypeError, match="x_shape"):
+        ops.max_pool2d_backward(np.zeros((2, 3, 2, 2)), np.zeros((2, 3, 2, 2), np.int64), 5)
+    with pytest.raises(ValueError, match=r"dout must have shape \(2, 3, 2, 2\)"):
+        ops.avg_pool2d_backward(np.zeros((2, 3, 1, 1)), x.shape, 2)
+
+
+def test_bad_argmax_raises_before_any_write():
+    dout = np.ones((1, 1, 2, 2))
+    with pytest.raises(TypeError, match="argmax must hold integers"):
+        ops.max_pool2d_backward(dout, np.zeros((1, 1, 2, 2)), (1, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"argmax holds 16 .*outside \[0, 16\)"):
+        ops.max_pool2d_backward(dout, np.array([0, 1, 16, 2]).reshape(1, 1, 2, 2), (1, 1, 4, 4))
+    with pytest.raises(ValueError, match="argmax holds -9223372036854775808"):
+        ops.max_pool2d_backward(dout, np.full((1, 1, 2, 2), np.iinfo(np.int64).min), (1, 1, 4, 4))
+    with pytest.raises(ValueError, match="too large"):
+        ops.max_pool2d_backward(dout, np.full((1, 1, 2, 2), 2**64 - 1, np.uint64), (1, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"\(N, C\) of x_shape"):
+        ops.max_pool2d_backward(dout, np.zeros((1, 1, 2, 2), np.int64), (2, 1, 4, 4))
+
+
+# --- PyTorch parity ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_matches_torch(rng, case):
+    torch = pytest.importorskip("torch")
+    x, w, b, s, p = _conv_data(rng, case, np.float64)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, stride=_pair(s), padding=_pair(p))
+    y = ops.conv2d_forward(x, w, b, s, p)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    dout = rng.standard_normal(y.shape)
+    ty.backward(torch.tensor(dout))
+    for got, t in zip(ops.conv2d_backward(dout, x, w, s, p), (tx, tw, tb)):
+        np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-10, atol=1e-11)
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_pools_match_torch(rng, case):
+    torch = pytest.importorskip("torch")
+    N, C, H, W, k, s = case
+    x = _distinct(rng, (N, C, H, W))
+    kwargs = {"kernel_size": _pair(k), "stride": _pair(s) if s is not None else None}
+    for kind in ("max", "avg"):
+        tx = torch.tensor(x, requires_grad=True)
+        fn = getattr(torch.nn.functional, f"{kind}_pool2d")
+        ty = fn(tx, **kwargs)
+        if kind == "max":
+            y, argmax = ops.max_pool2d_forward(x, k, s)
+        else:
+            y = ops.avg_pool2d_forward(x, k, s)
+        np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12)
+        dout = rng.standard_normal(y.shape)
+        ty.backward(torch.tensor(dout))
+        if kind == "max":
+            dx = ops.max_pool2d_backward(dout, argmax, x.shape)
+        else:
+            dx = ops.avg_pool2d_backward(dout, x.shape, k, s)
+        np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+CONV_OPS = [
+    "im2col", "col2im", "conv2d_forward", "conv2d_backward",
+    "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
+]
+
+
+@pytest.mark.parametrize("name", CONV_OPS)
+def test_reference_has_the_same_signature(name):
+    import inspect
+
+    def params(fn):
+        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    assert params(getattr(ops, name)) == params(getattr(ref, name))

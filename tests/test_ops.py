@@ -1,0 +1,255 @@
+"""Dense ops (activations, linear, softmax-cross-entropy) against fastbp.reference."""
+
+import numpy as np
+import pytest
+
+from fastbp import ops
+from fastbp import reference as ref
+from support import num_threads, tolerance
+
+SHAPES = [(0,), (1,), (7,), (3, 5), (2, 3, 4), (257, 33), (4, 1, 9, 9)]
+UNARY = ["relu", "sigmoid", "tanh", "leaky_relu"]
+# Backward passes take the forward input (relu family) or output (sigmoid, tanh).
+SAVES_OUTPUT = {"relu": False, "leaky_relu": False, "sigmoid": True, "tanh": True}
+
+
+def random_array(rng, shape, dtype, scale=3.0):
+    return (scale * rng.standard_normal(shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_activation_forward_backward_match_reference(name, shape, dtype, rng):
+    x = random_array(rng, shape, dtype)
+    dout = random_array(rng, shape, dtype)
+    fwd, bwd = f"{name}_forward", f"{name}_backward"
+    y = getattr(ops, fwd)(x)
+    y_ref = getattr(ref, fwd)(x)
+    assert y.dtype == dtype and y.shape == shape
+    np.testing.assert_allclose(y, y_ref, **tolerance(dtype))
+    saved = y if SAVES_OUTPUT[name] else x
+    dx = getattr(ops, bwd)(dout, saved)
+    np.testing.assert_allclose(dx, getattr(ref, bwd)(dout, saved), **tolerance(dtype))
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.2])
+def test_leaky_relu_slope(slope, dtype, rng):
+    x = random_array(rng, (50,), dtype)
+    np.testing.assert_allclose(
+        ops.leaky_relu_forward(x, slope), ref.leaky_relu_forward(x, slope), **tolerance(dtype)
+    )
+    dout = random_array(rng, (50,), dtype)
+    np.testing.assert_allclose(
+        ops.leaky_relu_backward(dout, x, slope),
+        ref.leaky_relu_backward(dout, x, slope),
+        **tolerance(dtype),
+    )
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_activation_accepts_strided_views(name, dtype, rng):
+    base = random_array(rng, (20, 30), dtype)
+    view = base[::3, 1::2].T  # neither C- nor F-contiguous
+    fwd = f"{name}_forward"
+    np.testing.assert_allclose(getattr(ops, fwd)(view), getattr(ref, fwd)(view), **tolerance(dtype))
+
+
+def test_activation_values_by_hand():
+    x = np.array([-2.0, 0.0, 3.0])
+    np.testing.assert_array_equal(ops.relu_forward(x), [0.0, 0.0, 3.0])
+    np.testing.assert_allclose(ops.sigmoid_forward(x), 1 / (1 + np.exp(-x)), rtol=1e-15)
+    np.testing.assert_allclose(ops.tanh_forward(x), np.tanh(x), rtol=1e-15)
+    np.testing.assert_array_equal(ops.relu_backward(np.ones(3), x), [0.0, 0.0, 1.0])
+
+
+def test_sigmoid_saturates_without_overflow():
+    x = np.array([-1e4, -100.0, 100.0, 1e4], dtype=np.float32)
+    y = ops.sigmoid_forward(x)
+    assert np.all(np.isfinite(y))
+    np.testing.assert_array_equal(y[[0, 3]], [0.0, 1.0])
+
+
+def test_nan_propagates_like_numpy():
+    x = np.array([np.nan, -np.inf, np.inf, 1.0])
+    np.testing.assert_array_equal(ops.relu_forward(x), np.maximum(x, 0))
+    assert np.isnan(ops.sigmoid_forward(x)[0]) and np.isnan(ops.tanh_forward(x)[0])
+
+
+@pytest.mark.parametrize("n,d,m", [(1, 1, 1), (0, 3, 4), (5, 0, 3), (7, 13, 5), (64, 100, 33)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_matches_reference(n, d, m, with_bias, dtype, rng):
+    x, w = random_array(rng, (n, d), dtype, 1.0), random_array(rng, (d, m), dtype, 1.0)
+    b = random_array(rng, (m,), dtype, 1.0) if with_bias else None
+    np.testing.assert_allclose(
+        ops.linear_forward(x, w, b), ref.linear_forward(x, w, b), **tolerance(dtype)
+    )
+    dout = random_array(rng, (n, m), dtype, 1.0)
+    for got, want in zip(ops.linear_backward(dout, x, w), ref.linear_backward(dout, x, w)):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, **tolerance(dtype))
+
+
+def test_linear_backward_accumulate_adds_into_grads(dtype, rng):
+    x, w = random_array(rng, (9, 4), dtype, 1.0), random_array(rng, (4, 6), dtype, 1.0)
+    dout = random_array(rng, (9, 6), dtype, 1.0)
+    w_grad, b_grad = np.ones((4, 6), dtype), np.ones(6, dtype)
+    w_grad_ref, b_grad_ref = w_grad.copy(), b_grad.copy()
+    dx = ops.linear_backward_accumulate(dout, x, w, w_grad, b_grad)
+    dx_ref = ref.linear_backward_accumulate(dout, x, w, w_grad_ref, b_grad_ref)
+    np.testing.assert_allclose(dx, dx_ref, **tolerance(dtype))
+    np.testing.assert_allclose(w_grad, w_grad_ref, **tolerance(dtype))
+    np.testing.assert_allclose(b_grad, b_grad_ref, **tolerance(dtype))
+
+
+def test_linear_backward_accumulate_rejects_copies(rng):
+    x, w = np.ones((3, 4)), np.ones((4, 5))
+    dout = np.ones((3, 5))
+    with pytest.raises(ValueError, match="w_grad must be a writable C-contiguous"):
+        ops.linear_backward_accumulate(dout, x, w, np.ones((5, 4)).T)
+    frozen = np.ones((4, 5))
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="w_grad"):
+        ops.linear_backward_accumulate(dout, x, w, frozen)
+
+
+@pytest.mark.parametrize("n,c", [(1, 1), (1, 3), (5, 10), (300, 3), (64, 1000)])
+def test_softmax_cross_entropy_matches_reference(n, c, dtype, rng):
+    scores = random_array(rng, (n, c), dtype)
+    labels = rng.integers(0, c, size=n)
+    loss, dscores = ops.softmax_cross_entropy(scores, labels)
+    loss_ref, dscores_ref = ref.softmax_cross_entropy(scores, labels)
+    assert isinstance(loss, float)
+    assert loss == pytest.approx(loss_ref, rel=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(dscores, dscores_ref, **tolerance(dtype))
+
+
+def test_softmax_cross_entropy_by_hand():
+    # Uniform scores over C classes: loss = log C, gradient (1/C - onehot) / N.
+    loss, dscores = ops.softmax_cross_entropy(np.zeros((2, 4)), np.array([1, 3]))
+    assert loss == pytest.approx(np.log(4), rel=1e-15)
+    want = np.full((2, 4), 0.25)
+    want[0, 1] -= 1
+    want[1, 3] -= 1
+    np.testing.assert_allclose(dscores, want / 2, rtol=1e-15)
+
+
+@pytest.mark.parametrize("big", [1e4, -1e4, 3e38])
+def test_softmax_cross_entropy_is_stable_for_huge_logits(big):
+    scores = np.array([[big, 0.0, -big], [0.0, big, 1.0]], dtype=np.float32)
+    loss, dscores = ops.softmax_cross_entropy(scores, np.array([0, 2]))
+    assert np.isfinite(loss) and np.all(np.isfinite(dscores))
+
+
+@pytest.mark.parametrize("label_dtype", [np.int8, np.int32, np.int64, np.uint8, np.uint64])
+def test_softmax_cross_entropy_accepts_integer_labels(label_dtype, rng):
+    scores = rng.standard_normal((6, 4))
+    labels = np.array([0, 1, 2, 3, 0, 1], dtype=label_dtype)
+    loss, _ = ops.softmax_cross_entropy(scores, labels)
+    assert loss == pytest.approx(ref.softmax_cross_entropy(scores, labels.astype(np.int64))[0])
+
+
+@pytest.mark.parametrize(
+    "labels,message",
+    [
+        (np.array([0, 3]), r"labels\[1\] = 3 is outside \[0, 3\)"),
+        (np.array([-1, 0]), r"labels\[0\] = -1"),
+        (np.array([0, 1, 2]), "labels must have shape"),
+        (np.array([[0, 1]]), "labels must have shape"),
+        (np.array([0, 2**63 + 5], dtype=np.uint64), "too large"),
+    ],
+)
+def test_softmax_cross_entropy_rejects_bad_labels(labels, message):
+    with pytest.raises(ValueError, match=message):
+        ops.softmax_cross_entropy(np.zeros((2, 3)), labels)
+
+
+def test_softmax_cross_entropy_rejects_empty_and_non_integer():
+    with pytest.raises(ValueError, match="empty batch"):
+        ops.softmax_cross_entropy(np.zeros((0, 3)), np.zeros(0, dtype=np.int64))
+    with pytest.raises(ValueError, match="no classes"):
+        ops.softmax_cross_entropy(np.zeros((2, 0)), np.zeros(2, dtype=np.int64))
+    with pytest.raises(TypeError, match="labels must hold integers"):
+        ops.softmax_cross_entropy(np.zeros((2, 3)), np.array([0.0, 1.0]))
+    with pytest.raises(TypeError, match="labels must hold integers"):
+        ops.softmax_cross_entropy(np.zeros((2, 3)), np.array([True, False]))
+    with pytest.raises(TypeError, match="labels must be a numpy.ndarray"):
+        ops.softmax_cross_entropy(np.zeros((2, 3)), [0, 1])
+
+
+@pytest.mark.parametrize(
+    "bad", [np.ones(3, np.float16), np.ones(3, np.int32), np.ones(3, bool), np.ones(3, complex),
+            np.array([1.0], dtype=object), [1.0, 2.0], 3.0, None]
+)
+def test_non_float_input_is_a_type_error(bad):
+    with pytest.raises(TypeError, match="x must"):
+        ops.relu_forward(bad)
+
+
+def test_mixed_dtypes_are_a_type_error():
+    x32, x64 = np.ones((2, 3), np.float32), np.ones((2, 3), np.float64)
+    with pytest.raises(TypeError, match="dout and x must have the same dtype"):
+        ops.relu_backward(x64, x32)
+    with pytest.raises(TypeError, match="x and w"):
+        ops.linear_forward(x32, np.ones((3, 4)), None)
+    with pytest.raises(TypeError, match="x and b"):
+        ops.linear_forward(x32, np.ones((3, 4), np.float32), np.ones(4))
+
+
+def test_shape_errors_name_the_arguments():
+    with pytest.raises(ValueError, match=r"x has 3 features per row but w expects 4"):
+        ops.linear_forward(np.ones((2, 3)), np.ones((4, 5)), None)
+    with pytest.raises(ValueError, match=r"b must have shape \(5,\), got \(4,\)"):
+        ops.linear_forward(np.ones((2, 4)), np.ones((4, 5)), np.ones(4))
+    with pytest.raises(ValueError, match=r"x must be 2-D \(N, D\)"):
+        ops.linear_forward(np.ones(4), np.ones((4, 5)), None)
+    with pytest.raises(ValueError, match=r"dout must have shape \(2, 5\)"):
+        ops.linear_backward(np.ones((2, 4)), np.ones((2, 4)), np.ones((4, 5)))
+    with pytest.raises(ValueError, match="dout must have shape"):
+        ops.sigmoid_backward(np.ones(3), np.ones(4))
+
+
+def test_impossible_allocation_is_a_memory_error():
+    # (1e6, 0) @ (0, 1e6) asks for a 4 TB float32 result from tiny inputs.
+    x = np.ones((10**6, 0), np.float32)
+    w = np.ones((0, 10**6), np.float32)
+    with pytest.raises(MemoryError):
+        ops.linear_forward(x, w, None)
+
+
+def test_results_own_aligned_memory_and_outlive_inputs(rng):
+    x = random_array(rng, (33, 17), np.float32)
+    y = ops.relu_forward(x)
+    assert y.ctypes.data % 64 == 0
+    assert y.flags.c_contiguous and y.flags.writeable and y.flags.owndata is False
+    del x
+    import gc
+
+    gc.collect()
+    y += 1  # still valid memory, owned by the core tensor behind the view
+    assert np.all(y >= 1)
+
+
+def test_results_identical_for_one_and_two_threads(rng):
+    scores = random_array(rng, (4096, 37), np.float32)
+    labels = rng.integers(0, 37, size=4096)
+    x = random_array(rng, (512, 300), np.float32)
+    w = random_array(rng, (300, 129), np.float32)
+    dout = random_array(rng, (512, 129), np.float32)
+    big = random_array(rng, (1 << 19,), np.float32)
+
+    def run():
+        return (
+            ops.softmax_cross_entropy(scores, labels),
+            ops.linear_backward(dout, x, w),
+            ops.sigmoid_forward(big),
+        )
+
+    with num_threads(1):
+        one = run()
+    with num_threads(2):
+        two = run()
+    assert one[0][0] == two[0][0]
+    np.testing.assert_array_equal(one[0][1], two[0][1])
+    for a, b in zip(one[1], two[1]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(one[2], two[2])
