@@ -186,6 +186,19 @@ def test_non_contiguous_c(rng, dtype):
     assert_gemm_close(ct, a, b, None)
 
 
+def test_c_overlapping_an_operand(rng, dtype):
+    """c may be a itself (or b): the result is as if computed out of place."""
+    a = rng.standard_normal((400, 400)).astype(dtype)  # K above one K block
+    b = rng.standard_normal((400, 400)).astype(dtype)
+    for alias_a in (True, False):
+        x, y = a.copy(), b.copy()
+        c = x if alias_a else y
+        c0 = c.copy()
+        out = fastbp.gemm(x, y, c, alpha=0.5, beta=2.0)
+        assert out is c
+        assert_gemm_close(out, a, b, c0, alpha=0.5, beta=2.0)
+
+
 # --- every ISA path, in a fresh interpreter ------------------------------------
 
 ISA_SCRIPT = textwrap.dedent(
