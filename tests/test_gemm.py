@@ -186,6 +186,19 @@ def test_non_contiguous_c(rng, dtype):
     assert_gemm_close(ct, a, b, None)
 
 
+def test_c_overlapping_an_operand(rng, dtype):
+    """c may be a itself (or b): the result is as if computed out of place."""
+    a = rng.standard_normal((400, 400)).astype(dtype)  # K above one K block
+    b = rng.standard_normal((400, 400)).astype(dtype)
+    for alias_a in (True, False):
+        x, y = a.copy(), b.copy()
+        c = x if alias_a else y
+        c0 = c.copy()
+        out = fastbp.gemm(x, y, c, alpha=0.5, beta=2.0)
+        assert out is c
+        assert_gemm_close(out, a, b, c0, alpha=0.5, beta=2.0)
+
+
 # --- every ISA path, in a fresh interpreter ------------------------------------
 
 ISA_SCRIPT = textwrap.dedent(
@@ -257,19 +270,29 @@ def test_kernels_on_emulated_avx512(tmp_path):
 # --- threads ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("m,n,k", [(300, 280, 260), (6000, 30, 25), (30, 25, 20000),
-                                   (128, 256, 784), (100, 100, 2000), (25, 4000, 60)], ids=str)
-def test_bitwise_identical_for_1_and_2_threads(rng, dtype, m, n, k):
-    a, b = operands(rng, dtype, m, n, k)
+@pytest.mark.parametrize(
+    "m,n,k,trans_a,trans_b",
+    [(300, 280, 260, False, False), (1100, 40, 90, True, False), (6000, 30, 25, False, False),
+     (30, 25, 20000, False, False), (128, 256, 784, False, True), (100, 100, 2000, False, False),
+     (25, 4000, 60, False, False), (30, 25, 20000, True, True), (20, 1000, 300, True, True)],
+    ids=str,
+)
+def test_bitwise_identical_for_1_and_2_threads(rng, dtype, m, n, k, trans_a, trans_b):
+    # The shapes reach every way gemm shares tiles between threads: row blocks
+    # dealt out (300, 280, 260), independent bands of rows (1100, 40, 90) or of
+    # columns (30, 25, 20000), single tiles dealt out (30, 25, 20000, transposed).
+    a, b = operands(rng, dtype, m, n, k, trans_a, trans_b)
     c = rng.standard_normal((m, n)).astype(dtype)
     results = []
     for nt in (1, 2, 1):
         with num_threads(nt):
-            out = fastbp.gemm(a, b, c.copy(), alpha=0.5, beta=1.5)
+            out = fastbp.gemm(a, b, c.copy(), trans_a=trans_a, trans_b=trans_b, alpha=0.5,
+                              beta=1.5)
         results.append(out)
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(results[0], results[2])
-    assert_gemm_close(results[1], a, b, c, alpha=0.5, beta=1.5)
+    assert_gemm_close(results[1], a, b, c, trans_a=trans_a, trans_b=trans_b, alpha=0.5,
+                      beta=1.5)
 
 
 def test_gil_released_during_gemm(rng):

@@ -52,6 +52,12 @@ py::object gemm_binding(py::handle a_obj, py::handle b_obj, py::handle c_obj, bo
     require_same_dtype(a, c);
     require_shape(c, {M, N});
     c_work = (c_out.flags() & py::array::c_style) ? c_out : c.array;
+    // C is written while A and B are still read: a c that overlaps a or b
+    // (e.g. gemm(a, b, a)) gets a private buffer, copied back at the end.
+    auto overlaps = py::module_::import("numpy").attr("may_share_memory");
+    if (c_work.is(c_out) && (overlaps(c_out, a.array).cast<bool>() ||
+                             overlaps(c_out, b.array).cast<bool>()))
+      c_work = py::array(c_out.attr("copy")());
   }
 
   auto run = [&](auto tag) {

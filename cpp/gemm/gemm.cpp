@@ -7,20 +7,26 @@
 //   KC x NC  block of op(B) packed into NR-column panels   (L3; one KC x NR panel in L1)
 // Loops: jc over N by NC, pc over K by KC (pack B), ic over M by MC (pack A),
 //        jr over NR panels, ir over MR panels -> micro-kernel.
+// Packing applies the transposes, so the kernels see one layout; alpha and beta
+// are applied by the kernels. Where a packed panel would be reused only a few
+// times (A when N is small, B when M is small) the kernels read full panels of
+// a non-transposed operand in place; only edge panels are packed (zero-padded).
+// Pack buffers are 64-byte aligned, owned by the calling thread, and reused.
 //
 // Threads split the M x N tile grid only, never K, and the tile grid (global
 // multiples of MR and NR) and the K blocks depend on the shape alone, so every
 // element of C sees the same sequence of operations for any thread count:
-// results are bitwise identical. Two ways to split, chosen per shape:
-//   split_m  row blocks of C (MC rows or fewer) are dealt out; each thread packs
-//            its own A block; the B block is packed by all threads together
-//   split_mn both blocks are packed together and the tiles of each MC x NC
-//            macro-block are dealt out (few row tiles, e.g. M = 30)
+// results are bitwise identical. How the tiles are shared: see gemm_blocked.
 #include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <type_traits>
+
+#if defined(__SSE2__)
+#include <immintrin.h>  // baseline x86-64 (SSE2) only, for packing
+#endif
 
 #include "gemm/gemm.hpp"
 #include "gemm/kernels/kernels.hpp"
@@ -106,8 +112,41 @@ void pack_a_panel(const Problem<T>& pr, int mr, i64 i, int rows, i64 p0, i64 kc,
   if (!pr.trans_a) {  // op(A)(i, p) = A[i * lda + p]: rows of op(A) are contiguous
     const T* src = pr.A + i * pr.lda + p0;
     if (rows == R) {
-      for (i64 p = 0; p < kc; ++p)
+      // Short row segments at a large stride defeat the hardware prefetcher:
+      // fetch the next panel's rows while copying this one (unless all rows
+      // fall in one L1 set, where that would evict the rows being copied).
+      const T* next = src + R * pr.lda;
+      const bool prefetch = i + 2 * R <= pr.M && (pr.lda * i64(sizeof(T))) % 4096 != 0;
+      i64 p = 0;
+#if defined(__SSE2__)
+      if constexpr (MR == 6 && std::is_same_v<T, float>) {
+        // Four columns at a time: a 4 x 4 transpose of rows 0-3, pairs of rows 4-5.
+        const i64 ld = pr.lda;
+        for (; p + 4 <= kc; p += 4) {
+          if (prefetch && p % 16 == 0)
+            for (int r = 0; r < R; ++r) __builtin_prefetch(next + r * ld + p);
+          __m128 r0 = _mm_loadu_ps(src + p), r1 = _mm_loadu_ps(src + ld + p);
+          __m128 r2 = _mm_loadu_ps(src + 2 * ld + p), r3 = _mm_loadu_ps(src + 3 * ld + p);
+          const __m128 r4 = _mm_loadu_ps(src + 4 * ld + p), r5 = _mm_loadu_ps(src + 5 * ld + p);
+          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+          const __m128 lo = _mm_unpacklo_ps(r4, r5), hi = _mm_unpackhi_ps(r4, r5);
+          float* d = dst + p * 6;
+          _mm_storeu_ps(d, r0);
+          _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), lo);
+          _mm_storeu_ps(d + 6, r1);
+          _mm_storeh_pi(reinterpret_cast<__m64*>(d + 10), lo);
+          _mm_storeu_ps(d + 12, r2);
+          _mm_storel_pi(reinterpret_cast<__m64*>(d + 16), hi);
+          _mm_storeu_ps(d + 18, r3);
+          _mm_storeh_pi(reinterpret_cast<__m64*>(d + 22), hi);
+        }
+      }
+#endif
+      for (; p < kc; ++p) {
+        if (prefetch && p % (64 / sizeof(T)) == 0)
+          for (int r = 0; r < R; ++r) __builtin_prefetch(next + r * pr.lda + p);
         for (int r = 0; r < R; ++r) dst[p * R + r] = src[r * pr.lda + p];
+      }
       return;
     }
     for (i64 p = 0; p < kc; ++p) {
@@ -201,6 +240,36 @@ void pack_b(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q,
   }
 }
 
+// Full panels [q0, q1) of non-transposed B, row by row: each row of B is read
+// once, sequentially, instead of in NR-wide pieces a page apart.
+template <int NR, class T>
+void pack_b_rows(const Problem<T>& pr, i64 j0, i64 p0, i64 kc, i64 q0, i64 q1, i64 stride,
+                 T* dst) {
+  for (i64 p = 0; p < kc; ++p) {
+    const T* s = pr.B + (p0 + p) * pr.ldb + j0 + q0 * NR;
+    T* d = dst + p * NR;
+    for (i64 q = q0; q < q1; ++q, s += NR, d += stride)
+      for (int c = 0; c < NR; ++c) d[c] = s[c];
+  }
+}
+
+// Panels [q0, q1) of op(B)[p0 : p0 + kc, j0 : j0 + nc] into dst + (q - q0) * stride.
+template <class T>
+void pack_b_panels(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q0,
+                   i64 q1, i64 stride, T* dst) {
+  const i64 full = std::min(q1, nc / nr);  // panels before `full` have all nr columns
+  i64 q = q0;
+  if (!pr.trans_b && full > q0) {
+    switch (nr) {
+      case 8: pack_b_rows<8>(pr, j0, p0, kc, q0, full, stride, dst), q = full; break;
+      case 16: pack_b_rows<16>(pr, j0, p0, kc, q0, full, stride, dst), q = full; break;
+      case 32: pack_b_rows<32>(pr, j0, p0, kc, q0, full, stride, dst), q = full; break;
+      default: break;
+    }
+  }
+  for (; q < q1; ++q) pack_b(pr, nr, j0, nc, p0, kc, q, dst + (q - q0) * stride);
+}
+
 // Block sizes for one call; they depend on the shape and the kernel, never on threads.
 struct Blocking {
   i64 kc, nc;              // K and N block sizes, balanced so the last block is not tiny
@@ -223,16 +292,17 @@ struct PackPlan {
 };
 
 constexpr i64 kL2Budget = 256 * 1024;  // bytes of L2 the packed blocks may fill
+constexpr i64 kPackChunk = 8;          // B panels one thread packs at a time
 
 template <class T>
 Blocking choose_blocking(const Problem<T>& pr, const KernelInfo<T>& ki) {
   constexpr i64 line = 64 / sizeof(T);
   i64 kc_max = ki.kc;
   if (pr.M <= ki.mc && pr.N <= ki.nc) {
-    // All of C is one macro-block: deeper K blocks while both packed blocks fit
-    // in L2 mean fewer passes (and fewer thread barriers) for long K.
+    // A C of a few tiles (e.g. 30 x 25 with long K): 4x deeper K blocks, while
+    // both blocks still fit in L2, mean fewer passes over C and fewer kernel calls.
     const i64 bytes_per_k = (round_up(pr.M, ki.mr) + round_up(pr.N, ki.nr)) * i64(sizeof(T));
-    kc_max = std::max<i64>(ki.kc, std::min<i64>(4 * ki.kc, kL2Budget / bytes_per_k));
+    if (4 * ki.kc * bytes_per_k <= kL2Budget) kc_max = 4 * ki.kc;
   }
   Blocking bl;
   // K up to 5/4 of the block depth stays in one block: one pass over C, not two.
@@ -281,29 +351,107 @@ void scale_c(const Problem<T>& pr) {
   }
 }
 
-// Work is dealt out dynamically (omp for schedule(dynamic)) in pieces that do
-// not change what any tile computes, so a thread slowed by a busy core hands
-// its share to the other and results stay bitwise identical.
+// The five loops, serially, over the tiles of C[m0:m1, n0:n1] (bounds on the
+// tile grid), packing into this caller's `ap` (one A block) and `bp` (one B block).
+template <class T>
+void gemm_region(const Problem<T>& pr, const KernelInfo<T>& ki, const Blocking& bl, i64 m0,
+                 i64 m1, i64 n0, i64 n1, i64 mc_blk, T* ap, T* bp) {
+  for (i64 jc = n0; jc < n1; jc += bl.nc) {
+    const i64 nc = std::min(bl.nc, n1 - jc);
+    const PackPlan plan_b = PackPlan::make(bl.direct_b, nc, ki.nr);
+    for (i64 pc = 0; pc < pr.K; pc += bl.kc) {
+      const i64 kc = std::min(bl.kc, pr.K - pc);
+      const T beta = pc == 0 ? pr.beta : T(1);
+      pack_b_panels(pr, ki.nr, jc, nc, pc, kc, plan_b.first, plan_b.first + plan_b.count,
+                    bl.b_stride, bp);
+      for (i64 ic = m0; ic < m1; ic += mc_blk) {
+        const i64 mc = std::min(mc_blk, m1 - ic);
+        const PackPlan plan_a = PackPlan::make(bl.direct_a, mc, ki.mr);
+        for (i64 q = 0; q < plan_a.count; ++q)
+          pack_a(pr, ki.mr, ic, mc, pc, kc, plan_a.first + q, ap + q * bl.a_stride);
+        macro_kernel(pr, ki, bl, ap, plan_a, bp, plan_b, ic, mc, jc, nc, pc, kc, beta, 0,
+                     ceil_div(mc, ki.mr) * ceil_div(nc, ki.nr));
+      }
+    }
+  }
+}
+
+// Threads (never splitting K; see the top of the file), chosen per shape:
+//   one thread   gemm_region over all of C, no parallel region
+//   independent  C is cut into one band of row tiles (or column panels) per
+//                thread, each running gemm_region with its own buffers: no
+//                barrier at all, which also keeps a busy machine from stalling
+//                the team. Used unless the bands would be unbalanced or the
+//                packing every thread repeats would cost more than ~10%.
+//   split_m      row blocks of C are dealt out dynamically (omp for), each
+//                thread packing its own A block; the B block of each (jc, pc)
+//                step is packed by all threads together (mid-sized M, where
+//                every thread packing all of B would cost too much)
+//   split_mn     both blocks are packed together and single tiles of each
+//                macro-block are dealt out (few row tiles and B packed)
+// Dynamic dealing means a thread slowed by a busy core hands work to the
+// other; the pieces never change what a tile computes.
 template <class T>
 void gemm_blocked(const Problem<T>& pr) {
   const KernelInfo<T>& ki = kernel_info<T>();
   const Blocking bl = choose_blocking(pr, ki);
   const i64 M = pr.M, N = pr.N, K = pr.K;
-  const i64 tiles_m = ceil_div(M, ki.mr);
+  const i64 tiles_m = ceil_div(M, ki.mr), tiles_n = ceil_div(N, ki.nr);
+  const i64 a_block = ceil_div(std::min<i64>(ki.mc, round_up(M, ki.mr)), ki.mr) * bl.a_stride;
+  const i64 b_block = ceil_div(bl.nc, ki.nr) * bl.b_stride;
 
   int nt = threads_for(2.0 * double(M) * double(N) * double(K), 2.0e6);
+  if (nt == 1) {
+    T* bp = static_cast<T*>(
+        tls_workspace.get(sizeof(T) * static_cast<std::size_t>(b_block + a_block)));
+    gemm_region(pr, ki, bl, 0, M, 0, N, ki.mc, bp + b_block, bp);
+    return;
+  }
+
+  // Independent bands when the tiles divide evenly enough and the packing each
+  // thread repeats (all of B for row bands, all of A for column bands; about
+  // 16 * nt / M resp. 16 * nt / N of the flops) costs little.
+  const auto score = [&](i64 tiles, bool direct, i64 extent) {
+    if (tiles < nt) return 0.0;
+    const double balance = double(tiles) / double(nt * ceil_div(tiles, nt));
+    return balance * (1.0 - (direct ? 0.0 : 16.0 * nt / double(extent)));
+  };
+  const double rows_score = score(tiles_m, bl.direct_b, M);
+  const double cols_score = score(tiles_n, bl.direct_a, N);
+  if (std::max(rows_score, cols_score) >= 0.9) {
+    // Rows unless columns are clearly better: column bands make every thread
+    // read all of A, and tall-skinny shapes are bound by memory traffic.
+    const bool by_rows = rows_score + 0.05 >= cols_score;
+    T* ws = static_cast<T*>(
+        tls_workspace.get(sizeof(T) * static_cast<std::size_t>(nt * (b_block + a_block))));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+      const i64 tiles = by_rows ? tiles_m : tiles_n;
+      const i64 lo = tiles * t / nth, hi = tiles * (t + 1) / nth;
+      T* bp = ws + t * (b_block + a_block);
+      if (by_rows) {
+        gemm_region(pr, ki, bl, std::min(M, lo * ki.mr), std::min(M, hi * ki.mr), 0, N, ki.mc,
+                    bp + b_block, bp);
+      } else {
+        gemm_region(pr, ki, bl, 0, M, std::min(N, lo * ki.nr), std::min(N, hi * ki.nr), ki.mc,
+                    bp + b_block, bp);
+      }
+    }
+    return;
+  }
+
   // split_m: row blocks of C go to threads, each packing its own A block; it
   // needs a few row blocks per thread, else split_mn deals out single tiles.
-  const bool split_m = nt == 1 || tiles_m >= 3 * i64(nt);
+  const bool split_m = tiles_m >= 3 * i64(nt);
   // Row block height: MC, or less so that every thread gets about 3 blocks.
-  const i64 mc_blk =
-      split_m ? std::min<i64>(ki.mc, round_up(ceil_div(M, 3 * i64(nt)), ki.mr))
-              : std::min<i64>(ki.mc, round_up(M, ki.mr));
+  const i64 mc_blk = std::min<i64>(
+      ki.mc, round_up(split_m ? ceil_div(M, 3 * i64(nt)) : M, ki.mr));
   const i64 blocks_m = ceil_div(M, mc_blk);
   if (split_m) nt = static_cast<int>(std::min<i64>(nt, blocks_m));
 
   const i64 a_size = ceil_div(mc_blk, ki.mr) * bl.a_stride;
-  const i64 b_size = ceil_div(bl.nc, ki.nr) * bl.b_stride;
+  const i64 b_size = b_block;
   const i64 a_count = split_m ? nt : 1;
   T* bp = static_cast<T*>(
       tls_workspace.get(sizeof(T) * static_cast<std::size_t>(b_size + a_count * a_size)));
@@ -320,9 +468,11 @@ void gemm_blocked(const Problem<T>& pr) {
         const i64 kc = std::min(bl.kc, K - pc);
         const T beta = pc == 0 ? pr.beta : T(1);
         if (split_m) {
-#pragma omp for schedule(dynamic, 4)
-          for (i64 q = 0; q < plan_b.count; ++q)
-            pack_b(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q, bp + q * bl.b_stride);
+#pragma omp for schedule(dynamic, 1)
+          for (i64 q = 0; q < plan_b.count; q += kPackChunk)
+            pack_b_panels(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q,
+                          plan_b.first + std::min(plan_b.count, q + kPackChunk), bl.b_stride,
+                          bp + q * bl.b_stride);
 #pragma omp for schedule(dynamic, 1)
           for (i64 blk = 0; blk < blocks_m; ++blk) {
             const i64 ic = blk * mc_blk;
@@ -337,14 +487,18 @@ void gemm_blocked(const Problem<T>& pr) {
           for (i64 ic = 0; ic < M; ic += mc_blk) {
             const i64 mc = std::min(mc_blk, M - ic);
             const PackPlan plan_a = PackPlan::make(bl.direct_a, mc, ki.mr);
-            // Pack B (first row block only) and A together, then deal out the tiles.
-            const i64 count_b = ic == 0 ? plan_b.count : 0;
-#pragma omp for schedule(dynamic, 4)
-            for (i64 q = 0; q < count_b + plan_a.count; ++q) {
-              if (q < count_b) {
-                pack_b(pr, ki.nr, jc, nc, pc, kc, plan_b.first + q, bp + q * bl.b_stride);
+            // Pack B (first row block only; kPackChunk panels a piece) and A
+            // together, then deal out the tiles.
+            const i64 chunks_b = ic == 0 ? ceil_div(plan_b.count, kPackChunk) : 0;
+#pragma omp for schedule(dynamic, 1)
+            for (i64 q = 0; q < chunks_b + plan_a.count; ++q) {
+              if (q < chunks_b) {
+                const i64 qb = q * kPackChunk;
+                pack_b_panels(pr, ki.nr, jc, nc, pc, kc, plan_b.first + qb,
+                              plan_b.first + std::min(plan_b.count, qb + kPackChunk),
+                              bl.b_stride, bp + qb * bl.b_stride);
               } else {
-                const i64 qa = q - count_b;
+                const i64 qa = q - chunks_b;
                 pack_a(pr, ki.mr, ic, mc, pc, kc, plan_a.first + qa, ap + qa * bl.a_stride);
               }
             }
