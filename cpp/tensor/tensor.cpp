@@ -1,5 +1,7 @@
 #include "tensor/tensor.hpp"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -11,7 +13,11 @@ namespace fastbp {
 
 namespace {
 constexpr std::size_t kAlignment = 64;
-}
+// Large buffers ask for transparent huge pages: far fewer page faults on first
+// touch (a fresh 4 MiB result otherwise costs ~1000 faults).
+constexpr std::size_t kHugePage = std::size_t(2) << 20;
+constexpr std::size_t kHugePageThreshold = std::size_t(4) << 20;
+}  // namespace
 
 std::size_t dtype_size(DType dtype) { return dtype == DType::f32 ? 4 : 8; }
 
@@ -30,11 +36,15 @@ std::int64_t checked_numel(const std::vector<std::int64_t>& shape, std::size_t e
 
 void* aligned_alloc_bytes(std::size_t nbytes) {
   // std::aligned_alloc needs a size that is a multiple of the alignment.
-  std::size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
+  const std::size_t align = nbytes >= kHugePageThreshold ? kHugePage : kAlignment;
+  std::size_t rounded = (nbytes + align - 1) / align * align;
   if (rounded < nbytes) throw std::bad_alloc();
-  if (rounded == 0) rounded = kAlignment;
-  void* ptr = std::aligned_alloc(kAlignment, rounded);
+  if (rounded == 0) rounded = align;
+  void* ptr = std::aligned_alloc(align, rounded);
   if (ptr == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  if (align == kHugePage) madvise(ptr, rounded, MADV_HUGEPAGE);  // a hint; failure is harmless
+#endif
   return ptr;
 }
 
