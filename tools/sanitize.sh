@@ -39,14 +39,16 @@ status=0
     ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:halt_on_error=1:exitcode=86:malloc_context_size=5:log_path=$work/logs/asan" \
     LSAN_OPTIONS="suppressions=$work/lsan.supp:print_suppressions=0" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$work/logs/ubsan" \
-    "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "$repo/tests" "$@"
+    "$work/venv/bin/python" -u -m pytest -q -p no:cacheprovider "$repo/tests" "$@"
 ) || status=$?
 
 # Reports go to log files (pytest captures stderr); an allocation that fails on
 # purpose (the MemoryError tests) only warns, every other report is an error.
-if grep -l "ERROR: \|runtime error" "$work"/logs/* 2>/dev/null; then
-  cat "$work"/logs/*
-  echo "sanitize: reports found" >&2
-  exit 1
+if grep -q "ERROR: \|runtime error" "$work"/logs/* 2>/dev/null; then
+  status=1
+fi
+if [ "$status" -ne 0 ]; then
+  cat "$work"/logs/* 2>/dev/null || true
+  echo "sanitize: failed (pytest status $status; reports above, if any)" >&2
 fi
 exit "$status"
