@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fastbp.examples.cnn import cnn_digits, simple_convnet, simple_convnet_mnist
-from tests.support import num_threads
+from support import num_threads
 from tests.test_mnist import idx_bytes
 
 

@@ -18,7 +18,7 @@ from fastbp.nn import (
     ReLU,
     Sequential,
 )
-from tests.support import tolerance
+from support import tolerance
 
 # (C, OC, kernel, stride, padding, (H, W))
 CONV_CASES = [
