@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import subprocess
 import sys
 from typing import Dict, Iterator, Optional
@@ -42,3 +43,17 @@ def run_python(code: str, env: Optional[Dict[str, str]] = None, timeout: float =
         text=True,
         timeout=timeout,
     )
+
+
+# IDX (MNIST) type codes of each element type.
+IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C,
+             np.float32: 0x0D, np.float64: 0x0E}
+
+
+def idx_bytes(arr: np.ndarray, code=None, dims=None) -> bytes:
+    """The IDX encoding of arr (big-endian); code/dims override the header."""
+    arr = np.asarray(arr)
+    code = IDX_CODES[arr.dtype.type] if code is None else code
+    dims = arr.shape if dims is None else dims
+    header = bytes([0, 0, code, len(dims)]) + struct.pack(f">{len(dims)}I", *dims)
+    return header + arr.astype(arr.dtype.newbyteorder(">")).tobytes()

@@ -11,7 +11,7 @@ import pytest
 
 from fastbp.examples.cnn import cnn_digits, simple_convnet, simple_convnet_mnist
 from support import num_threads
-from tests.test_mnist import idx_bytes
+from support import idx_bytes
 
 
 def test_cnn_digits_reaches_97_percent():

@@ -10,18 +10,8 @@ import numpy as np
 import pytest
 
 from fastbp.data.mnist import load_digits, load_idx, load_mnist
-
-CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C,
-         np.float32: 0x0D, np.float64: 0x0E}
-
-
-def idx_bytes(arr: np.ndarray, code=None, dims=None) -> bytes:
-    """The IDX encoding of arr (big-endian); code/dims override the header."""
-    arr = np.asarray(arr)
-    code = CODES[arr.dtype.type] if code is None else code
-    dims = arr.shape if dims is None else dims
-    header = bytes([0, 0, code, len(dims)]) + struct.pack(f">{len(dims)}I", *dims)
-    return header + arr.astype(arr.dtype.newbyteorder(">")).tobytes()
+from support import IDX_CODES as CODES
+from support import idx_bytes
 
 
 def write(path, data: bytes, gz: bool = False):
