@@ -6,6 +6,7 @@ Shapes: op(a) is (M, K), op(b) is (K, N), c is (M, N).
 from __future__ import annotations
 
 import itertools
+import os
 import pathlib
 import shutil
 import subprocess
@@ -258,12 +259,16 @@ def test_kernels_on_emulated_avx512(tmp_path):
     exe = tmp_path / "check_kernels"
     sources = ["gemm/kernels/emulate/check_kernels.cpp", "gemm/kernels/avx512/gemm_avx512.cpp",
                "gemm/kernels/generic/gemm_generic.cpp"]
+    # Under tools/sanitize.sh the sanitizer runtimes are preloaded; the compiler
+    # and this plain checker must run without them.
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     subprocess.run(
         [compiler, "-std=c++17", "-O1", f"-I{cpp}", f"-I{cpp / 'gemm/kernels/emulate'}",
          *[str(cpp / s) for s in sources], "-o", str(exe)],
-        check=True, capture_output=True, timeout=120,
+        check=True, capture_output=True, timeout=120, env=env,
     )
-    result = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=True,
+                            env=env)
     assert result.stdout.split() == ["avx512", "bad=0", "generic", "bad=0"], result.stdout
 
 
