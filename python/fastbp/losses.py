@@ -66,7 +66,8 @@ class _Classification(Loss):
     def _check(self, scores: Any, labels: Any):
         name = type(self).__name__
         scores = as_input(scores, None, name, "scores")
-        labels = np.asarray(labels)
+        if type(labels) is not np.ndarray:
+            labels = np.asarray(labels)
         if labels.dtype.kind not in "iu":
             raise TypeError(f"{name}: labels must be integers, got dtype {labels.dtype}")
         if scores.ndim != 2:
@@ -224,8 +225,9 @@ def l2_penalty(model: Module, reg: float) -> float:
     if not np.isfinite(reg) or reg < 0:
         raise ValueError(f"l2_penalty: reg must be finite and >= 0, got {reg}")
     total = 0.0
-    for p in model.parameters():
-        if p.data.ndim < 2:
-            continue
-        total += ops.l2_penalty_accumulate(p.grad, p.data, reg)
+    accumulate = ops.l2_penalty_accumulate
+    for p in model.parameters():  # cached by the module until its structure changes
+        data = p.data
+        if data.ndim >= 2:
+            total += accumulate(p.grad, data, reg)
     return total

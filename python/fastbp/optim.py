@@ -244,6 +244,19 @@ class SGD(Optimizer):
     def _state_keys(self, hyper: Mapping[str, Any]) -> Tuple[str, ...]:
         return ("momentum_buffer",) if hyper["momentum"] != 0 else ()
 
+    def step(self) -> None:
+        """Updates every parameter in place from its ``.grad``."""
+        if type(self)._update is not SGD._update:  # a subclass with its own update
+            super().step()
+            return
+        h = self.hyper
+        lr, momentum, nesterov, wd = h["lr"], h["momentum"], h["nesterov"], h["weight_decay"]
+        update = ops.sgd_update
+        for p, state in zip(self.params, self.state):
+            update(p.data, p.grad, state.get("momentum_buffer"), lr=lr, momentum=momentum,
+                   nesterov=nesterov, weight_decay=wd)
+        self.step_count += 1
+
     def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:
         h = self.hyper
         ops.sgd_update(

@@ -118,11 +118,13 @@ class Linear(Module):
                 f"{self._short_repr()}: input has shape {x.shape}, "
                 f"expected (..., {self.in_features}) (N, in_features)"
             )
-        self._x = x
-        x2 = x.reshape(-1, self.in_features)
-        b = None if self.bias is None else self.bias.data
-        y = ops.linear_forward(x2, self.weight.data, b)
-        return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (self.out_features,))
+        self.__dict__["_x"] = x  # a plain cache: skips Module.__setattr__'s registry checks
+        bias = self.bias
+        b = None if bias is None else bias.data
+        if x.ndim == 2:
+            return ops.linear_forward(x, self.weight.data, b)
+        y = ops.linear_forward(x.reshape(-1, self.in_features), self.weight.data, b)
+        return y.reshape(x.shape[:-1] + (self.out_features,))
 
     def backward(self, dout) -> np.ndarray:
         """Returns dx; adds ``x^T @ dout`` into ``weight.grad`` and the row sums
@@ -135,15 +137,18 @@ class Linear(Module):
                 f"{self._short_repr()}: dout has shape {dout.shape}, expected {expected} "
                 f"(the shape of the last forward output)"
             )
-        b_grad = None if self.bias is None else self.bias.grad
+        bias, weight = self.bias, self.weight
+        b_grad = None if bias is None else bias.grad
+        if x.ndim == 2:
+            return ops.linear_backward_accumulate(dout, x, weight.data, weight.grad, b_grad)
         dx = ops.linear_backward_accumulate(
             dout.reshape(-1, self.out_features),
             x.reshape(-1, self.in_features),
-            self.weight.data,
-            self.weight.grad,
+            weight.data,
+            weight.grad,
             b_grad,
         )
-        return dx if x.ndim == 2 else dx.reshape(x.shape)
+        return dx.reshape(x.shape)
 
     def extra_repr(self) -> str:
         text = f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -176,8 +181,9 @@ class ReLU(_Activation):
         self._x: Optional[np.ndarray] = None
 
     def forward(self, x) -> np.ndarray:
-        self._x = as_input(x, None, self)
-        return ops.relu_forward(self._x)
+        x = as_input(x, None, self)
+        self.__dict__["_x"] = x  # a plain cache: skips Module.__setattr__'s registry checks
+        return ops.relu_forward(x)
 
     def backward(self, dout) -> np.ndarray:
         x = self._require_cache("_x")

@@ -44,6 +44,15 @@ __all__ = ["Module", "Parameter", "as_input", "float_dtype_for"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
+# Bumped whenever any module registers or drops a parameter, child or buffer, so
+# cached traversals (Module.named_parameters) know when to walk the tree again.
+_structure_version = 0
+
+
+def _structure_changed() -> None:
+    global _structure_version
+    _structure_version += 1
+
 
 class Parameter:
     """A trainable array and its gradient.
@@ -105,6 +114,10 @@ def as_input(x: Any, dtype: Optional[np.dtype], owner: Any, what: str = "input")
     non-numeric input raises ``TypeError`` naming ``owner``. (The low-level
     ``fastbp.ops`` functions are strict and never cast.)
     """
+    if type(x) is np.ndarray:  # the common case first: the layers call this every pass
+        dt = x.dtype
+        if dt in _FLOAT_DTYPES and (dtype is None or dt == dtype):
+            return x
     arr = x if isinstance(x, np.ndarray) else np.asarray(x)
     if arr.dtype.kind not in "fiub":
         raise TypeError(
@@ -146,6 +159,10 @@ class Module:
                 f"before assigning attributes (assigning {name!r})"
             )
         params, modules, buffers = self._parameters, self._modules, self._buffers
+        if not (name in params or name in modules or name in buffers
+                or isinstance(value, (Parameter, Module))):
+            object.__setattr__(self, name, value)  # plain state, e.g. a forward cache
+            return
         if name in buffers and isinstance(value, np.ndarray):
             buffers[name] = value  # a buffer reassigned (e.g. new running statistics)
             object.__setattr__(self, name, value)
@@ -158,6 +175,7 @@ class Module:
             params[name] = value
         elif isinstance(value, Module):
             modules[name] = value
+        _structure_changed()
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name: str, array: np.ndarray) -> None:
@@ -166,6 +184,7 @@ class Module:
         arr = np.require(array, requirements="C")  # keeps 0-d arrays 0-d
         object.__setattr__(self, name, arr)
         self._buffers[name] = arr
+        _structure_changed()
 
     def add_module(self, name: str, module: "Module") -> None:
         """Registers ``module`` as child ``name`` (what ``self.name = module`` does)."""
@@ -206,6 +225,9 @@ class Module:
         """``(dotted name, Parameter)`` pairs: own parameters in registration
         order (weight before bias), then each child's, in order. A parameter
         shared by two modules is listed once."""
+        cache = self.__dict__.get("_named_parameters_cache")
+        if cache is not None and cache[0] == _structure_version and cache[1] == prefix:
+            return list(cache[2])
         out: List[Tuple[str, Parameter]] = []
         seen = set()
         for mod_name, module in self.named_modules(prefix):
@@ -213,7 +235,8 @@ class Module:
                 if id(p) not in seen:
                     seen.add(id(p))
                     out.append((f"{mod_name}.{name}" if mod_name else name, p))
-        return out
+        object.__setattr__(self, "_named_parameters_cache", (_structure_version, prefix, out))
+        return list(out)
 
     def parameters(self) -> List[Parameter]:
         """Every :class:`Parameter`, in the order of :meth:`named_parameters`."""
