@@ -32,7 +32,7 @@ def test_measure_and_table(tmp_path):
         return fn
 
     w = bench.Workload("tiny", None, {"fastbp": counter("fastbp"), "numpy": counter("numpy")})
-    result = bench.measure(w, repeats=3, min_time_s=0.0)
+    result = bench.measure(w, repeats=3, min_time_s=0.0, settle_s=0.0)
     assert set(result.median_s) == {"fastbp", "numpy"}
     assert calls["fastbp"] >= 2 + 3  # warm-up, sizing, three samples
     table = bench.format_table([result])

@@ -332,9 +332,17 @@ def default_workloads(quick: bool = False) -> List[Callable[[], Workload]]:
 # --- running and reporting ----------------------------------------------------
 
 
-def measure(workload: Workload, repeats: int, min_time_s: float = 0.05) -> Result:
+# After a call, OpenBLAS's worker threads keep spinning for up to ~0.1 s (and
+# OpenMP's for a shorter while), taking a core from whatever runs next. Each
+# sample therefore starts after this pause, so that it times one library alone.
+SETTLE_S = 0.15
+
+
+def measure(workload: Workload, repeats: int, min_time_s: float = 0.05,
+            settle_s: float = SETTLE_S) -> Result:
     """Times each implementation round-robin; each sample repeats the call until
-    it has run at least `min_time_s`, and the median sample per call is kept."""
+    it has run at least `min_time_s`, and the median sample per call is kept.
+    Before each sample the runner sleeps `settle_s` (see SETTLE_S)."""
     loops: Dict[str, int] = {}
     for impl, fn in workload.impls.items():  # warm up and size the inner loop
         fn()
@@ -345,6 +353,7 @@ def measure(workload: Workload, repeats: int, min_time_s: float = 0.05) -> Resul
     samples: Dict[str, List[float]] = {impl: [] for impl in workload.impls}
     for _ in range(repeats):
         for impl, fn in workload.impls.items():
+            time.sleep(settle_s)
             start = time.perf_counter()
             for _ in range(loops[impl]):
                 fn()
