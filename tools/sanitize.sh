@@ -32,15 +32,25 @@ leak:PyUnicode_
 SUPPRESSIONS
 mkdir -p "$work/logs"
 preload="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)"
+# One interpreter per test file: a failure names its file, and no state builds
+# up across the whole suite inside the instrumented process.
 status=0
-(
-  cd "$work"  # import the installed package, not the source tree
-  env LD_PRELOAD="$preload" PYTHONMALLOC=malloc \
-    ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:halt_on_error=1:exitcode=86:malloc_context_size=5:log_path=$work/logs/asan" \
-    LSAN_OPTIONS="suppressions=$work/lsan.supp:print_suppressions=0" \
-    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$work/logs/ubsan" \
-    "$work/venv/bin/python" -u -m pytest -q -p no:cacheprovider "$repo/tests" "$@"
-) || status=$?
+failed=()
+for test_file in "$repo"/tests/test_*.py; do
+  file_status=0
+  (
+    cd "$work"  # import the installed package, not the source tree
+    env LD_PRELOAD="$preload" PYTHONMALLOC=malloc PYTHONFAULTHANDLER=1 \
+      ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:halt_on_error=1:exitcode=86:malloc_context_size=5:log_path=$work/logs/asan" \
+      LSAN_OPTIONS="suppressions=$work/lsan.supp:print_suppressions=0" \
+      UBSAN_OPTIONS="halt_on_error=1:exitcode=87:print_stacktrace=1:log_path=$work/logs/ubsan" \
+      "$work/venv/bin/python" -u -m pytest -q -p no:cacheprovider "$test_file" "$@"
+  ) || file_status=$?
+  if [ "$file_status" -ne 0 ]; then
+    status=1
+    failed+=("$(basename "$test_file") (exit $file_status)")
+  fi
+done
 
 # Reports go to log files (pytest captures stderr); an allocation that fails on
 # purpose (the MemoryError tests) only warns, every other report is an error.
@@ -49,6 +59,6 @@ if grep -q "ERROR: \|runtime error" "$work"/logs/* 2>/dev/null; then
 fi
 if [ "$status" -ne 0 ]; then
   cat "$work"/logs/* 2>/dev/null || true
-  echo "sanitize: failed (pytest status $status; reports above, if any)" >&2
+  echo "sanitize: failed: ${failed[*]:-sanitizer reports}; reports above, if any" >&2
 fi
 exit "$status"
