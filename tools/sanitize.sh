@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds fastbp with AddressSanitizer + UndefinedBehaviorSanitizer into a fresh
 # virtual environment and runs the test suite under them. Any ASan or UBSan
-# report, or a leak allocated by the extension, fails the run.
+# report fails the run. LeakSanitizer is off: its exit-time tracer crashed
+# ("Tracer caught signal 11") on this machine's kernel for clean runs, so leaks
+# are caught by tests/test_memory.py (resident memory flat over many calls).
 # Usage: bash tools/sanitize.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,19 +19,6 @@ python3 -m venv "$work/venv"
   --config-settings=build-dir="$work/build"
 
 # The interpreter is not built with ASan, so the runtimes are preloaded into it.
-# Leak stacks keep only the innermost frames (malloc_context_size), so the
-# suppressions below silence what Python and NumPy allocate and keep until exit
-# without hiding an allocation made by fastbp's own code.
-cat > "$work/lsan.supp" <<'SUPPRESSIONS'
-leak:libpython
-leak:_multiarray_umath
-leak:libscipy_openblas
-leak:PyMem_
-leak:PyObject_Malloc
-leak:_PyObject_
-leak:_PyMem_
-leak:PyUnicode_
-SUPPRESSIONS
 mkdir -p "$work/logs"
 preload="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)"
 # One interpreter per test file: a failure names its file, and no state builds
@@ -41,8 +30,7 @@ for test_file in "$repo"/tests/test_*.py; do
   (
     cd "$work"  # import the installed package, not the source tree
     env LD_PRELOAD="$preload" PYTHONMALLOC=malloc PYTHONFAULTHANDLER=1 \
-      ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:halt_on_error=1:exitcode=86:malloc_context_size=5:log_path=$work/logs/asan" \
-      LSAN_OPTIONS="suppressions=$work/lsan.supp:print_suppressions=0" \
+      ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:exitcode=86:log_path=$work/logs/asan" \
       UBSAN_OPTIONS="halt_on_error=1:exitcode=87:print_stacktrace=1:log_path=$work/logs/ubsan" \
       "$work/venv/bin/python" -u -m pytest -q -p no:cacheprovider "$test_file" "$@"
   ) || file_status=$?
