@@ -26,6 +26,9 @@ preload="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)"
 status=0
 failed=()
 for test_file in "$repo"/tests/test_*.py; do
+  # Resident-memory tests measure the allocator, which ASan replaces with its
+  # own (freed blocks wait in a 256 MiB quarantine); they run in the plain pass.
+  [ "$(basename "$test_file")" = test_memory.py ] && continue
   file_status=0
   (
     cd "$work"  # import the installed package, not the source tree
