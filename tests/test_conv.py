@@ -130,6 +130,21 @@ def test_max_pool_nan_propagates_like_reference():
     assert np.isnan(y[0, 0, 0, 0]) and np.isnan(y[0, 1, 1, 1])
 
 
+@pytest.mark.parametrize("width", [14, 15, 16, 17, 30, 33, 40])
+def test_max_pool_2x2_vector_rows_match_reference(rng, width):
+    """The 2x2 stride-2 float32 rows run eight windows per step, the last group
+    overlapping the one before; ties, infinities and NaNs must pick what the
+    reference picks (the first maximum, the first NaN)."""
+    x = rng.integers(-2, 3, size=(2, 3, 6, width)).astype(np.float32)  # many ties
+    specials = np.array([np.nan, np.inf, -np.inf], np.float32)
+    hits = rng.random(x.shape) < 0.15
+    x[hits] = rng.choice(specials, size=int(hits.sum()))
+    y, argmax = ops.max_pool2d_forward(x, 2)
+    y_ref, argmax_ref = ref.max_pool2d_forward(x, 2)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(argmax, argmax_ref)
+
+
 def test_max_pool_backward_arbitrary_argmax(rng, dtype):
     """Indices that jump across planes and repeat still add up (the one-thread path)."""
     dout = _rand(rng, (2, 3, 2, 2), dtype)

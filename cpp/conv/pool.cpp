@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
+#include "conv/kernels/pool_kernels.hpp"
+#include "runtime/cpu.hpp"
 #include "runtime/threads.hpp"
 
 namespace fastbp {
@@ -43,34 +46,43 @@ void max_pool_plane(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t base,
   }
 }
 
-// The 2x2, stride-2 window of most CNNs: same order and results as max_pool_plane, written
-// so that the compiler vectorises along a row (selects on values and on a 0..3 position).
+// Outputs [from, count) of one 2x2, stride-2 row (contract of max_pool_2x2s2_row_f32_avx2
+// in conv/kernels/pool_kernels.hpp), in portable code; same order and results.
+template <class T>
+void max_pool_2x2s2_row(T* __restrict y_row, std::int64_t* __restrict a_row, const T* x0,
+                        const T* x1, std::int64_t from, std::int64_t count,
+                        std::int64_t row_base, std::int64_t W) {
+  for (std::int64_t ow = from; ow < count; ++ow) {
+    T best = x0[2 * ow];
+    std::int64_t off = 0;  // offset of the winner from the window's top-left corner
+    max_update(best, off, x0[2 * ow + 1], std::int64_t{1});
+    max_update(best, off, x1[2 * ow], W);
+    max_update(best, off, x1[2 * ow + 1], W + 1);
+    y_row[ow] = best;
+    a_row[ow] = row_base + 2 * ow + off;
+  }
+}
+
+// The 2x2, stride-2 window of most CNNs, row by row; float rows go to the AVX2 kernel
+// when the CPU has it (AVX-512 CPUs too) and the row has 8 or more outputs.
 template <class T>
 void max_pool_plane_2x2s2(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t base,
                           const ConvGeom& g) {
   const std::int64_t W = g.W, OH = g.OH, OW = g.OW;
+  constexpr bool is_float = std::is_same_v<T, float>;
+  const bool simd = is_float && active_isa() != Isa::generic && W < (std::int64_t{1} << 30);
   for (std::int64_t oh = 0; oh < OH; ++oh) {
     const T* x0 = x_p + 2 * oh * W;
     const T* x1 = x0 + W;
-    T* __restrict y_row = y_p + oh * OW;
-    std::int64_t* __restrict a_row = a_p + oh * OW;
+    T* y_row = y_p + oh * OW;
+    std::int64_t* a_row = a_p + oh * OW;
     const std::int64_t row_base = base + 2 * oh * W;
-    for (std::int64_t ow = 0; ow < OW; ++ow) {
-      const T a = x0[2 * ow], b = x0[2 * ow + 1], c = x1[2 * ow], d = x1[2 * ow + 1];
-      T best = a;
-      std::int64_t off = 0;  // offset of the winner from the window's top-left corner
-      const bool tb = (b > best) | ((b != b) & (best == best));
-      best = tb ? b : best;
-      off = tb ? 1 : off;
-      const bool tc = (c > best) | ((c != c) & (best == best));
-      best = tc ? c : best;
-      off = tc ? W : off;
-      const bool td = (d > best) | ((d != d) & (best == best));
-      best = td ? d : best;
-      off = td ? W + 1 : off;
-      y_row[ow] = best;
-      a_row[ow] = row_base + 2 * ow + off;
+    std::int64_t done = 0;
+    if constexpr (is_float) {
+      if (simd)
+        done = pool_kernels::max_pool_2x2s2_row_f32_avx2(y_row, a_row, x0, x1, OW, row_base, W);
     }
+    max_pool_2x2s2_row(y_row, a_row, x0, x1, done, OW, row_base, W);
   }
 }
 
