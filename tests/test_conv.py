@@ -90,6 +90,21 @@ def test_conv2d_matches_reference(rng, dtype, case, bias):
         _close(g, e, dtype, terms)
 
 
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_backward_without_input_grad(rng, dtype, case):
+    """input_grad=False skips dx; dw and db are the very same bits."""
+    x, w, _, s, p = _conv_data(rng, case, dtype)
+    dout = _rand(rng, ops.conv2d_forward(x, w, None, s, p).shape, dtype)
+    dx, dw, db = ops.conv2d_backward(dout, x, w, s, p)
+    none, dw_only, db_only = ops.conv2d_backward(dout, x, w, s, p, input_grad=False)
+    assert none is None
+    np.testing.assert_array_equal(dw_only, dw)
+    np.testing.assert_array_equal(db_only, db)
+    ref_none, ref_dw, _ = ref.conv2d_backward(dout, x, w, s, p, input_grad=False)
+    assert ref_none is None
+    _close(dw_only, ref_dw, dtype, x.shape[0] * dout.shape[2] * dout.shape[3])
+
+
 @pytest.mark.parametrize("case", POOL_CASES)
 def test_pools_match_reference(rng, dtype, case):
     N, C, H, W, k, s = case

@@ -6,7 +6,7 @@ from support import num_threads, tolerance
 
 import fastbp
 from fastbp import nn, reference
-from fastbp.gradcheck import gradcheck
+from fastbp.gradcheck import GradcheckError, gradcheck
 
 SHAPES = [(1, 1, 1), (3, 5, 4), (7, 2, 100), (64, 33, 17)]  # (N, D, M)
 
@@ -256,6 +256,47 @@ def test_sequential_chain(rng):
     for got, want in [(dx, rdx), (net[0].weight.grad, dw1), (net[0].bias.grad, db1),
                       (net[2].weight.grad, dw2), (net[2].bias.grad, db2)]:
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("first", ["linear", "conv"])
+def test_first_layer_without_input_grad(first, rng):
+    """input_grad=False: backward returns None and every parameter gradient is
+    bit for bit what the full backward pass gives."""
+    def make(input_grad):
+        if first == "linear":
+            head = nn.Linear(12, 5, rng=0, input_grad=input_grad)
+        else:
+            head = nn.Sequential(nn.Conv2d(2, 3, 3, rng=0, input_grad=input_grad), nn.Flatten())
+        return nn.Sequential(head, nn.ReLU(), nn.Linear(5 if first == "linear" else 12, 4, rng=1))
+
+    x = rng.standard_normal((6, 12) if first == "linear" else (6, 2, 4, 4)).astype(np.float32)
+    dout = rng.standard_normal((6, 4)).astype(np.float32)
+    full, skip = make(True), make(False)
+    np.testing.assert_array_equal(full(x), skip(x))
+    assert full.backward(dout).shape == x.shape
+    assert skip.backward(dout) is None
+    for (name, p), (_, q) in zip(full.named_parameters(), skip.named_parameters()):
+        np.testing.assert_array_equal(p.grad, q.grad, err_msg=name)
+    assert "input_grad=False" in repr(skip)
+
+
+def test_gradcheck_without_input_grad(rng):
+    """The parameters are still checked; a wrong weight gradient still fails."""
+    net = nn.Sequential(nn.Linear(3, 4, dtype=np.float64, rng=0, input_grad=False), nn.Tanh())
+    x = rng.standard_normal((5, 3))
+    assert gradcheck(net, x)
+    net[0].backward = lambda dout: (net[0].weight.grad.__iadd__(1.0), None)[1]
+    with pytest.raises(GradcheckError, match="0.weight"):
+        gradcheck(net, x)
+
+
+@pytest.mark.parametrize("check_finite", [False, True])
+def test_input_grad_false_only_first(check_finite, rng):
+    net = nn.Sequential(nn.ReLU(), nn.Linear(3, 2, rng=0, input_grad=False))
+    out = net(rng.standard_normal((4, 3)))
+    with fastbp.debug.debug_mode(check_finite=check_finite):
+        with pytest.raises(ValueError, match="ReLU.*input_grad=False; only the first"):
+            net.backward(np.ones_like(out))
 
 
 def test_parameters_order_and_names():

@@ -101,6 +101,18 @@ def test_linear_backward_accumulate_adds_into_grads(dtype, rng):
     np.testing.assert_allclose(b_grad, b_grad_ref, **tolerance(dtype))
 
 
+def test_linear_backward_accumulate_without_input_grad(dtype, rng):
+    x, w = random_array(rng, (9, 4), dtype, 1.0), random_array(rng, (4, 6), dtype, 1.0)
+    dout = random_array(rng, (9, 6), dtype, 1.0)
+    w_grad, b_grad = np.ones((4, 6), dtype), np.ones(6, dtype)
+    w_grad_all, b_grad_all = w_grad.copy(), b_grad.copy()
+    ops.linear_backward_accumulate(dout, x, w, w_grad_all, b_grad_all)
+    assert ops.linear_backward_accumulate(dout, x, w, w_grad, b_grad, input_grad=False) is None
+    np.testing.assert_array_equal(w_grad, w_grad_all)
+    np.testing.assert_array_equal(b_grad, b_grad_all)
+    assert ref.linear_backward_accumulate(dout, x, w, w_grad, b_grad, input_grad=False) is None
+
+
 def test_linear_backward_accumulate_rejects_copies(rng):
     x, w = np.ones((3, 4)), np.ones((4, 5))
     dout = np.ones((3, 5))

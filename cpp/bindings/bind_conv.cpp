@@ -154,7 +154,7 @@ py::array conv2d_forward_binding(py::handle x_obj, py::handle w_obj, py::handle 
 }
 
 py::tuple conv2d_backward_binding(py::handle dout_obj, py::handle x_obj, py::handle w_obj,
-                                  py::handle s_obj, py::handle p_obj) {
+                                  py::handle s_obj, py::handle p_obj, bool input_grad) {
   FloatArg dout = float_arg(dout_obj, "dout");
   FloatArg x = float_arg(x_obj, "x");
   FloatArg w = float_arg(w_obj, "w");
@@ -162,15 +162,15 @@ py::tuple conv2d_backward_binding(py::handle dout_obj, py::handle x_obj, py::han
   const std::int64_t OC = w.shape[0];
   require_same_dtype(dout, x);
   require_shape(dout, {g.N, OC, g.OH, g.OW});
-  Tensor dx(x.shape, x.dtype), dw(w.shape, x.dtype), db({OC}, x.dtype);
+  Tensor dx(input_grad ? x.shape : Shape{0}, x.dtype), dw(w.shape, x.dtype), db({OC}, x.dtype);
   dispatch_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);
     py::gil_scoped_release release;
-    conv2d_backward<T>(dx.data_as<T>(), dw.data_as<T>(), db.data_as<T>(), dout.data<T>(),
-                       x.data<T>(), w.data<T>(), g, OC);
+    conv2d_backward<T>(input_grad ? dx.data_as<T>() : nullptr, dw.data_as<T>(), db.data_as<T>(),
+                       dout.data<T>(), x.data<T>(), w.data<T>(), g, OC);
   });
-  return py::make_tuple(to_numpy(std::move(dx)), to_numpy(std::move(dw)),
-                        to_numpy(std::move(db)));
+  py::object dx_out = input_grad ? py::object(to_numpy(std::move(dx))) : py::object(py::none());
+  return py::make_tuple(dx_out, to_numpy(std::move(dw)), to_numpy(std::move(db)));
 }
 
 py::tuple max_pool2d_forward_binding(py::handle x_obj, py::handle k_obj, py::handle s_obj) {
@@ -264,8 +264,9 @@ void bind_conv(py::module_& m) {
         py::arg("b") = py::none(), py::arg("stride") = 1, py::arg("padding") = 0,
         "x (N, C, H, W), w (OC, C, KH, KW), b (OC,) or None -> y (N, OC, OH, OW)");
   m.def("conv2d_backward", &conv2d_backward_binding, py::arg("dout"), py::arg("x"),
-        py::arg("w"), py::arg("stride") = 1, py::arg("padding") = 0,
-        "dout (N, OC, OH, OW) -> (dx, dw, db) of conv2d_forward");
+        py::arg("w"), py::arg("stride") = 1, py::arg("padding") = 0, py::kw_only(),
+        py::arg("input_grad") = true,
+        "dout (N, OC, OH, OW) -> (dx, dw, db) of conv2d_forward; dx is None without input_grad");
   m.def("max_pool2d_forward", &max_pool2d_forward_binding, py::arg("x"), py::arg("kernel_size"),
         py::arg("stride") = py::none(),
         "x (N, C, H, W) -> (y (N, C, OH, OW), argmax int64 flat indices into x)");

@@ -99,9 +99,9 @@ FloatArg grad_buffer(py::handle obj, const char* name, const FloatArg& like,
   return g;
 }
 
-py::array linear_backward_accumulate_binding(py::handle dout_obj, py::handle x_obj,
-                                             py::handle w_obj, py::handle w_grad_obj,
-                                             py::handle b_grad_obj) {
+py::object linear_backward_accumulate_binding(py::handle dout_obj, py::handle x_obj,
+                                              py::handle w_obj, py::handle w_grad_obj,
+                                              py::handle b_grad_obj, bool input_grad) {
   FloatArg dout = float_arg(dout_obj, "dout");
   FloatArg x = float_arg(x_obj, "x");
   FloatArg w = float_arg(w_obj, "w");
@@ -111,15 +111,16 @@ py::array linear_backward_accumulate_binding(py::handle dout_obj, py::handle x_o
   FloatArg w_grad = grad_buffer(w_grad_obj, "w_grad", x, {D, M});
   std::optional<FloatArg> b_grad;
   if (!b_grad_obj.is_none()) b_grad = grad_buffer(b_grad_obj, "b_grad", x, {M});
-  Tensor dx({N, D}, x.dtype);
+  Tensor dx({input_grad ? N : 0, D}, x.dtype);
   dispatch_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);
     T* dW = static_cast<T*>(w_grad.array.mutable_data());
     T* db = b_grad ? static_cast<T*>(b_grad->array.mutable_data()) : nullptr;
     py::gil_scoped_release release;
-    linear_backward<T>(dx.data_as<T>(), dW, db, dout.data<T>(), x.data<T>(), w.data<T>(), N, D,
-                       M, true);
+    linear_backward<T>(input_grad ? dx.data_as<T>() : nullptr, dW, db, dout.data<T>(),
+                       x.data<T>(), w.data<T>(), N, D, M, true);
   });
+  if (!input_grad) return py::none();
   return to_numpy(std::move(dx));
 }
 
@@ -206,7 +207,9 @@ void bind_ops(py::module_& m) {
         "(dx, dw, db) of y = x @ w + b");
   m.def("linear_backward_accumulate", &linear_backward_accumulate_binding, py::arg("dout"),
         py::arg("x"), py::arg("w"), py::arg("w_grad"), py::arg("b_grad") = py::none(),
-        "Returns dx; adds dw into w_grad and db into b_grad (or skips it when None), in place.");
+        py::kw_only(), py::arg("input_grad") = true,
+        "Returns dx (None without input_grad); adds dw into w_grad and db into b_grad (or skips "
+        "it when None), in place.");
   m.def("softmax_cross_entropy", &softmax_cross_entropy_binding, py::arg("scores"),
         py::arg("labels"), "(mean loss, dscores) of softmax cross-entropy; dscores already / N");
 }

@@ -73,10 +73,12 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
   const bool pointwise = is_pointwise(g);
   const std::int64_t chunk = chunk_size(N);
   const std::int64_t chunks = (N + chunk - 1) / chunk;
-  const int nt = outer_threads(chunks, 1, 6.0 * N * OC * CKK * P);
+  const int nt = outer_threads(chunks, 1, (dx != nullptr ? 6.0 : 4.0) * N * OC * CKK * P);
 
-  // Per-thread col, dcol and padded image; per-chunk dw/db partials (none when one chunk).
-  const std::int64_t per_thread = 2 * CKK * P + padded_numel(g);
+  // Per-thread col, dcol (when dx is wanted) and padded image; per-chunk dw/db partials
+  // (none when one chunk).
+  const std::int64_t dcol_numel = dx != nullptr ? CKK * P : 0;
+  const std::int64_t per_thread = CKK * P + dcol_numel + padded_numel(g);
   Tensor workspace({pointwise ? 0 : nt, per_thread}, dtype_of<T>());
   const std::int64_t part = OC * CKK + OC;
   Tensor partials({chunks > 1 ? chunks : 0, part}, dtype_of<T>());
@@ -85,7 +87,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
   {
     T* col = pointwise ? nullptr : workspace.data_as<T>() + omp_get_thread_num() * per_thread;
     T* dcol = pointwise ? nullptr : col + CKK * P;
-    T* xp = pointwise ? nullptr : dcol + CKK * P;
+    T* xp = pointwise ? nullptr : dcol + dcol_numel;
 #pragma omp for schedule(dynamic)
     for (std::int64_t ch = 0; ch < chunks; ++ch) {
       T* pdw = chunks > 1 ? partials.data_as<T>() + ch * part : dw;
@@ -94,7 +96,6 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
       for (std::int64_t n = n0; n < n1; ++n) {
         const T* x_n = x + n * g.image();
         const T* dout_n = dout + n * OC * P;
-        T* dx_n = dx + n * g.image();
         const bool first = n == n0;
         // dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T
         if (!pointwise) im2col_sample(col, x_n, xp, g);
@@ -107,7 +108,9 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
           for (std::int64_t p = 0; p < P; ++p) s += row[p];
           pdb[oc] = s;
         }
+        if (dx == nullptr) continue;
         // dx_n = col2im(w^T (CKK, OC) @ dout_n (OC, P))
+        T* dx_n = dx + n * g.image();
         gemm<T>(true, false, CKK, P, OC, T(1), w, CKK, dout_n, P, T(0), pointwise ? dx_n : dcol,
                 P);
         if (!pointwise) col2im_sample(dx_n, dcol, xp, g);

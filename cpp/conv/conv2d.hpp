@@ -28,6 +28,8 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
                     std::int64_t OC);
 
 // dx (N, C, H, W), dw (OC, C, KH, KW), db (OC,) from dout (N, OC, OH, OW); all overwritten.
+// dx may be null: the first layer of a network needs no input gradient, and skipping it
+// saves one of the three GEMMs and the col2im.
 template <class T>
 void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
                      const ConvGeom& g, std::int64_t OC);

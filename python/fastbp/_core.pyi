@@ -40,7 +40,9 @@ def linear_backward_accumulate(
     w: np.ndarray,
     w_grad: np.ndarray,
     b_grad: Optional[np.ndarray] = None,
-) -> np.ndarray: ...
+    *,
+    input_grad: bool = True,
+) -> Optional[np.ndarray]: ...
 def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> Tuple[float, np.ndarray]: ...
 
 # --- conv ------------------------------------------------------------------
@@ -66,8 +68,14 @@ def conv2d_forward(
     padding: IntPair = 0,
 ) -> np.ndarray: ...
 def conv2d_backward(
-    dout: np.ndarray, x: np.ndarray, w: np.ndarray, stride: IntPair = 1, padding: IntPair = 0
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    dout: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    *,
+    input_grad: bool = True,
+) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]: ...
 def max_pool2d_forward(
     x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
 ) -> Tuple[np.ndarray, np.ndarray]: ...

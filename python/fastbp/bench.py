@@ -101,7 +101,7 @@ def spiral_step_workload():
 
     X, y = data.spiral(seed=0)
     w = Workload("spiral 2-100-3 step", None)
-    model = nn.Sequential(nn.Linear(2, 100, init=0.01, rng=0), nn.ReLU(),
+    model = nn.Sequential(nn.Linear(2, 100, init=0.01, rng=0, input_grad=False), nn.ReLU(),
                           nn.Linear(100, 3, init=0.01, rng=1))
     loss = losses.SoftmaxCrossEntropy()
     opt = optim.SGD(model.parameters(), lr=1.0)
@@ -130,7 +130,8 @@ def mlp_step_workload(batch: int = 128):
     y = rng.integers(0, 10, size=batch)
     sizes = [784, 256, 10]
     w = Workload(f"MLP 784-256-10 step, batch {batch}", None)
-    model = nn.Sequential(nn.Linear(784, 256, rng=0), nn.ReLU(), nn.Linear(256, 10, rng=1))
+    model = nn.Sequential(nn.Linear(784, 256, rng=0, input_grad=False), nn.ReLU(),
+                          nn.Linear(256, 10, rng=1))
     loss = losses.SoftmaxCrossEntropy()
     opt = optim.SGD(model.parameters(), lr=0.1)
 
@@ -238,7 +239,8 @@ def simple_convnet_workload(batch: int = 100):
     y = rng.integers(0, 10, size=batch)
     wl = Workload(f"SimpleConvNet step, batch {batch}", None)
     model = nn.Sequential(
-        nn.Conv2d(1, 30, 5, init=0.01, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Conv2d(1, 30, 5, init=0.01, rng=0, input_grad=False), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
         nn.Linear(4320, 100, init=0.01, rng=1), nn.ReLU(), nn.Linear(100, 10, init=0.01, rng=2),
     )
     loss = losses.SoftmaxCrossEntropy()
@@ -272,7 +274,8 @@ def simple_convnet_workload(batch: int = 100):
 
 
 def _numpy_convnet_step(X, y, lr: float):
-    """The SimpleConvNet step composed from the NumPy reference ops."""
+    """The SimpleConvNet step composed from the NumPy reference ops; like fastbp and
+    PyTorch it skips the gradient of the input images."""
     rng = np.random.default_rng(0)
     p = {
         "w1": (0.01 * rng.standard_normal((30, 1, 5, 5))).astype(X.dtype),
@@ -295,7 +298,8 @@ def _numpy_convnet_step(X, y, lr: float):
         dhr, g3w, g3b = ref.linear_backward(dscores, hr, p["w3"])
         dflat, g2w, g2b = ref.linear_backward(ref.relu_backward(dhr, h), flat, p["w2"])
         dr = ref.max_pool2d_backward(dflat.reshape(pooled.shape), argmax, r.shape)
-        _, g1w, g1b = ref.conv2d_backward(ref.relu_backward(dr, c), X, p["w1"], 1, 0)
+        _, g1w, g1b = ref.conv2d_backward(ref.relu_backward(dr, c), X, p["w1"], 1, 0,
+                                          input_grad=False)
         for name, g in (("w1", g1w), ("b1", g1b), ("w2", g2w), ("b2", g2b), ("w3", g3w),
                         ("b3", g3b)):
             p[name] -= lr * g

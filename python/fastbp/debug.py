@@ -169,6 +169,8 @@ def checked_sequential_backward(seq: Any, dout: Any) -> Any:
     """``Sequential.backward`` with the backward checks, child by child in reverse."""
     try:
         for child in reversed(list(seq._modules.values())):
+            if dout is None:  # the module after child was built with input_grad=False
+                raise seq._no_input_grad_error(child)
             dout = checked_backward(child, dout)
     except NonFiniteError as e:
         e._add_parent(seq)

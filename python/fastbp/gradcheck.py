@@ -12,7 +12,9 @@ Three kinds of callee are accepted:
 * a :class:`fastbp.nn.Module` (or any object with ``forward(*inputs)`` and
   ``backward(dout)``, such as the graph gates ``MulLayer``/``AddLayer``):
   ``backward(dout)`` returns the input gradient (a tuple of them for several
-  inputs); objects with ``parameters()`` also have every Parameter checked;
+  inputs; None for a first layer built with ``input_grad=False``, whose input
+  is then not checked); objects with ``parameters()`` also have every
+  Parameter checked;
 * a plain function ``f(*inputs) -> out`` together with ``backward=``, a callable
   ``backward(dout) -> grad`` (or tuple of grads, one per input) that is called
   right after ``f`` at the unperturbed inputs. For a loss, for example::
@@ -114,6 +116,8 @@ def gradcheck(
         analytic = _as_grad_tuple(grads, len(xs))
         checks: List[Tuple[str, np.ndarray, np.ndarray]] = []
         for i, (x, g) in enumerate(zip(xs, analytic)):
+            if g is None:  # a first layer built with input_grad=False: nothing to check
+                continue
             checks.append((f"input {i}", x, _as_grad(g, x.shape, f"input {i}")))
         for name, p in named_params:
             checks.append((f"parameter {name!r}", p.data, p.grad.astype(np.float64)))

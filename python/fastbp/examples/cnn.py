@@ -47,14 +47,15 @@ def digits_cnn(
 ) -> Sequential:
     """The digits CNN: ``Conv2d(1, channels, 3, padding=1) - ReLU - MaxPool2d(2) -
     Flatten - Linear(channels * (S/2)**2, hidden) - ReLU - Linear(hidden, n_classes)``
-    for (N, 1, S, S) input, He-initialised from ``rng`` (Generator or int seed)."""
+    for (N, 1, S, S) input, He-initialised from ``rng`` (Generator or int seed).
+    The convolution reads data, so it skips its input gradient (``input_grad=False``)."""
     channels = check_positive_int(channels, "channels")
     hidden = check_positive_int(hidden, "hidden")
     image_size = check_positive_int(image_size, "image_size", 2)
     gen = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     half = image_size // 2
     return Sequential(
-        Conv2d(1, channels, 3, padding=1, dtype=dtype, rng=gen),
+        Conv2d(1, channels, 3, padding=1, dtype=dtype, rng=gen, input_grad=False),
         ReLU(),
         MaxPool2d(2),
         Flatten(),
@@ -80,7 +81,8 @@ def simple_convnet(
     for 1x28x28 input (the sizes follow ``input_shape`` (C, H, W)).
 
     ``init``: ``"he"`` (the default, suits SGD with momentum), ``"xavier"`` or a
-    float std (the book uses 0.01 with Adam).
+    float std (the book uses 0.01 with Adam). The convolution reads data, so it
+    skips its input gradient (``input_grad=False``).
     """
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W), got {tuple(input_shape)}")
@@ -97,7 +99,7 @@ def simple_convnet(
     gen = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     ph, pw = (H - filter_size + 1) // 2, (W - filter_size + 1) // 2
     return Sequential(
-        Conv2d(C, n_filters, filter_size, init=init, dtype=dtype, rng=gen),
+        Conv2d(C, n_filters, filter_size, init=init, dtype=dtype, rng=gen, input_grad=False),
         ReLU(),
         MaxPool2d(2),
         Flatten(),

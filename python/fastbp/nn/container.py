@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Union
+from typing import Iterator, Optional, Union
 
 import numpy as np
 
@@ -43,10 +43,14 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def backward(self, dout) -> np.ndarray:
+    def backward(self, dout) -> Optional[np.ndarray]:
+        """Returns dx, or None when the first module was built with
+        ``input_grad=False`` (then no module before it may need a gradient)."""
         if _debug._check_finite:  # fastbp.set_debug(check_finite=True)
             return _debug.checked_sequential_backward(self, dout)
         for module in reversed(self._modules.values()):
+            if dout is None:
+                raise self._no_input_grad_error(module)
             dout = module.backward(dout)
         return dout
 
@@ -64,3 +68,10 @@ class Sequential(Module):
 
     def _short_repr(self) -> str:
         return f"Sequential(<{len(self)} modules>)"
+
+    def _no_input_grad_error(self, waiting: Module) -> ValueError:
+        """The error for a module whose successor returned no dx (input_grad=False)."""
+        return ValueError(
+            f"{self._short_repr()}.backward: {waiting._short_repr()} needs a gradient, but the "
+            f"module after it was built with input_grad=False; only the first module may be"
+        )

@@ -81,6 +81,8 @@ class Conv2d(Module):
             Scratch"), or a float std (the book's SimpleConvNet uses ``0.01``).
         dtype: float32 (fast path) or float64 (gradient checks).
         rng: ``numpy.random.Generator`` or int seed; None draws fresh entropy.
+        input_grad: when False, ``backward`` skips dx (one GEMM and the col2im)
+            and returns None: for the first layer, whose input is data.
 
     Shapes: ``weight`` (OC, C, KH, KW) (PyTorch's layout), ``bias`` (OC,);
     input (N, C, H, W) -> output (N, OC, OH, OW). Input of another real dtype is
@@ -101,9 +103,11 @@ class Conv2d(Module):
         init: Union[str, float] = "he",
         dtype=np.float32,
         rng: Union[None, int, np.random.Generator] = None,
+        input_grad: bool = True,
     ):
         super().__init__()
         name = "Conv2d"
+        self.input_grad = bool(input_grad)
         self.in_channels = _positive_int(in_channels, "in_channels", name)
         self.out_channels = _positive_int(out_channels, "out_channels", name)
         self.kernel_size = _pair(kernel_size, "kernel_size", name, 1)
@@ -134,12 +138,15 @@ class Conv2d(Module):
         b = None if self.bias is None else self.bias.data
         return ops.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
 
-    def backward(self, dout) -> np.ndarray:
-        """Returns dx (N, C, H, W); adds dw into ``weight.grad`` and db into ``bias.grad``."""
+    def backward(self, dout) -> Optional[np.ndarray]:
+        """Returns dx (N, C, H, W), or None when ``input_grad`` is False; adds dw
+        into ``weight.grad`` and db into ``bias.grad``."""
         x = self._require_cache("_x")
         dout = as_input(dout, self.dtype, self, "dout")
         _check_dout(self, dout, self._y_shape)
-        dx, dw, db = ops.conv2d_backward(dout, x, self.weight.data, self.stride, self.padding)
+        dx, dw, db = ops.conv2d_backward(
+            dout, x, self.weight.data, self.stride, self.padding, input_grad=self.input_grad
+        )
         np.add(self.weight.grad, dw, out=self.weight.grad)
         if self.bias is not None:
             np.add(self.bias.grad, db, out=self.bias.grad)
@@ -153,6 +160,8 @@ class Conv2d(Module):
             text += f", padding={self.padding}"
         if self.bias is None:
             text += ", bias=False"
+        if not self.input_grad:
+            text += ", input_grad=False"
         if self.dtype != np.float32:
             text += f", dtype={self.dtype.name}"
         return text

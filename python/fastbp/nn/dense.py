@@ -80,6 +80,10 @@ class Linear(Module):
         dtype: float32 (fast path) or float64 (gradient checks).
         rng: ``numpy.random.Generator`` or int seed; the same seed gives the same
             weights. None draws fresh entropy.
+        input_grad: when False, ``backward`` skips dx and returns None: for the
+            first layer of a network, whose input is data (a third less work
+            in its backward pass). PyTorch decides this from the input's
+            ``requires_grad``.
 
     Shapes: ``weight`` (D, M) -- note: the textbooks' ``W``, the transpose of
     PyTorch's layout -- ``bias`` (M,); input (..., D) -> output (..., M).
@@ -96,9 +100,11 @@ class Linear(Module):
         init: Union[str, float] = "he",
         dtype=np.float32,
         rng: Union[None, int, np.random.Generator] = None,
+        input_grad: bool = True,
     ):
         super().__init__()
         name = "Linear"
+        self.input_grad = bool(input_grad)
         self.in_features = _positive_int(in_features, "in_features", name)
         self.out_features = _positive_int(out_features, "out_features", name)
         self.dtype = _layer_dtype(dtype, name)
@@ -126,9 +132,9 @@ class Linear(Module):
         y = ops.linear_forward(x.reshape(-1, self.in_features), self.weight.data, b)
         return y.reshape(x.shape[:-1] + (self.out_features,))
 
-    def backward(self, dout) -> np.ndarray:
-        """Returns dx; adds ``x^T @ dout`` into ``weight.grad`` and the row sums
-        of dout into ``bias.grad``."""
+    def backward(self, dout) -> Optional[np.ndarray]:
+        """Returns dx (None when ``input_grad`` is False); adds ``x^T @ dout``
+        into ``weight.grad`` and the row sums of dout into ``bias.grad``."""
         x = self._require_cache("_x")
         dout = as_input(dout, self.dtype, self, "dout")
         expected = x.shape[:-1] + (self.out_features,)
@@ -139,20 +145,26 @@ class Linear(Module):
             )
         bias, weight = self.bias, self.weight
         b_grad = None if bias is None else bias.grad
+        input_grad = self.input_grad
         if x.ndim == 2:
-            return ops.linear_backward_accumulate(dout, x, weight.data, weight.grad, b_grad)
+            return ops.linear_backward_accumulate(
+                dout, x, weight.data, weight.grad, b_grad, input_grad=input_grad
+            )
         dx = ops.linear_backward_accumulate(
             dout.reshape(-1, self.out_features),
             x.reshape(-1, self.in_features),
             weight.data,
             weight.grad,
             b_grad,
+            input_grad=input_grad,
         )
-        return dx.reshape(x.shape)
+        return None if dx is None else dx.reshape(x.shape)
 
     def extra_repr(self) -> str:
         text = f"in_features={self.in_features}, out_features={self.out_features}, "
         text += f"bias={self.bias is not None}"
+        if not self.input_grad:
+            text += ", input_grad=False"
         if self.dtype != np.float32:
             text += f", dtype={self.dtype.name}"
         return text

@@ -60,13 +60,17 @@ def conv2d_backward(
     w: np.ndarray,
     stride: IntPair = 1,
     padding: IntPair = 0,
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    *,
+    input_grad: bool = True,
+) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
     """Gradients of :func:`conv2d_forward`: dout (N, OC, OH, OW)
     -> (dx (N, C, H, W), dw (OC, C, KH, KW), db (OC,)).
 
-    dw and db are bitwise identical for any thread count.
+    With ``input_grad=False`` dx is None and its GEMM and col2im are skipped
+    (the first layer of a network: its input is data). Results are bitwise
+    identical for any thread count.
     """
-    return _core.conv2d_backward(dout, x, w, stride, padding)
+    return _core.conv2d_backward(dout, x, w, stride, padding, input_grad=input_grad)
 
 
 def max_pool2d_forward(

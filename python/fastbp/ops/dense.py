@@ -93,13 +93,17 @@ def linear_backward_accumulate(
     w: np.ndarray,
     w_grad: np.ndarray,
     b_grad: Optional[np.ndarray] = None,
-) -> np.ndarray:
+    *,
+    input_grad: bool = True,
+) -> Optional[np.ndarray]:
     """Like :func:`linear_backward`, but adds dw into ``w_grad`` and db into
     ``b_grad`` in place (both writable, C-contiguous) and returns only dx.
 
     This is what a layer's backward does: parameter gradients accumulate.
+    With ``input_grad=False`` dx is not computed and None is returned (the
+    first layer of a network: its input is data).
     """
-    return _core.linear_backward_accumulate(dout, x, w, w_grad, b_grad)
+    return _core.linear_backward_accumulate(dout, x, w, w_grad, b_grad, input_grad=input_grad)
 
 
 def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> Tuple[float, np.ndarray]:

@@ -94,14 +94,16 @@ def conv2d_forward(x, w, b: Optional[np.ndarray] = None, stride=1, padding=0):
     return np.ascontiguousarray(y.reshape(N, OH, OW, OC).transpose(0, 3, 1, 2))
 
 
-def conv2d_backward(dout, x, w, stride=1, padding=0):
-    """dout (N, OC, OH, OW) -> (dx, dw, db)."""
+def conv2d_backward(dout, x, w, stride=1, padding=0, *, input_grad=True):
+    """dout (N, OC, OH, OW) -> (dx, dw, db); dx is None without input_grad."""
     _conv_check(x, w, "conv2d_backward")
     OC = w.shape[0]
     cols = im2col(x, w.shape[2:], stride, padding)  # (N*P, CKK)
     d = dout.transpose(0, 2, 3, 1).reshape(-1, OC)  # (N*P, OC)
     db = d.sum(axis=0)
     dw = (d.T @ cols).reshape(w.shape)
+    if not input_grad:
+        return None, dw, db
     dx = col2im(d @ w.reshape(OC, -1), x.shape, w.shape[2:], stride, padding)
     return dx, dw, db
 

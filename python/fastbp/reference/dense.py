@@ -68,12 +68,12 @@ def linear_backward(dout, x, w) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     return dout @ w.T, x.T @ dout, dout.sum(axis=0)
 
 
-def linear_backward_accumulate(dout, x, w, w_grad, b_grad=None):
+def linear_backward_accumulate(dout, x, w, w_grad, b_grad=None, *, input_grad=True):
     dx, dw, db = linear_backward(dout, x, w)
     w_grad += dw
     if b_grad is not None:
         b_grad += db
-    return dx
+    return dx if input_grad else None
 
 
 def softmax_cross_entropy(scores, labels) -> Tuple[float, np.ndarray]:
