@@ -180,7 +180,7 @@ py::tuple max_pool2d_forward_binding(py::handle x_obj, py::handle k_obj, py::han
   const ConvGeom g = geom("max_pool2d_forward", x.shape, k[0], k[1], pool_stride(s_obj, k),
                           {0, 0});
   Tensor y({g.N, g.C, g.OH, g.OW}, x.dtype);
-  py::array_t<std::int64_t> argmax({g.N, g.C, g.OH, g.OW});
+  py::array_t<std::int64_t> argmax = pooled_index_array({g.N, g.C, g.OH, g.OW});
   std::int64_t* am = argmax.mutable_data();
   dispatch_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);

@@ -1,5 +1,7 @@
 #include "bindings/common.hpp"
 
+#include "tensor/buffer_pool.hpp"
+
 namespace fastbp::bind {
 
 std::string shape_str(const Shape& shape) {
@@ -96,6 +98,32 @@ IndexArg index_arg(py::handle obj, const char* name) {
   auto converted = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
   if (!converted) throw py::error_already_set();
   return IndexArg{converted, shape_of(converted)};
+}
+
+py::array_t<std::int64_t> pooled_index_array(const Shape& shape) {
+  const std::size_t nbytes =
+      static_cast<std::size_t>(checked_numel(shape, sizeof(std::int64_t))) * sizeof(std::int64_t);
+  struct Owned {
+    void* data;
+    std::size_t nbytes;
+  };
+  void* data = buffer_pool::acquire(nbytes);
+  Owned* owned = nullptr;
+  py::capsule owner;
+  try {
+    owned = new Owned{data, nbytes};
+    owner = py::capsule(owned, [](void* p) {
+      auto* o = static_cast<Owned*>(p);
+      buffer_pool::release(o->data, o->nbytes);
+      delete o;
+    });
+  } catch (...) {  // the capsule never took ownership
+    delete owned;
+    buffer_pool::release(data, nbytes);
+    throw;
+  }
+  std::vector<py::ssize_t> dims(shape.begin(), shape.end());
+  return py::array_t<std::int64_t>(dims, static_cast<std::int64_t*>(data), owner);
 }
 
 py::array to_numpy(Tensor&& tensor) {

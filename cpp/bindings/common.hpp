@@ -58,6 +58,9 @@ IndexArg index_arg(py::handle obj, const char* name);
 // Hands a tensor to NumPy without a copy; the array keeps the storage alive.
 py::array to_numpy(Tensor&& tensor);
 
+// An uninitialised C-contiguous int64 array whose storage comes from the buffer pool.
+py::array_t<std::int64_t> pooled_index_array(const Shape& shape);
+
 // Calls fn(float{}) or fn(double{}) as `dtype` says; inside, `using T = decltype(tag);`.
 template <class Fn>
 decltype(auto) dispatch_dtype(DType dtype, Fn&& fn) {

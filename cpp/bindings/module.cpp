@@ -4,6 +4,7 @@
 #include "bindings/common.hpp"
 #include "runtime/cpu.hpp"
 #include "runtime/threads.hpp"
+#include "tensor/buffer_pool.hpp"
 
 namespace fastbp::bind {
 void bind_gemm(py::module_& m);
@@ -51,6 +52,10 @@ PYBIND11_MODULE(_core, m) {
         set_num_threads(n);
       },
       py::arg("n"), "Set the threads fastbp's parallel regions use (n >= 1).");
+  m.def("cached_bytes", &buffer_pool::cached_bytes,
+        "Bytes of freed result buffers fastbp keeps for reuse (at most 256 MiB).");
+  m.def("empty_cache", &buffer_pool::empty_cache,
+        "Returns the cached result buffers to the system; returns how many bytes.");
 
   fastbp::bind::bind_gemm(m);
   fastbp::bind::bind_ops(m);

@@ -42,11 +42,7 @@ class Tensor {
   std::vector<std::int64_t> shape_;
   DType dtype_;
   std::int64_t numel_;
-  std::shared_ptr<void> storage_;  // 64-byte aligned, freed with std::free
+  std::shared_ptr<void> storage_;  // 64-byte aligned, from and back to buffer_pool
 };
-
-// Raw 64-byte aligned allocation (for workspaces); throws std::bad_alloc.
-void* aligned_alloc_bytes(std::size_t nbytes);
-void aligned_free(void* ptr);
 
 }  // namespace fastbp

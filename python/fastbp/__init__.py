@@ -4,11 +4,13 @@ The public surface, re-exported. See ``fastbp.ops`` for the low-level ops,
 ``fastbp.reference`` for their NumPy twins, ``fastbp.nn`` for layers,
 ``fastbp.losses``, ``fastbp.optim``, ``fastbp.schedules``, ``fastbp.graph``
 (scalar gates and autograd), ``fastbp.fit`` (a training loop returning a
-``History``), ``save``/``load`` for checkpoints and ``set_debug`` for the
-finite-value guard.
+``History``), ``save``/``load`` for checkpoints, ``set_debug`` for the
+finite-value guard, and ``cached_bytes``/``empty_cache`` for the cache of freed
+result buffers that lets a training loop reuse memory instead of faulting in
+fresh pages every step.
 """
 
-from fastbp._core import build_info, get_num_threads, set_num_threads
+from fastbp._core import build_info, cached_bytes, empty_cache, get_num_threads, set_num_threads
 from fastbp.ops import gemm, matmul
 
 from fastbp import debug, graph, losses, nn, optim, schedules
@@ -25,7 +27,9 @@ __all__ = [
     "History",
     "__version__",
     "build_info",
+    "cached_bytes",
     "debug",
+    "empty_cache",
     "fit",
     "gemm",
     "get_debug",
