@@ -1,5 +1,5 @@
 // exp(x) written so that a loop calling it vectorises: no branches, no libm.
-// Only included by portable translation units (no ISA-specific code here).
+// Compiled per ISA where included (see runtime/isa_tag.hpp).
 //
 // Method: x = n*ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), a Taylor
 // polynomial for exp(r), and 2^n added straight into the exponent bits.
@@ -11,7 +11,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "runtime/isa_tag.hpp"
+
 namespace fastbp::detail {
+inline namespace FASTBP_ISA_TAG {
 
 template <class T> struct ExpTraits;
 
@@ -65,4 +68,5 @@ template <class T> inline T vexp(T x) {
   return x != x ? x : result;
 }
 
+}  // namespace FASTBP_ISA_TAG
 }  // namespace fastbp::detail

@@ -12,9 +12,9 @@
 
 namespace fastbp::buffer_pool {
 
-constexpr std::size_t kMinPooledBytes = std::size_t(128) << 10;
+constexpr std::size_t kMinPooledBytes = std::size_t(16) << 10;
 constexpr std::size_t kMaxCachedBytes = std::size_t(256) << 20;
-constexpr std::size_t kMaxCachedBuffers = 64;
+constexpr std::size_t kMaxCachedBuffers = 128;
 
 // 64-byte aligned storage for nbytes (2 MiB aligned, with a huge-page hint, from 4 MiB up);
 // a cached buffer of the same rounded size when there is one. Throws std::bad_alloc.
