@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from fastbp import bench
+from fastbp import bench, bench_mixed
 
 
 def test_ratio_and_gflops_arithmetic():
@@ -34,7 +34,7 @@ def test_measure_and_table(tmp_path):
     w = bench.Workload("tiny", None, {"fastbp": counter("fastbp"), "numpy": counter("numpy")})
     result = bench.measure(w, repeats=3, min_time_s=0.0, settle_s=0.0)
     assert set(result.median_s) == {"fastbp", "numpy"}
-    assert calls["fastbp"] >= 2 + 3  # warm-up, sizing, three samples
+    assert calls["fastbp"] >= 2 + 3 * 2  # warm-up, sizing, three (warm call + sample)
     table = bench.format_table([result])
     assert "| tiny |" in table and "NumPy / fastbp" in table
 
@@ -43,3 +43,14 @@ def test_environment_names_the_kernels():
     env = bench.environment()
     assert env["fastbp"]["isa"] in env["fastbp"]["isas"]
     json.dumps(env)  # serialisable for --json
+
+
+def test_mixed_workload_rows():
+    rows = bench_mixed.mixed_workload(n=32, repeats=1)
+    assert [r["timed"] for r in rows] == ["fastbp sgemm 32", "NumPy sgemm 32"]
+    for r in rows:
+        assert r["after_same_s"] > 0 and r["after_other_s"] > 0
+        assert r["slowdown"] == r["after_other_s"] / r["after_same_s"]
+    table = bench_mixed.format_mixed(rows)
+    assert "| fastbp sgemm 32 |" in table and "slowdown" in table
+    json.dumps(rows)  # part of --json

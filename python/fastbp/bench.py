@@ -5,6 +5,8 @@ measured interleaved in one process so that machine noise hits all alike.
 Each workload offers one zero-argument callable per implementation; the runner
 times them round-robin and reports medians, GFLOP/s where a flop count is
 known, and the ratio of each baseline's median to fastbp's (> 1: fastbp faster).
+A second table, from :mod:`fastbp.bench_mixed`, times each library's matmul
+right after the other's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 
 import fastbp
 from fastbp import reference as ref
+from fastbp.bench_mixed import format_mixed, mixed_workload
 
 IMPLS = ("fastbp", "numpy", "torch")
 
@@ -338,7 +341,9 @@ def default_workloads(quick: bool = False) -> List[Callable[[], Workload]]:
 
 # After a call, OpenBLAS's worker threads keep spinning for up to ~0.1 s (and
 # OpenMP's for a shorter while), taking a core from whatever runs next. Each
-# sample therefore starts after this pause, so that it times one library alone.
+# sample therefore starts after this pause, so that it times one library alone,
+# then makes one untimed call: the first call after an idle pause runs up to 3x
+# slower on this machine (sleeping cores and threads wake up), for every library.
 SETTLE_S = 0.15
 
 
@@ -346,7 +351,8 @@ def measure(workload: Workload, repeats: int, min_time_s: float = 0.05,
             settle_s: float = SETTLE_S) -> Result:
     """Times each implementation round-robin; each sample repeats the call until
     it has run at least `min_time_s`, and the median sample per call is kept.
-    Before each sample the runner sleeps `settle_s` (see SETTLE_S)."""
+    Before each sample the runner sleeps `settle_s` and makes one untimed call
+    (see SETTLE_S)."""
     loops: Dict[str, int] = {}
     for impl, fn in workload.impls.items():  # warm up and size the inner loop
         fn()
@@ -358,6 +364,7 @@ def measure(workload: Workload, repeats: int, min_time_s: float = 0.05,
     for _ in range(repeats):
         for impl, fn in workload.impls.items():
             time.sleep(settle_s)
+            fn()
             start = time.perf_counter()
             for _ in range(loops[impl]):
                 fn()
@@ -450,9 +457,14 @@ def run(quick: bool = False, repeats: Optional[int] = None, json_path: Optional[
         results.append(measure(workload, repeats))
         log(f"  measured {workload.name}")
     log(format_table(results))
+    mixed = mixed_workload(512 if quick else 1024, repeats)
+    log("\nMixed workload: one library's matmul right after the other's "
+        "(idle threads still spinning)")
+    log(format_mixed(mixed))
     if json_path:
         with open(json_path, "w") as f:
-            json.dump({"environment": env, "results": [r.__dict__ for r in results]}, f, indent=2)
+            json.dump({"environment": env, "results": [r.__dict__ for r in results],
+                       "mixed_workload": mixed}, f, indent=2)
     if plot_path:
         plot(results, plot_path)
         log(f"chart written to {plot_path}")
