@@ -203,18 +203,17 @@ py::array max_pool2d_backward_binding(py::handle dout_obj, py::handle argmax_obj
     throw py::value_error("argmax must have the shape of dout " + shape_str(dout.shape) +
                           ", got " + shape_str(argmax.shape));
   const std::int64_t numel_x = xs[0] * xs[1] * xs[2] * xs[3];
-  const std::int64_t bad = first_index_out_of_range(argmax.data(), dout.numel(), numel_x);
+  Tensor dx(xs, dout.dtype);
+  const std::int64_t bad = dispatch_dtype(dout.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    return max_pool2d_backward<T>(dx.data_as<T>(), dout.data<T>(), argmax.data(), xs[0] * xs[1],
+                                  dout.shape[2] * dout.shape[3], xs[2] * xs[3]);
+  });
   if (bad >= 0)
     throw py::value_error("argmax holds " + std::to_string(argmax.data()[bad]) +
                           " (flat entry " + std::to_string(bad) + "), outside [0, " +
                           std::to_string(numel_x) + ") for x_shape " + shape_str(xs));
-  Tensor dx(xs, dout.dtype);
-  dispatch_dtype(dout.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    py::gil_scoped_release release;
-    max_pool2d_backward<T>(dx.data_as<T>(), dout.data<T>(), argmax.data(), xs[0] * xs[1],
-                           dout.shape[2] * dout.shape[3], xs[2] * xs[3]);
-  });
   return to_numpy(std::move(dx));
 }
 

@@ -101,6 +101,9 @@ void max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const ConvGeom& 
   }
 }
 
+namespace {
+
+// Index of the first entry of argmax (n entries) outside [0, numel_x), or -1 if none.
 std::int64_t first_index_out_of_range(const std::int64_t* argmax, std::int64_t n,
                                       std::int64_t numel_x) {
   for (std::int64_t i = 0; i < n; ++i)
@@ -108,33 +111,40 @@ std::int64_t first_index_out_of_range(const std::int64_t* argmax, std::int64_t n
   return -1;
 }
 
+}  // namespace
+
 template <class T>
-void max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argmax, std::int64_t planes,
-                         std::int64_t plane_out, std::int64_t plane_in) {
-  bool local = true;  // every index of plane p inside plane p of dx
-  for (std::int64_t pl = 0; pl < planes && local; ++pl) {
-    const std::int64_t lo = pl * plane_in, hi = lo + plane_in;
-    const std::int64_t* a_p = argmax + pl * plane_out;
-    for (std::int64_t i = 0; i < plane_out; ++i)
-      if (a_p[i] < lo || a_p[i] >= hi) {
-        local = false;
-        break;
-      }
-  }
-  if (!local) {
-    std::fill(dx, dx + planes * plane_in, T(0));
-    for (std::int64_t i = 0; i < planes * plane_out; ++i) dx[argmax[i]] += dout[i];
-    return;
-  }
+std::int64_t max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argmax,
+                                 std::int64_t planes, std::int64_t plane_out,
+                                 std::int64_t plane_in) {
+  // One pass over argmax in the common case: each plane checks that its indices stay
+  // inside it (always so for argmax from max_pool2d_forward), then zeroes and scatters
+  // its own plane of dx while it is hot in cache.
+  int all_local = 1;
   const int nt = threads_for(static_cast<double>(planes) * (plane_in + plane_out),
                              kMinWorkPerThread);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static) reduction(& : all_local)
   for (std::int64_t pl = 0; pl < planes; ++pl) {
-    std::fill(dx + pl * plane_in, dx + (pl + 1) * plane_in, T(0));
+    const std::int64_t lo = pl * plane_in, hi = lo + plane_in;
     const std::int64_t* a_p = argmax + pl * plane_out;
+    bool local = true;
+    for (std::int64_t i = 0; i < plane_out; ++i) local &= a_p[i] >= lo && a_p[i] < hi;
+    if (!local) {
+      all_local = 0;
+      continue;
+    }
+    std::fill(dx + lo, dx + hi, T(0));
     const T* d_p = dout + pl * plane_out;
     for (std::int64_t i = 0; i < plane_out; ++i) dx[a_p[i]] += d_p[i];
   }
+  if (all_local) return -1;
+  // Indices that cross planes: validate them all, then scatter on one thread in index order.
+  const std::int64_t n = planes * plane_out;
+  const std::int64_t bad = first_index_out_of_range(argmax, n, planes * plane_in);
+  if (bad >= 0) return bad;
+  std::fill(dx, dx + planes * plane_in, T(0));
+  for (std::int64_t i = 0; i < n; ++i) dx[argmax[i]] += dout[i];
+  return -1;
 }
 
 template <class T>
@@ -182,8 +192,8 @@ void avg_pool2d_backward(T* dx, const T* dout, const ConvGeom& g) {
 
 #define FASTBP_INSTANTIATE(T)                                                                 \
   template void max_pool2d_forward<T>(T*, std::int64_t*, const T*, const ConvGeom&);          \
-  template void max_pool2d_backward<T>(T*, const T*, const std::int64_t*, std::int64_t,       \
-                                       std::int64_t, std::int64_t);                           \
+  template std::int64_t max_pool2d_backward<T>(T*, const T*, const std::int64_t*, std::int64_t, \
+                                               std::int64_t, std::int64_t);                   \
   template void avg_pool2d_forward<T>(T*, const T*, const ConvGeom&);                         \
   template void avg_pool2d_backward<T>(T*, const T*, const ConvGeom&);
 FASTBP_INSTANTIATE(float)

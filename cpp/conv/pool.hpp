@@ -17,18 +17,16 @@ namespace fastbp {
 template <class T>
 void max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const ConvGeom& g);
 
-// Index of the first entry of argmax (n entries) outside [0, numel_x), or -1 if none.
-std::int64_t first_index_out_of_range(const std::int64_t* argmax, std::int64_t n,
-                                      std::int64_t numel_x);
-
 // dx (planes * plane_in) = 0, then dx.ravel()[argmax[i]] += dout[i] for every i, in index
-// order, for dout and argmax of planes * plane_out entries. Every argmax entry must lie in
-// [0, planes * plane_in) (check with first_index_out_of_range). Planes run in parallel
-// when each one's indices stay inside its own plane (always true for argmax from
-// max_pool2d_forward); otherwise the scatter runs on one thread.
+// order, for dout and argmax of planes * plane_out entries. Returns -1, or, when an argmax
+// entry lies outside [0, planes * plane_in), the position of the first such entry (dx is
+// then unspecified). Planes run in parallel when each one's indices stay inside its own
+// plane (always true for argmax from max_pool2d_forward); otherwise the scatter runs on
+// one thread.
 template <class T>
-void max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argmax, std::int64_t planes,
-                         std::int64_t plane_out, std::int64_t plane_in);
+std::int64_t max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argmax,
+                                 std::int64_t planes, std::int64_t plane_out,
+                                 std::int64_t plane_in);
 
 // y = window means.
 template <class T>
