@@ -55,6 +55,17 @@ const KernelTable& active_table() {
   return table;
 }
 
+// The small-product loops (K or N tiny) of the active ISA; AVX-512 CPUs run the AVX2 ones.
+const gemm_kernels::SmallGemmTable& small_gemm_table() {
+  static const gemm_kernels::SmallGemmTable& table = active_isa() == Isa::generic
+                                                         ? gemm_kernels::baseline_small_gemm()
+                                                         : gemm_kernels::avx2_small_gemm();
+  return table;
+}
+template <class T> gemm_kernels::SmallGemm<T> small_gemm();
+template <> gemm_kernels::SmallGemm<float> small_gemm<float>() { return small_gemm_table().f32; }
+template <> gemm_kernels::SmallGemm<double> small_gemm<double>() { return small_gemm_table().f64; }
+
 template <class T> const KernelInfo<T>& kernel_info();
 template <> const KernelInfo<float>& kernel_info<float>() { return active_table().f32; }
 template <> const KernelInfo<double>& kernel_info<double>() { return active_table().f64; }
@@ -524,6 +535,10 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
   const Problem<T> pr{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
   if (K <= 0 || alpha == T(0)) {  // BLAS convention: A and B are not read
     scale_c(pr);
+    return;
+  }
+  if (K <= gemm_kernels::kSmallK || N <= gemm_kernels::kSmallN) {
+    small_gemm<T>()({trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
     return;
   }
   gemm_blocked(pr);

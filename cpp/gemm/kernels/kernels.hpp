@@ -25,6 +25,39 @@ using MicroKernel = void (*)(std::int64_t k, T alpha, const T* a, std::int64_t r
                              std::int64_t cs_a, const T* b, std::int64_t rs_b, T beta, T* c,
                              std::int64_t ldc, int m, int n);
 
+// A whole product C := alpha * op(A) @ op(B) + beta * C (C is M x N, row-major, row
+// stride ldc; op(A)(i, k) = trans_a ? a[k * lda + i] : a[i * lda + k], likewise op(B)),
+// small in K or N: see small_gemm.hpp. With beta == 0 C is only written.
+constexpr std::int64_t kSmallK = 8;
+constexpr std::int64_t kSmallN = 4;
+
+template <class T>
+struct SmallProduct {
+  bool trans_a, trans_b;
+  std::int64_t M, N, K;
+  T alpha;
+  const T* a;
+  std::int64_t lda;
+  const T* b;
+  std::int64_t ldb;
+  T beta;
+  T* c;
+  std::int64_t ldc;
+};
+
+template <class T>
+using SmallGemm = void (*)(const SmallProduct<T>& p);
+
+struct SmallGemmTable {
+  SmallGemm<float> f32;
+  SmallGemm<double> f64;
+};
+
+// small_gemm.hpp compiled for baseline x86-64 (gemm/small_gemm.cpp) and with AVX2
+// (kernels/avx2/small_gemm_avx2.cpp; AVX-512 CPUs use it too).
+const SmallGemmTable& baseline_small_gemm();
+const SmallGemmTable& avx2_small_gemm();
+
 // One precision's kernel and cache blocks: MC a multiple of MR, NC of NR.
 // KC is the depth of one packed block (A block MC x KC sits in L2, a B
 // micro-panel KC x NR in L1), NC the width of the packed B block (L3).
