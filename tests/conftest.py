@@ -1,5 +1,13 @@
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# The property tests draw the same cases on every run by default, so CI and a
+# bisect see the same examples. `python -m pytest --hypothesis-profile=explore`
+# draws fresh random cases on each run, to look for new failures.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("repeatable")
 
 
 @pytest.fixture

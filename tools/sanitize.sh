@@ -24,7 +24,8 @@ preload="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)"
 # One interpreter per test file: a failure names its file, and no state builds
 # up across the whole suite inside the instrumented process. Output is not
 # captured (-s): a report goes straight to this script's stderr, also when it
-# ends the process. Hypothesis runs with a fixed seed, so a run can be repeated.
+# ends the process. The property tests draw the same cases on every run
+# (tests/conftest.py), so a run can be repeated.
 failed=()
 for test_file in "$repo"/tests/test_*.py; do
   # Resident-memory tests measure the allocator, which ASan replaces with its
@@ -36,8 +37,7 @@ for test_file in "$repo"/tests/test_*.py; do
     env LD_PRELOAD="$preload" PYTHONMALLOC=malloc PYTHONFAULTHANDLER=1 \
       ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:exitcode=86" \
       UBSAN_OPTIONS="halt_on_error=1:exitcode=87:print_stacktrace=1" \
-      "$work/venv/bin/python" -u -m pytest -q -s -p no:cacheprovider \
-      --hypothesis-seed=0 "$test_file" "$@"
+      "$work/venv/bin/python" -u -m pytest -q -s -p no:cacheprovider "$test_file" "$@"
   ) || file_status=$?
   if [ "$file_status" -ne 0 ]; then
     failed+=("$(basename "$test_file") (exit $file_status)")

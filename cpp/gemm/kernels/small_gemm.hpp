@@ -1,10 +1,11 @@
 // Whole products too small for the blocked framework: K <= kSmallK or N <= kSmallN, where
 // packing and per-tile set-up cost more than the arithmetic (a 2-feature input layer, an
-// output layer with 3 classes). Plain C++ compiled per ISA (each kernels/<isa>/ unit
-// includes this in its own inline namespace, runtime/isa_tag.hpp) so the loops vectorise
-// with that unit's instructions. Each element of C sums its K products in index order,
-// (or in fixed interleaved lanes, see rows_small_n), and rows are split over threads
-// only whole, so results do not depend on the thread count.
+// output layer with 3 classes). Compiled once per ISA (gemm/small_gemm.cpp for baseline
+// x86-64, kernels/avx2/small_gemm_avx2.cpp with AVX2; each in its own inline namespace,
+// runtime/isa_tag.hpp) so the loops vectorise with that unit's instructions. Each element
+// of C sums its K products in index order (or in fixed interleaved lanes, see
+// rows_small_n), and rows are split over threads only whole, so results do not depend
+// on the thread count.
 #pragma once
 
 #include <omp.h>
@@ -207,6 +208,8 @@ void small_gemm(const SmallProduct<T>& p) {
       rows_small_n_any(p, b, i0, i1);
     }
   }
+  // A one-off large product does not keep its copy of B for the life of the thread.
+  if (b_copy.capacity() > (std::size_t{1} << 18)) std::vector<T>().swap(b_copy);
 }
 
 }  // namespace FASTBP_ISA_TAG
