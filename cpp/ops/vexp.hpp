@@ -19,7 +19,7 @@ inline namespace FASTBP_ISA_TAG {
 template <class T> struct ExpTraits;
 
 template <> struct ExpTraits<float> {
-  using Bits = std::int32_t;
+  using Bits = std::uint32_t;
   static constexpr int kMantissa = 23;
   static constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   static constexpr float kMax = 88.3762626647949f;   // exp(kMax) < FLT_MAX
@@ -30,7 +30,7 @@ template <> struct ExpTraits<float> {
 };
 
 template <> struct ExpTraits<double> {
-  using Bits = std::int64_t;
+  using Bits = std::uint64_t;
   static constexpr int kMantissa = 52;
   static constexpr double kMagic = 6755399441055744.0;  // 1.5 * 2^52
   static constexpr double kMax = 709.782712893383;
@@ -49,6 +49,8 @@ template <class T> inline T vexp(T x) {
   c = c > E::kMax ? E::kMax : c;
   const T t = c * kLog2e + E::kMagic;
   const T n = t - E::kMagic;  // round(c / ln2)
+  // Bit arithmetic in unsigned integers: for a NaN x the bits are garbage (the result is
+  // replaced below), and signed overflow would be undefined behaviour.
   Bits t_bits, m_bits;
   std::memcpy(&t_bits, &t, sizeof(T));
   const T magic = E::kMagic;
@@ -60,7 +62,7 @@ template <class T> inline T vexp(T x) {
   for (int k = E::kDegree; k >= 1; --k) p = T(1) + p * (r * (T(1) / T(k)));
   Bits p_bits;
   std::memcpy(&p_bits, &p, sizeof(T));
-  p_bits += static_cast<Bits>(static_cast<std::uint64_t>(n_int) << E::kMantissa);
+  p_bits += n_int << E::kMantissa;
   T result;
   std::memcpy(&result, &p_bits, sizeof(T));
   result = x > E::kMax ? T(__builtin_inf()) : result;
