@@ -130,10 +130,13 @@ void im2col_sample(T* col, const T* x_n, T* xp, const ConvGeom& g) {
   for (std::int64_t c = 0; c < g.C; ++c) {
     for (std::int64_t kh = 0; kh < g.KH; ++kh) {
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
-        T* __restrict dst = col + ((c * g.KH + kh) * g.KW + kw) * g.P();
-        // src[ow * SW] is padded pixel (c, oh * SH + kh, ow * SW + kw) for oh = 0.
-        const T* __restrict src = xp + (c * HP + kh) * WP + kw;
-        for (std::int64_t oh = 0; oh < g.OH; ++oh, dst += OW, src += g.SH * WP) {
+        T* const dst_k = col + ((c * g.KH + kh) * g.KW + kw) * g.P();
+        const T* const src_k = xp + (c * HP + kh) * WP + kw;
+        // Row pointers from oh (never stepped past the last row: a huge stride would
+        // overflow): src[ow * SW] is padded pixel (c, oh * SH + kh, ow * SW + kw).
+        for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+          T* __restrict dst = dst_k + oh * OW;
+          const T* __restrict src = src_k + oh * g.SH * WP;
           if (SW == 1) {
             for (std::int64_t i = 0; i < OW; ++i) dst[i] = src[i];
           } else {
@@ -152,9 +155,11 @@ void col2im_sample(T* x_n, const T* col, T* xp, const ConvGeom& g) {
   for (std::int64_t c = 0; c < g.C; ++c) {
     for (std::int64_t kh = 0; kh < g.KH; ++kh) {
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
-        const T* __restrict src = col + ((c * g.KH + kh) * g.KW + kw) * g.P();
-        T* __restrict dst = xp + (c * HP + kh) * WP + kw;
-        for (std::int64_t oh = 0; oh < g.OH; ++oh, src += OW, dst += g.SH * WP) {
+        const T* const src_k = col + ((c * g.KH + kh) * g.KW + kw) * g.P();
+        T* const dst_k = xp + (c * HP + kh) * WP + kw;
+        for (std::int64_t oh = 0; oh < g.OH; ++oh) {  // row pointers as in im2col_sample
+          const T* __restrict src = src_k + oh * OW;
+          T* __restrict dst = dst_k + oh * g.SH * WP;
           if (SW == 1) {
             for (std::int64_t i = 0; i < OW; ++i) dst[i] += src[i];
           } else {
