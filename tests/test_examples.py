@@ -3,6 +3,7 @@ CS231n/Mazur numbers and a plain-NumPy twin of each training step."""
 
 import io
 import math
+import os
 import sys
 
 import numpy as np
@@ -353,6 +354,18 @@ def test_plots_write_pngs(tmp_path, small_results):
     path = plots.plot_loss_curves(small_results, tmp_path / "loss.png")
     with open(path, "rb") as f:
         assert f.read(4) == b"\x89PNG"
+
+
+def test_plot_result_files_names_every_figure(tmp_path):
+    """The optimizer comparison writes two figures; both are reported, main first."""
+    pytest.importorskip("matplotlib")
+    from fastbp.examples.optimizers import optimizers
+
+    result = optimizers(seed=0, steps=5, init_steps=5)
+    paths = plots.plot_result_files(result, tmp_path / "opt.png")
+    assert [os.path.basename(p) for p in paths] == ["opt.png", "opt_init.png"]
+    assert sorted(os.listdir(tmp_path)) == ["opt.png", "opt_init.png"]
+    assert plots.plot_result(result, tmp_path / "again.png") == str(tmp_path / "again.png")
 
 
 def test_plots_without_matplotlib_raise_a_clear_error(monkeypatch, tmp_path, small_results):

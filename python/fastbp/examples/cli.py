@@ -141,7 +141,7 @@ def _demo_plots(results: Dict[str, Dict[str, Any]], out_dir: str) -> List[str]:
     written = []
     for name, result in results.items():
         try:
-            written.append(plots.plot_result(result, os.path.join(out_dir, f"{name}.png")))
+            written += plots.plot_result_files(result, os.path.join(out_dir, f"{name}.png"))
         except ValueError:  # nothing to plot (e.g. the gates)
             continue
     written.append(plots.plot_loss_curves(results, os.path.join(out_dir, "loss_curves.png")))
@@ -194,14 +194,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         from fastbp.examples import plots
 
         try:
-            path = plots.plot_result(result, args.plot)
+            paths = plots.plot_result_files(result, args.plot)
         except ImportError as e:
             print(f"fastbp run: --plot: {e}", file=sys.stderr)
             return 1
         except ValueError as e:
             print(f"fastbp run: --plot: {e}", file=sys.stderr)
             return 1
-        print(f"plot written to {path}")
+        print("plot written to " + ", ".join(paths))
     return 0
 
 

@@ -152,18 +152,37 @@ def plot_loss_curves(results: Mapping[str, Dict[str, Any]], path) -> str:
 
 def plot_result(result: Dict[str, Any], path) -> str:
     """The natural figure for one example's result: the parabola paths, the
-    regression lines, a classifier's decision boundary, or its loss curve."""
+    regression lines, a classifier's decision boundary, or its loss curve.
+    Returns the path of that figure (``path``, or ``<stem>_curves`` next to it
+    for the CNN); :func:`plot_result_files` also returns the companion figures
+    some examples write."""
+    return plot_result_files(result, path)[0]
+
+
+def plot_result_files(result: Dict[str, Any], path) -> List[str]:
+    """Like :func:`plot_result`, but returns every file written, the main figure
+    first: the CNN writes ``<stem>_curves``, ``<stem>_filters`` and
+    ``<stem>_misclassified`` next to ``path``, the optimizer comparison ``path``
+    and ``<stem>_init``."""
     if "predictions" in result and "test_data" in result:  # a CNN: curves, filters, mistakes
         from fastbp.examples.cnn import plot_cnn
 
         stem = os.path.splitext(os.path.basename(str(path)))[0]
-        return plot_cnn(result, os.path.dirname(str(path)) or ".", prefix=stem)["curves"]
+        written = plot_cnn(result, os.path.dirname(str(path)) or ".", prefix=stem)
+        return [written["curves"]] + [p for key, p in written.items() if key != "curves"]
     if "histories" in result and "activations" in result:  # the optimizer comparison
         from fastbp.examples.optimizers import plot_inits, plot_optimizers
 
         stem, ext = os.path.splitext(str(path))
-        plot_inits(result["activations"], result["init_histories"], f"{stem}_init{ext or '.png'}")
-        return plot_optimizers(result["histories"], str(path))
+        main = plot_optimizers(result["histories"], str(path))
+        init = plot_inits(result["activations"], result["init_histories"],
+                          f"{stem}_init{ext or '.png'}")
+        return [main, init]
+    return [_plot_single(result, path)]
+
+
+def _plot_single(result: Dict[str, Any], path) -> str:
+    """The one figure of the examples that write a single file."""
     if "runs" in result and all("x_path" in r for r in result["runs"].values()):
         return plot_parabola(result["runs"], path)
     if "x_path" in result:
