@@ -30,11 +30,9 @@ rng = np.random.default_rng(0)
 X = rng.random((100, 1, 28, 28), dtype=np.float32)
 y = rng.integers(0, 10, size=100)
 if lib == "fastbp":
-    from fastbp import losses, nn, optim
-    model = nn.Sequential(
-        nn.Conv2d(1, 30, 5, init=0.01, rng=0, input_grad=False), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(4320, 100, init=0.01, rng=1), nn.ReLU(),
-        nn.Linear(100, 10, init=0.01, rng=2))
+    from fastbp import losses, optim
+    from fastbp.examples.cnn import simple_convnet
+    model = simple_convnet(init=0.01, rng=0)
     loss, opt = losses.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), lr=0.1)
     def step():
         opt.zero_grad(); loss.forward(model(X), y); model.backward(loss.backward()); opt.step()

@@ -46,7 +46,7 @@ def test_environment_names_the_kernels():
 
 
 def test_mixed_workload_rows():
-    rows = bench_mixed.mixed_workload(n=32, repeats=1)
+    rows = bench_mixed.mixed_workload(n=32, repeats=1, settle_s=0.0)
     assert [r["timed"] for r in rows] == ["fastbp sgemm 32", "NumPy sgemm 32"]
     for r in rows:
         assert r["after_same_s"] > 0 and r["after_other_s"] > 0

@@ -235,17 +235,14 @@ def conv_workload(n: int, c: int, hw: int, oc: int):
 def simple_convnet_workload(batch: int = 100):
     """One SGD step of the "Deep Learning from Scratch" SimpleConvNet on 1x28x28 input:
     conv 30 5x5 - ReLU - max-pool 2 - linear 4320-100 - ReLU - linear 100-10."""
-    from fastbp import losses, nn, optim
+    from fastbp import losses, optim
+    from fastbp.examples.cnn import simple_convnet
 
     rng = np.random.default_rng(0)
     X = rng.random((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, size=batch)
     wl = Workload(f"SimpleConvNet step, batch {batch}", None)
-    model = nn.Sequential(
-        nn.Conv2d(1, 30, 5, init=0.01, rng=0, input_grad=False), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(4320, 100, init=0.01, rng=1), nn.ReLU(), nn.Linear(100, 10, init=0.01, rng=2),
-    )
+    model = simple_convnet(init=0.01, rng=0)  # the first conv skips dx (input_grad=False)
     loss = losses.SoftmaxCrossEntropy()
     opt = optim.SGD(model.parameters(), lr=0.1)
 
@@ -342,8 +339,9 @@ def default_workloads(quick: bool = False) -> List[Callable[[], Workload]]:
 # After a call, OpenBLAS's worker threads keep spinning for up to ~0.1 s (and
 # OpenMP's for a shorter while), taking a core from whatever runs next. Each
 # sample therefore starts after this pause, so that it times one library alone,
-# then makes one untimed call: the first call after an idle pause runs up to 3x
-# slower on this machine (sleeping cores and threads wake up), for every library.
+# then makes one untimed call: on this machine the first call after such a pause
+# ran 2.4-6.6x slower than a warm one (sgemm 384: fastbp 6.3-6.6x, NumPy 2.4-2.5x,
+# PyTorch 3.0-6.5x), as idle cores and threads wake up.
 SETTLE_S = 0.15
 
 
@@ -457,7 +455,7 @@ def run(quick: bool = False, repeats: Optional[int] = None, json_path: Optional[
         results.append(measure(workload, repeats))
         log(f"  measured {workload.name}")
     log(format_table(results))
-    mixed = mixed_workload(512 if quick else 1024, repeats)
+    mixed = mixed_workload(512 if quick else 1024, repeats, SETTLE_S)
     log("\nMixed workload: one library's matmul right after the other's "
         "(idle threads still spinning)")
     log(format_mixed(mixed))

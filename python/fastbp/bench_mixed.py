@@ -19,15 +19,15 @@ import numpy as np
 
 import fastbp
 
-SETTLE_S = 0.15  # longer than either library's spin
 
-
-def _median_after(before: Callable[[], object], timed: Callable[[], object], warm: Callable[[], object],
-                  repeats: int) -> float:
+def _median_after(before: Callable[[], object], timed: Callable[[], object], repeats: int,
+                  settle_s: float) -> float:
+    """Median time of `timed` called right after `before`, each sample after a pause
+    of `settle_s` and one untimed call of `timed` (so that it runs warm)."""
     samples = []
     for _ in range(repeats):
-        time.sleep(SETTLE_S)
-        warm()
+        time.sleep(settle_s)
+        timed()
         before()
         start = time.perf_counter()
         timed()
@@ -35,9 +35,10 @@ def _median_after(before: Callable[[], object], timed: Callable[[], object], war
     return statistics.median(samples)
 
 
-def mixed_workload(n: int = 1024, repeats: int = 9) -> List[Dict[str, object]]:
+def mixed_workload(n: int, repeats: int, settle_s: float) -> List[Dict[str, object]]:
     """Rows ``{"timed", "after_same_s", "after_other_s", "slowdown"}`` for a
-    float32 n x n matmul of fastbp after NumPy and of NumPy after fastbp."""
+    float32 n x n matmul of fastbp after NumPy and of NumPy after fastbp;
+    `settle_s` should outlast either library's spinning threads."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(np.float32)
     b = rng.standard_normal((n, n)).astype(np.float32)
@@ -50,9 +51,8 @@ def mixed_workload(n: int = 1024, repeats: int = 9) -> List[Dict[str, object]]:
 
     rows = []
     for name, own, other in (("fastbp", run_fastbp, run_numpy), ("NumPy", run_numpy, run_fastbp)):
-        own()  # first-call setup out of the way
-        same = _median_after(own, own, own, repeats)
-        mixed = _median_after(other, own, own, repeats)
+        same = _median_after(own, own, repeats, settle_s)
+        mixed = _median_after(other, own, repeats, settle_s)
         rows.append({"timed": f"{name} sgemm {n}", "after_same_s": same, "after_other_s": mixed,
                      "slowdown": mixed / same})
     return rows

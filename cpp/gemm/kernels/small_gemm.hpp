@@ -86,8 +86,8 @@ void rows_small_k_any(const SmallProduct<T>& p, const T* b_rows, i64 i0, i64 i1)
 // row i of A with column j of op(B), held as row j of b_cols (N x K, contiguous). Each dot
 // product runs in L interleaved partial sums (lane l takes k = l, l + L, ...) added in a
 // fixed tree, plus the K % L last products: an order that never changes. Plain scalar
-// code: GCC's vectorisation of this loop nest spills every accumulator (about 8x slower);
-// the AVX2 build uses the intrinsics version below for float.
+// code: GCC's vectorisation of this loop nest spills every accumulator (300x100x3 took 66
+// us vectorised, 34 us scalar); the AVX2 build uses the intrinsics version below (8.7 us).
 template <int NN, class T>
 __attribute__((optimize("no-tree-vectorize"))) void rows_small_n(const SmallProduct<T>& p,
                                                                  const T* b_cols, i64 i0,
