@@ -55,7 +55,7 @@ const KernelTable& active_table() {
   return table;
 }
 
-// The small-product loops (K or N tiny) of the active ISA; AVX-512 CPUs run the AVX2 ones.
+// The small-product loops (K, N or M tiny) of the active ISA; AVX-512 CPUs run the AVX2 ones.
 const gemm_kernels::SmallGemmTable& small_gemm_table() {
   static const gemm_kernels::SmallGemmTable& table = active_isa() == Isa::generic
                                                          ? gemm_kernels::baseline_small_gemm()
@@ -537,7 +537,8 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
     scale_c(pr);
     return;
   }
-  if (K <= gemm_kernels::kSmallK || N <= gemm_kernels::kSmallN) {
+  if (K <= gemm_kernels::kSmallK || N <= gemm_kernels::kSmallN ||
+      (M <= gemm_kernels::kSmallM && !trans_b)) {
     small_gemm<T>()({trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
     return;
   }

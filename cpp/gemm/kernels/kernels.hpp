@@ -27,9 +27,11 @@ using MicroKernel = void (*)(std::int64_t k, T alpha, const T* a, std::int64_t r
 
 // A whole product C := alpha * op(A) @ op(B) + beta * C (C is M x N, row-major, row
 // stride ldc; op(A)(i, k) = trans_a ? a[k * lda + i] : a[i * lda + k], likewise op(B)),
-// small in K or N: see small_gemm.hpp. With beta == 0 C is only written.
+// small in K or N, or in M with B not transposed: see small_gemm.hpp. With beta == 0 C
+// is only written.
 constexpr std::int64_t kSmallK = 8;
 constexpr std::int64_t kSmallN = 4;
+constexpr std::int64_t kSmallM = 4;
 
 template <class T>
 struct SmallProduct {

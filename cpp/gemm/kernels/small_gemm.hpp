@@ -1,16 +1,22 @@
-// Whole products too small for the blocked framework: K <= kSmallK or N <= kSmallN, where
-// packing and per-tile set-up cost more than the arithmetic (a 2-feature input layer, an
-// output layer with 3 classes). Compiled once per ISA (gemm/small_gemm.cpp for baseline
-// x86-64, kernels/avx2/small_gemm_avx2.cpp with AVX2; each in its own inline namespace,
-// runtime/isa_tag.hpp) so the loops vectorise with that unit's instructions. Each element
-// of C sums its K products in index order (or in fixed interleaved lanes, see
-// rows_small_n), and rows are split over threads only whole, so results do not depend
-// on the thread count.
+// Whole products too small for the blocked framework: K <= kSmallK, N <= kSmallN or
+// M <= kSmallM, where packing and per-tile set-up cost more than the arithmetic (a
+// 2-feature input layer, an output layer with 3 classes, the weight gradient of a
+// 2-feature layer). Compiled once per ISA (gemm/small_gemm.cpp for baseline x86-64,
+// kernels/avx2/small_gemm_avx2.cpp with AVX2; each in its own inline namespace,
+// runtime/isa_tag.hpp): float in the AVX2 build runs the intrinsics loops, everything
+// else the plain loops, which vectorise with the unit's instructions.
+//
+// Each element of C sums its K products in index order (or, for the dot products of
+// the N <= kSmallN case, in fixed interleaved lanes), then C := alpha * sum + beta * C.
+// Threads take whole rows (whole 16-column blocks when M is small), and an element is
+// computed the same way wherever its block starts, so results do not depend on the
+// thread count.
 #pragma once
 
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -29,142 +35,79 @@ namespace small_detail {
 
 using i64 = std::int64_t;
 
+// op(B) as the loops read it: element (k, j) at data[k * rs + j * cs]. Either B itself or
+// a copy, so that the loop's inner index is contiguous.
+template <class T>
+struct MatView {
+  const T* data;
+  i64 rs, cs;
+};
+
 template <class T>
 T op_a(const SmallProduct<T>& p, i64 i, i64 k) {
   return p.trans_a ? p.a[k * p.lda + i] : p.a[i * p.lda + k];
 }
-template <class T>
-T op_b(const SmallProduct<T>& p, i64 k, i64 j) {
-  return p.trans_b ? p.b[j * p.ldb + k] : p.b[k * p.ldb + j];
-}
 
+// C := alpha * sum + beta * C, with the scalars already read out of the product.
 template <class T>
-void store(const SmallProduct<T>& p, T* c, T value) {
-  *c = p.beta == T(0) ? p.alpha * value : p.alpha * value + p.beta * *c;
-}
+struct Output {
+  T alpha, beta;
+  void store(T* c, T sum) const { *c = beta == T(0) ? alpha * sum : alpha * sum + beta * *c; }
+};
 
-// Rows [i0, i1) when K is a compile-time KK <= kSmallK: c(i, :) = sum_k a(i, k) * b(k, :),
-// vectorised along the row; b_rows holds op(B) row by row (K x N, contiguous).
+// --- plain loops (any ISA, any precision) --------------------------------------------
+
+// Rows [i0, i1) when K <= kSmallK: c(i, :) = sum_k a(i, k) * b(k, :), along the row
+// (b rows contiguous: cs == 1).
 template <int KK, class T>
-void rows_small_k(const SmallProduct<T>& p, const T* b_rows, i64 i0, i64 i1) {
+void rows_small_k(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
+  const Output<T> out{p.alpha, p.beta};
   const i64 N = p.N;
   for (i64 i = i0; i < i1; ++i) {
     T a_i[KK];
     for (int k = 0; k < KK; ++k) a_i[k] = op_a(p, i, k);
     T* __restrict c_i = p.c + i * p.ldc;
-    if (p.beta == T(0)) {
-      for (i64 j = 0; j < N; ++j) {
-        T s = a_i[0] * b_rows[j];
-        for (int k = 1; k < KK; ++k) s += a_i[k] * b_rows[k * N + j];
-        c_i[j] = p.alpha * s;
-      }
-    } else {
-      for (i64 j = 0; j < N; ++j) {
-        T s = a_i[0] * b_rows[j];
-        for (int k = 1; k < KK; ++k) s += a_i[k] * b_rows[k * N + j];
-        c_i[j] = p.alpha * s + p.beta * c_i[j];
-      }
+    for (i64 j = 0; j < N; ++j) {
+      T s = a_i[0] * b.data[j];
+      for (int k = 1; k < KK; ++k) s += a_i[k] * b.data[k * b.rs + j];
+      out.store(c_i + j, s);
     }
   }
 }
 
-template <class T>
-void rows_small_k_any(const SmallProduct<T>& p, const T* b_rows, i64 i0, i64 i1) {
-  switch (p.K) {
-    case 1: return rows_small_k<1>(p, b_rows, i0, i1);
-    case 2: return rows_small_k<2>(p, b_rows, i0, i1);
-    case 3: return rows_small_k<3>(p, b_rows, i0, i1);
-    case 4: return rows_small_k<4>(p, b_rows, i0, i1);
-    case 5: return rows_small_k<5>(p, b_rows, i0, i1);
-    case 6: return rows_small_k<6>(p, b_rows, i0, i1);
-    case 7: return rows_small_k<7>(p, b_rows, i0, i1);
-    default: return rows_small_k<8>(p, b_rows, i0, i1);
-  }
-}
-
-// Rows [i0, i1) when N = NN <= kSmallN, A not transposed: each c(i, j) is a dot product of
-// row i of A with column j of op(B), held as row j of b_cols (N x K, contiguous). Each dot
-// product runs in L interleaved partial sums (lane l takes k = l, l + L, ...) added in a
-// fixed tree, plus the K % L last products: an order that never changes. Plain scalar
-// code: GCC's vectorisation of this loop nest spills every accumulator (300x100x3 took 66
-// us vectorised, 34 us scalar); the AVX2 build uses the intrinsics version below (8.7 us).
+// Rows [i0, i1) when N <= kSmallN and A is not transposed: each c(i, j) is a dot product
+// of row i of A with column j of op(B) (b columns contiguous: rs == 1), in L interleaved
+// partial sums (lane l takes k = l, l + L, ...) added in a fixed tree, plus the K % L
+// last products. Scalar code: GCC's vectorisation of this nest spills every accumulator.
 template <int NN, class T>
 __attribute__((optimize("no-tree-vectorize"))) void rows_small_n(const SmallProduct<T>& p,
-                                                                 const T* b_cols, i64 i0,
+                                                                 MatView<T> b, i64 i0,
                                                                  i64 i1) {
   constexpr int L = 4;
+  const Output<T> out{p.alpha, p.beta};
   const i64 K = p.K, K_full = K / L * L;
   for (i64 i = i0; i < i1; ++i) {
     const T* __restrict a_i = p.a + i * p.lda;
-    // Only compile-time indices into acc, so it stays in registers.
-    T acc[NN][L] = {};
+    T acc[NN][L] = {};  // only compile-time indices, so it stays in registers
     for (i64 k = 0; k < K_full; k += L)
       for (int j = 0; j < NN; ++j)
-        for (int l = 0; l < L; ++l) acc[j][l] += a_i[k + l] * b_cols[j * K + k + l];
+        for (int l = 0; l < L; ++l) acc[j][l] += a_i[k + l] * b.data[j * b.cs + k + l];
     for (int j = 0; j < NN; ++j) {
-      T tail = 0;  // k in [K_full, K), after the lanes
-      for (i64 k = K_full; k < K; ++k) tail += a_i[k] * b_cols[j * K + k];
+      T tail = 0;
+      for (i64 k = K_full; k < K; ++k) tail += a_i[k] * b.data[j * b.cs + k];
       for (int width = L / 2; width > 0; width /= 2)
         for (int l = 0; l < width; ++l) acc[j][l] += acc[j][l + width];
-      store(p, p.c + i * p.ldc + j, acc[j][0] + tail);
+      out.store(p.c + i * p.ldc + j, acc[j][0] + tail);
     }
   }
 }
 
-#if defined(__AVX2__) && defined(__FMA__)
-// The AVX2 build of rows_small_n for float, written with intrinsics (the compiler's own
-// vectorisation of the loops above spills the accumulators): one ymm per column of C,
-// lanes added as (l, l + 4), then (l, l + 2), then (l, l + 1).
-template <int NN>
-void rows_small_n_f32_avx2(const SmallProduct<float>& p, const float* b_cols, i64 i0, i64 i1) {
-  const i64 K = p.K, K_full = K / 8 * 8;
-  for (i64 i = i0; i < i1; ++i) {
-    const float* a_i = p.a + i * p.lda;
-    __m256 acc[NN];
-    for (int j = 0; j < NN; ++j) acc[j] = _mm256_setzero_ps();
-    for (i64 k = 0; k < K_full; k += 8) {
-      const __m256 a = _mm256_loadu_ps(a_i + k);
-      for (int j = 0; j < NN; ++j)
-        acc[j] = _mm256_fmadd_ps(a, _mm256_loadu_ps(b_cols + j * K + k), acc[j]);
-    }
-    for (int j = 0; j < NN; ++j) {
-      float tail = 0;
-      for (i64 k = K_full; k < K; ++k) tail += a_i[k] * b_cols[j * K + k];
-      const __m128 s4 =
-          _mm_add_ps(_mm256_castps256_ps128(acc[j]), _mm256_extractf128_ps(acc[j], 1));
-      const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-      const __m128 s1 = _mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1));
-      store(p, p.c + i * p.ldc + j, _mm_cvtss_f32(s1) + tail);
-    }
-  }
-}
-#endif
-
+// Rows [i0, i1) when N <= kSmallN and A is transposed (stored K x M): the sums run down
+// k for a block of rows at once, along i (contiguous in each row of the stored A).
 template <class T>
-void rows_small_n_any(const SmallProduct<T>& p, const T* b_cols, i64 i0, i64 i1) {
-#if defined(__AVX2__) && defined(__FMA__)
-  if constexpr (std::is_same_v<T, float>) {
-    switch (p.N) {
-      case 1: return rows_small_n_f32_avx2<1>(p, b_cols, i0, i1);
-      case 2: return rows_small_n_f32_avx2<2>(p, b_cols, i0, i1);
-      case 3: return rows_small_n_f32_avx2<3>(p, b_cols, i0, i1);
-      default: return rows_small_n_f32_avx2<4>(p, b_cols, i0, i1);
-    }
-  }
-#endif
-  switch (p.N) {
-    case 1: return rows_small_n<1>(p, b_cols, i0, i1);
-    case 2: return rows_small_n<2>(p, b_cols, i0, i1);
-    case 3: return rows_small_n<3>(p, b_cols, i0, i1);
-    default: return rows_small_n<4>(p, b_cols, i0, i1);
-  }
-}
-
-// Rows [i0, i1) when N <= kSmallN, A transposed (stored K x M): the sums run down k for a
-// block of rows at once, vectorised along i (contiguous in each row of the stored A).
-template <class T>
-void rows_small_n_trans_a(const SmallProduct<T>& p, const T* b_cols, i64 i0, i64 i1) {
+void rows_small_n_trans_a(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
   constexpr i64 kBlock = 256;
+  const Output<T> out{p.alpha, p.beta};
   T acc[kSmallN][kBlock];
   for (i64 ib = i0; ib < i1; ib += kBlock) {
     const i64 rows = std::min(kBlock, i1 - ib);
@@ -172,14 +115,273 @@ void rows_small_n_trans_a(const SmallProduct<T>& p, const T* b_cols, i64 i0, i64
     for (i64 k = 0; k < p.K; ++k) {
       const T* __restrict a_k = p.a + k * p.lda + ib;
       for (i64 j = 0; j < p.N; ++j) {
-        const T b_kj = b_cols[j * p.K + k];
+        const T b_kj = b.data[j * b.cs + k];
         T* __restrict acc_j = acc[j];
         for (i64 r = 0; r < rows; ++r) acc_j[r] += a_k[r] * b_kj;
       }
     }
     for (i64 r = 0; r < rows; ++r)
-      for (i64 j = 0; j < p.N; ++j) store(p, p.c + (ib + r) * p.ldc + j, acc[j][r]);
+      for (i64 j = 0; j < p.N; ++j) out.store(p.c + (ib + r) * p.ldc + j, acc[j][r]);
   }
+}
+
+// Columns [j0, j1) when M <= kSmallM: c(:, j) = sum_k a(:, k) * b(k, j), along the row
+// (b rows contiguous: cs == 1), a block of columns at a time.
+template <class T>
+void cols_small_m(const SmallProduct<T>& p, MatView<T> b, i64 j0, i64 j1) {
+  constexpr i64 kBlock = 256;
+  const Output<T> out{p.alpha, p.beta};
+  T acc[kSmallM][kBlock];
+  for (i64 jb = j0; jb < j1; jb += kBlock) {
+    const i64 cols = std::min(kBlock, j1 - jb);
+    for (i64 i = 0; i < p.M; ++i) std::fill(acc[i], acc[i] + cols, T(0));
+    for (i64 k = 0; k < p.K; ++k) {
+      const T* __restrict b_k = b.data + k * b.rs + jb;
+      for (i64 i = 0; i < p.M; ++i) {
+        const T a_ik = op_a(p, i, k);
+        T* __restrict acc_i = acc[i];
+        for (i64 c = 0; c < cols; ++c) acc_i[c] += a_ik * b_k[c];
+      }
+    }
+    for (i64 i = 0; i < p.M; ++i)
+      for (i64 c = 0; c < cols; ++c) out.store(p.c + i * p.ldc + jb + c, acc[i][c]);
+  }
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// --- AVX2 float loops: the same sums, in registers -----------------------------------
+
+// The first n lanes (0 <= n <= 8) of a ymm.
+inline __m256i first_lanes(i64 n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// C[0:w] := alpha * s + beta * C[0:w] for the first w lanes of s (all 8 when w == 8).
+inline void store_lanes(const Output<float>& out, float* c, __m256 s, i64 w) {
+  const __m256 scaled = _mm256_mul_ps(_mm256_set1_ps(out.alpha), s);
+  if (w == 8) {
+    _mm256_storeu_ps(c, out.beta == 0.0f ? scaled
+                                         : _mm256_fmadd_ps(_mm256_set1_ps(out.beta),
+                                                           _mm256_loadu_ps(c), scaled));
+    return;
+  }
+  const __m256i m = first_lanes(w);
+  _mm256_maskstore_ps(c, m, out.beta == 0.0f
+                                ? scaled
+                                : _mm256_fmadd_ps(_mm256_set1_ps(out.beta),
+                                                  _mm256_maskload_ps(c, m), scaled));
+}
+
+inline __m256 load_lanes(const float* p, i64 w) {
+  return w == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, first_lanes(w));
+}
+
+// The scalar twin of one lane of store_lanes (the same fused operations).
+inline void store_scalar(const Output<float>& out, float* c, float s) {
+  *c = out.beta == 0.0f ? out.alpha * s : std::fma(out.beta, *c, out.alpha * s);
+}
+
+// The last N % 8 columns of each row are summed in scalar fused operations, the same as
+// the vector lanes (masked stores are slow on AMD cores).
+template <int KK>
+void rows_small_k_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0, i64 i1) {
+  const Output<float> out{p.alpha, p.beta};
+  const i64 N = p.N, N_vec = N / 8 * 8;
+  for (i64 i = i0; i < i1; ++i) {
+    float a_i[KK];
+    __m256 va_i[KK];
+    for (int k = 0; k < KK; ++k) a_i[k] = op_a(p, i, k), va_i[k] = _mm256_set1_ps(a_i[k]);
+    float* c_i = p.c + i * p.ldc;
+    for (i64 j = 0; j < N_vec; j += 8) {
+      __m256 s = _mm256_mul_ps(va_i[0], _mm256_loadu_ps(b.data + j));
+      for (int k = 1; k < KK; ++k)
+        s = _mm256_fmadd_ps(va_i[k], _mm256_loadu_ps(b.data + k * b.rs + j), s);
+      store_lanes(out, c_i + j, s, 8);
+    }
+    for (i64 j = N_vec; j < N; ++j) {
+      float s = a_i[0] * b.data[j];
+      for (int k = 1; k < KK; ++k) s = std::fma(a_i[k], b.data[k * b.rs + j], s);
+      store_scalar(out, c_i + j, s);
+    }
+  }
+}
+
+// Sums of the 8 lanes of each of v[0..7] as {sums of v[0..3]} and {sums of v[4..7]}.
+inline void lane_sums8(const __m256 v[8], __m128& lo, __m128& hi) {
+  const __m256 g0 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  const __m256 g1 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+  lo = _mm_add_ps(_mm256_castps256_ps128(g0), _mm256_extractf128_ps(g0, 1));
+  hi = _mm_add_ps(_mm256_castps256_ps128(g1), _mm256_extractf128_ps(g1, 1));
+}
+
+// Rows [i, i + R) of the dot-product case: lane l of each accumulator takes k = l, l + 8,
+// ... (the last K % 8 by a masked load), then the lanes are added in a fixed tree.
+template <int NN, int R>
+void dot_rows_f32(const SmallProduct<float>& p, MatView<float> b, const Output<float>& out,
+                  i64 i) {
+  __m256 acc[R][NN];
+  for (auto& row : acc)
+    for (auto& v : row) v = _mm256_setzero_ps();
+  const i64 K = p.K;
+  for (i64 k = 0; k < K; k += 8) {
+    const i64 w = std::min<i64>(8, K - k);
+    __m256 a[R];
+    for (int r = 0; r < R; ++r) a[r] = load_lanes(p.a + (i + r) * p.lda + k, w);
+    for (int j = 0; j < NN; ++j) {
+      const __m256 bj = load_lanes(b.data + j * b.cs + k, w);
+      for (int r = 0; r < R; ++r) acc[r][j] = _mm256_fmadd_ps(a[r], bj, acc[r][j]);
+    }
+  }
+  __m256 v[8];
+  for (int q = 0; q < 8; ++q)
+    v[q] = q / 4 < R && q % 4 < NN ? acc[q / 4 % R][q % 4 % NN] : _mm256_setzero_ps();
+  __m128 sums[2];
+  lane_sums8(v, sums[0], sums[1]);
+  for (int r = 0; r < R; ++r) {
+    alignas(16) float s[4];
+    _mm_store_ps(s, sums[r]);
+    for (int j = 0; j < NN; ++j) out.store(p.c + (i + r) * p.ldc + j, s[j]);
+  }
+}
+
+template <int NN>
+void rows_small_n_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0, i64 i1) {
+  const Output<float> out{p.alpha, p.beta};
+  i64 i = i0;
+  for (; i + 2 <= i1; i += 2) dot_rows_f32<NN, 2>(p, b, out, i);
+  if (i < i1) dot_rows_f32<NN, 1>(p, b, out, i);
+}
+
+// Rows [i0, i1), A transposed: 16 rows of C at a time in two ymm per column, summed down k.
+template <int NN>
+void rows_small_n_trans_a_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0,
+                              i64 i1) {
+  const Output<float> out{p.alpha, p.beta};
+  for (i64 ib = i0; ib < i1; ib += 16) {
+    const i64 rows = std::min<i64>(16, i1 - ib);
+    const i64 w0 = std::min<i64>(8, rows), w1 = rows - w0;
+    __m256 acc[NN][2];
+    for (auto& col : acc) col[0] = col[1] = _mm256_setzero_ps();
+    for (i64 k = 0; k < p.K; ++k) {
+      const float* a_k = p.a + k * p.lda + ib;
+      const __m256 a0 = load_lanes(a_k, w0);
+      const __m256 a1 = w1 > 0 ? load_lanes(a_k + 8, w1) : _mm256_setzero_ps();
+      for (int j = 0; j < NN; ++j) {
+        const __m256 bj = _mm256_broadcast_ss(b.data + j * b.cs + k);
+        acc[j][0] = _mm256_fmadd_ps(a0, bj, acc[j][0]);
+        acc[j][1] = _mm256_fmadd_ps(a1, bj, acc[j][1]);
+      }
+    }
+    alignas(32) float sums[NN][16];
+    for (int j = 0; j < NN; ++j) {
+      _mm256_store_ps(sums[j], acc[j][0]);
+      _mm256_store_ps(sums[j] + 8, acc[j][1]);
+    }
+    for (i64 r = 0; r < rows; ++r)
+      for (int j = 0; j < NN; ++j) out.store(p.c + (ib + r) * p.ldc + j, sums[j][r]);
+  }
+}
+
+// Columns [j0, j1) when M = MM <= kSmallM: NV ymm of columns per row of C, summed down k.
+template <int MM, int NV>
+void cols_small_m_f32(const SmallProduct<float>& p, MatView<float> b, i64 j0, i64 j1) {
+  const Output<float> out{p.alpha, p.beta};
+  for (i64 jb = j0; jb < j1; jb += 8 * NV) {
+    i64 w[NV];
+    for (int v = 0; v < NV; ++v) w[v] = std::clamp<i64>(j1 - jb - 8 * v, 0, 8);
+    __m256 acc[MM][NV];
+    for (auto& row : acc)
+      for (auto& x : row) x = _mm256_setzero_ps();
+    for (i64 k = 0; k < p.K; ++k) {
+      const float* b_k = b.data + k * b.rs + jb;
+      __m256 bv[NV];
+      for (int v = 0; v < NV; ++v)
+        bv[v] = w[v] > 0 ? load_lanes(b_k + 8 * v, w[v]) : _mm256_setzero_ps();
+      for (int i = 0; i < MM; ++i) {
+        const __m256 a_ik = _mm256_set1_ps(op_a(p, i, k));
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(a_ik, bv[v], acc[i][v]);
+      }
+    }
+    for (int i = 0; i < MM; ++i)
+      for (int v = 0; v < NV; ++v)
+        if (w[v] > 0) store_lanes(out, p.c + i * p.ldc + jb + 8 * v, acc[i][v], w[v]);
+  }
+}
+#endif  // __AVX2__ && __FMA__
+
+// --- dispatch on the compile-time sizes ----------------------------------------------
+
+template <class T>
+void rows_small_k_any(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if constexpr (std::is_same_v<T, float>) {
+    switch (p.K) {
+      case 1: return rows_small_k_f32<1>(p, b, i0, i1);
+      case 2: return rows_small_k_f32<2>(p, b, i0, i1);
+      case 3: return rows_small_k_f32<3>(p, b, i0, i1);
+      case 4: return rows_small_k_f32<4>(p, b, i0, i1);
+      case 5: return rows_small_k_f32<5>(p, b, i0, i1);
+      case 6: return rows_small_k_f32<6>(p, b, i0, i1);
+      case 7: return rows_small_k_f32<7>(p, b, i0, i1);
+      default: return rows_small_k_f32<8>(p, b, i0, i1);
+    }
+  }
+#endif
+  switch (p.K) {
+    case 1: return rows_small_k<1>(p, b, i0, i1);
+    case 2: return rows_small_k<2>(p, b, i0, i1);
+    case 3: return rows_small_k<3>(p, b, i0, i1);
+    case 4: return rows_small_k<4>(p, b, i0, i1);
+    case 5: return rows_small_k<5>(p, b, i0, i1);
+    case 6: return rows_small_k<6>(p, b, i0, i1);
+    case 7: return rows_small_k<7>(p, b, i0, i1);
+    default: return rows_small_k<8>(p, b, i0, i1);
+  }
+}
+
+template <class T>
+void rows_small_n_any(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (p.trans_a) {
+      switch (p.N) {
+        case 1: return rows_small_n_trans_a_f32<1>(p, b, i0, i1);
+        case 2: return rows_small_n_trans_a_f32<2>(p, b, i0, i1);
+        case 3: return rows_small_n_trans_a_f32<3>(p, b, i0, i1);
+        default: return rows_small_n_trans_a_f32<4>(p, b, i0, i1);
+      }
+    }
+    switch (p.N) {
+      case 1: return rows_small_n_f32<1>(p, b, i0, i1);
+      case 2: return rows_small_n_f32<2>(p, b, i0, i1);
+      case 3: return rows_small_n_f32<3>(p, b, i0, i1);
+      default: return rows_small_n_f32<4>(p, b, i0, i1);
+    }
+  }
+#endif
+  if (p.trans_a) return rows_small_n_trans_a(p, b, i0, i1);
+  switch (p.N) {
+    case 1: return rows_small_n<1>(p, b, i0, i1);
+    case 2: return rows_small_n<2>(p, b, i0, i1);
+    case 3: return rows_small_n<3>(p, b, i0, i1);
+    default: return rows_small_n<4>(p, b, i0, i1);
+  }
+}
+
+template <class T>
+void cols_small_m_any(const SmallProduct<T>& p, MatView<T> b, i64 j0, i64 j1) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if constexpr (std::is_same_v<T, float>) {
+    switch (p.M) {  // four ymm of columns for one or two rows, two for three or four
+      case 1: return cols_small_m_f32<1, 4>(p, b, j0, j1);
+      case 2: return cols_small_m_f32<2, 4>(p, b, j0, j1);
+      case 3: return cols_small_m_f32<3, 2>(p, b, j0, j1);
+      default: return cols_small_m_f32<4, 2>(p, b, j0, j1);
+    }
+  }
+#endif
+  cols_small_m(p, b, j0, j1);
 }
 
 }  // namespace small_detail
@@ -187,25 +389,33 @@ void rows_small_n_trans_a(const SmallProduct<T>& p, const T* b_cols, i64 i0, i64
 template <class T>
 void small_gemm(const SmallProduct<T>& p) {
   using namespace small_detail;
-  // op(B) copied once into the layout the loops read: rows (K x N) or columns (N x K).
-  const bool by_k = p.N > kSmallN;
+  // The loops read op(B) by columns (N small) or by rows (K or M small). B is read in
+  // place when it is stored that way, else copied once.
+  const bool by_columns = p.N <= kSmallN;
+  const bool in_place = by_columns == p.trans_b;
   thread_local std::vector<T> b_copy;
-  b_copy.resize(static_cast<std::size_t>(p.K * p.N));
-  for (i64 k = 0; k < p.K; ++k)
-    for (i64 j = 0; j < p.N; ++j) b_copy[by_k ? k * p.N + j : j * p.K + k] = op_b(p, k, j);
-  const T* b = b_copy.data();
-
+  MatView<T> b{p.b, p.trans_b ? 1 : p.ldb, p.trans_b ? p.ldb : 1};  // b(k, j) = op(B)(k, j)
+  if (!in_place) {
+    b_copy.resize(static_cast<std::size_t>(p.K * p.N));
+    const MatView<T> copy{b_copy.data(), by_columns ? 1 : p.N, by_columns ? p.K : 1};
+    for (i64 k = 0; k < p.K; ++k)
+      for (i64 j = 0; j < p.N; ++j) b_copy[k * copy.rs + j * copy.cs] = b.data[k * b.rs + j * b.cs];
+    b = copy;
+  }
+  // Threads share rows, or 16-column blocks when M is small (the others' cases).
+  const bool by_m_small = !by_columns && p.K > kSmallK;
+  const i64 units = by_m_small ? (p.N + 15) / 16 : p.M;
   const int nt = threads_for(2.0 * double(p.M) * double(p.N) * double(p.K), 2.0e6);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int t = omp_get_thread_num(), nth = omp_get_num_threads();
-    const i64 i0 = p.M * t / nth, i1 = p.M * (t + 1) / nth;
-    if (by_k) {
-      rows_small_k_any(p, b, i0, i1);
-    } else if (p.trans_a) {
-      rows_small_n_trans_a(p, b, i0, i1);
+    const i64 u0 = units * t / nth, u1 = units * (t + 1) / nth;
+    if (by_columns) {
+      rows_small_n_any(p, b, u0, u1);
+    } else if (!by_m_small) {
+      rows_small_k_any(p, b, u0, u1);
     } else {
-      rows_small_n_any(p, b, i0, i1);
+      cols_small_m_any(p, b, u0 * 16, std::min(p.N, u1 * 16));
     }
   }
   // A one-off large product does not keep its copy of B for the life of the thread.
