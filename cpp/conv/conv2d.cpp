@@ -1,6 +1,5 @@
 #include "conv/conv2d.hpp"
 
-#include <omp.h>
 
 #include <algorithm>
 
@@ -64,9 +63,8 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
   // One column buffer and padded image per thread, reused for all of its samples.
   const std::int64_t per_thread = CKK * P + padded_numel(g);
   Tensor workspace({pointwise ? 0 : nt, per_thread}, dtype_of<T>());
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    T* col = pointwise ? nullptr : workspace.data_as<T>() + omp_get_thread_num() * per_thread;
+  parallel_region(nt, [&](int t, int /*nth*/) {
+    T* col = pointwise ? nullptr : workspace.data_as<T>() + t * per_thread;
     T* xp = pointwise ? nullptr : col + CKK * P;
 #pragma omp for schedule(dynamic)
     for (std::int64_t n = 0; n < g.N; ++n) {
@@ -79,7 +77,7 @@ void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
       }
       gemm<T>(false, false, OC, P, CKK, T(1), w, CKK, src, P, b != nullptr ? T(1) : T(0), y_n, P);
     }
-  }
+  });
 }
 
 template <class T>
@@ -99,9 +97,8 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
   const std::int64_t part = OC * CKK + OC;
   Tensor partials({chunks > 1 ? chunks : 0, part}, dtype_of<T>());
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    T* col = pointwise ? nullptr : workspace.data_as<T>() + omp_get_thread_num() * per_thread;
+  parallel_region(nt, [&](int t, int /*nth*/) {
+    T* col = pointwise ? nullptr : workspace.data_as<T>() + t * per_thread;
     T* dcol = pointwise ? nullptr : col + CKK * P;
     T* xp = pointwise ? nullptr : dcol + dcol_numel;
 #pragma omp for schedule(dynamic)
@@ -130,7 +127,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
         if (!pointwise) col2im_sample(dx_n, dcol, xp, g);
       }
     }
-  }
+  });
 
   if (chunks == 0) {  // empty batch
     std::fill(dw, dw + OC * CKK, T(0));
@@ -141,8 +138,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
   // Sum the chunk partials in chunk order; elements are independent.
   const T* parts = partials.data_as<T>();
   const int rt = threads_for(static_cast<double>(chunks) * part, 1 << 16);
-#pragma omp parallel for num_threads(rt) if (rt > 1) schedule(static)
-  for (std::int64_t i = 0; i < part; ++i) {
+  parallel_for(rt, 0, part, [&](std::int64_t i) {
     T s = parts[i];
     for (std::int64_t ch = 1; ch < chunks; ++ch) s += parts[ch * part + i];
     if (i < OC * CKK) {
@@ -150,7 +146,7 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
     } else {
       db[i - OC * CKK] = s;
     }
-  }
+  });
 }
 
 #define FASTBP_INSTANTIATE(T)                                                                 \

@@ -48,8 +48,7 @@ template <class T>
 void im2col(T* cols, const T* x, const ConvGeom& g) {
   const std::int64_t CKK = g.CKK(), rows = g.N * g.OH;
   const int nt = threads_for(static_cast<double>(rows) * g.OW * CKK, 1 << 16);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t r = 0; r < rows; ++r) {  // r = (n, oh)
+  parallel_for(nt, 0, rows, [&](std::int64_t r) {  // r = (n, oh)
     const std::int64_t n = r / g.OH, oh = r % g.OH;
     const T* x_n = x + n * g.image();
     for (std::int64_t ow = 0; ow < g.OW; ++ow) {
@@ -69,7 +68,7 @@ void im2col(T* cols, const T* x, const ConvGeom& g) {
         }
       }
     }
-  }
+  });
 }
 
 template <class T>
@@ -77,8 +76,7 @@ void col2im(T* x, const T* cols, const ConvGeom& g) {
   const std::int64_t CKK = g.CKK(), P = g.P();
   const int nt = threads_for(static_cast<double>(g.N) * P * CKK, 1 << 16);
   // Samples are independent; inside one, every pixel sums in a fixed order.
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t n = 0; n < g.N; ++n) {
+  parallel_for(nt, 0, g.N, [&](std::int64_t n) {
     T* x_n = x + n * g.image();
     std::fill(x_n, x_n + g.image(), T(0));
     for (std::int64_t oh = 0; oh < g.OH; ++oh) {
@@ -97,7 +95,7 @@ void col2im(T* x, const T* cols, const ConvGeom& g) {
         }
       }
     }
-  }
+  });
 }
 
 namespace {

@@ -91,14 +91,13 @@ void max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const ConvGeom& 
   const std::int64_t planes = g.N * g.C, HW = g.H * g.W, P = g.P();
   const int nt = threads_for(static_cast<double>(planes) * P * g.KH * g.KW, kMinWorkPerThread);
   const bool k22 = g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t pl = 0; pl < planes; ++pl) {
+  parallel_for(nt, 0, planes, [&](std::int64_t pl) {
     if (k22) {
       max_pool_plane_2x2s2<T>(y + pl * P, argmax + pl * P, x + pl * HW, pl * HW, g);
     } else {
       max_pool_plane<T>(y + pl * P, argmax + pl * P, x + pl * HW, pl * HW, g);
     }
-  }
+  });
 }
 
 namespace {
@@ -123,19 +122,23 @@ std::int64_t max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argma
   int all_local = 1;
   const int nt = threads_for(static_cast<double>(planes) * (plane_in + plane_out),
                              kMinWorkPerThread);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static) reduction(& : all_local)
-  for (std::int64_t pl = 0; pl < planes; ++pl) {
+  // Plane pl; false when its indices leave it (then it is left to the slow path below).
+  const auto scatter_plane = [&](std::int64_t pl) -> int {
     const std::int64_t lo = pl * plane_in, hi = lo + plane_in;
     const std::int64_t* a_p = argmax + pl * plane_out;
     bool local = true;
     for (std::int64_t i = 0; i < plane_out; ++i) local &= a_p[i] >= lo && a_p[i] < hi;
-    if (!local) {
-      all_local = 0;
-      continue;
-    }
+    if (!local) return 0;
     std::fill(dx + lo, dx + hi, T(0));
     const T* d_p = dout + pl * plane_out;
     for (std::int64_t i = 0; i < plane_out; ++i) dx[a_p[i]] += d_p[i];
+    return 1;
+  };
+  if (nt <= 1) {  // no parallel region: see parallel_for
+    for (std::int64_t pl = 0; pl < planes; ++pl) all_local &= scatter_plane(pl);
+  } else {
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(& : all_local)
+    for (std::int64_t pl = 0; pl < planes; ++pl) all_local &= scatter_plane(pl);
   }
   if (all_local) return -1;
   // Indices that cross planes: validate them all, then scatter on one thread in index order.
@@ -152,8 +155,7 @@ void avg_pool2d_forward(T* y, const T* x, const ConvGeom& g) {
   const std::int64_t planes = g.N * g.C, HW = g.H * g.W, P = g.P();
   const T count = static_cast<T>(g.KH * g.KW);
   const int nt = threads_for(static_cast<double>(planes) * P * g.KH * g.KW, kMinWorkPerThread);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t pl = 0; pl < planes; ++pl) {
+  parallel_for(nt, 0, planes, [&](std::int64_t pl) {
     const T* x_p = x + pl * HW;
     T* y_p = y + pl * P;
     for (std::int64_t oh = 0; oh < g.OH; ++oh) {
@@ -165,7 +167,7 @@ void avg_pool2d_forward(T* y, const T* x, const ConvGeom& g) {
         y_p[oh * g.OW + ow] = s / count;
       }
     }
-  }
+  });
 }
 
 template <class T>
@@ -174,8 +176,7 @@ void avg_pool2d_backward(T* dx, const T* dout, const ConvGeom& g) {
   const T count = static_cast<T>(g.KH * g.KW);
   const int nt = threads_for(static_cast<double>(planes) * (HW + P * g.KH * g.KW),
                              kMinWorkPerThread);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t pl = 0; pl < planes; ++pl) {
+  parallel_for(nt, 0, planes, [&](std::int64_t pl) {
     T* dx_p = dx + pl * HW;
     const T* d_p = dout + pl * P;
     std::fill(dx_p, dx_p + HW, T(0));
@@ -187,7 +188,7 @@ void avg_pool2d_backward(T* dx, const T* dout, const ConvGeom& g) {
           for (std::int64_t kw = 0; kw < g.KW; ++kw) win[kh * g.W + kw] += share;
       }
     }
-  }
+  });
 }
 
 #define FASTBP_INSTANTIATE(T)                                                                 \

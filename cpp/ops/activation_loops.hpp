@@ -47,14 +47,13 @@ constexpr double kMinElemsPerThread = 1 << 16;
 template <class F>
 void parallel_map(std::int64_t n, F&& f) {
   const int nt = threads_for(static_cast<double>(n), kMinElemsPerThread);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
+  parallel_region(nt, [&](int, int) {
     // A private copy: its captured scalars cannot alias the output, so they
     // stay in registers and the loop vectorises.
     const F body = f;
 #pragma omp for schedule(static)
     for (std::int64_t i = 0; i < n; ++i) body(i);
-  }
+  });
 }
 
 template <class T> void relu_forward(T* out, const T* x, std::int64_t n) {

@@ -26,14 +26,13 @@ void channel_sums(double* out, std::int64_t N, std::int64_t C, std::int64_t S, F
   const std::int64_t chunks = (N + rows_per_chunk - 1) / rows_per_chunk;
   std::vector<double> partial(static_cast<std::size_t>(chunks * K * C), 0.0);
   const int nt = threads_for(static_cast<double>(N * row), kMinElemsPerThread);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
+  parallel_for(nt, 0, chunks, [&](std::int64_t chunk) {
     double* acc = partial.data() + chunk * K * C;  // (C, K) for this chunk
     const std::int64_t n_end = std::min(N, (chunk + 1) * rows_per_chunk);
     for (std::int64_t n = chunk * rows_per_chunk; n < n_end; ++n)
       for (std::int64_t c = 0; c < C; ++c)
         for (std::int64_t s = 0; s < S; ++s) f((n * C + c) * S + s, c, acc + c * K);
-  }
+  });
   for (std::int64_t k = 0; k < K * C; ++k) out[k] = 0.0;
   for (std::int64_t chunk = 0; chunk < chunks; ++chunk)
     for (std::int64_t c = 0; c < C; ++c)
@@ -45,15 +44,14 @@ template <class T>
 void normalize(T* y, const T* x, const T* mean, const T* invstd, const T* gamma, const T* beta,
                std::int64_t N, std::int64_t C, std::int64_t S) {
   const int nt = threads_for(static_cast<double>(N * C * S), kMinElemsPerThread);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t nc = 0; nc < N * C; ++nc) {
+  parallel_for(nt, 0, N * C, [&](std::int64_t nc) {
     const std::int64_t c = nc % C;
     const T m = mean[c], is = invstd[c];
     const T g = gamma ? gamma[c] : T(1), b = beta ? beta[c] : T(0);
     const T* xr = x + nc * S;
     T* yr = y + nc * S;
     for (std::int64_t s = 0; s < S; ++s) yr[s] = (xr[s] - m) * is * g + b;
-  }
+  });
 }
 
 }  // namespace
@@ -122,8 +120,7 @@ void batchnorm_backward(T* dx, T* gamma_grad, T* beta_grad, const T* dout, const
     dgamma_m[c] = training ? static_cast<T>(sums[C + c] / M) : T(0);
   }
   const int nt = threads_for(static_cast<double>(N * C * S), kMinElemsPerThread);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t nc = 0; nc < N * C; ++nc) {
+  parallel_for(nt, 0, N * C, [&](std::int64_t nc) {
     const std::int64_t c = nc % C;
     const T m = mean[c], is = invstd[c], k = scale[c], db = dbeta_m[c], dg = dgamma_m[c];
     const T* xr = x + nc * S;
@@ -137,7 +134,7 @@ void batchnorm_backward(T* dx, T* gamma_grad, T* beta_grad, const T* dout, const
     } else {
       for (std::int64_t s = 0; s < S; ++s) dxr[s] = k * dr[s];
     }
-  }
+  });
 }
 
 #define FASTBP_INSTANTIATE(T)                                                                   \

@@ -29,20 +29,18 @@ void dropout_forward(T* out, T* mask, const T* x, std::int64_t n, double p, std:
   // k >= ceil(p * 2^53) (scaling by 2^53 is exact), an integer compare.
   const std::uint64_t threshold = static_cast<std::uint64_t>(std::ceil(p * 0x1.0p53));
   const int nt = threads_for(static_cast<double>(n), kMinElemsPerThread);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
+  parallel_for(nt, 0, n, [=](std::int64_t i) {
     const std::uint64_t bits = splitmix64(base + static_cast<std::uint64_t>(i) * 0x9E3779B97F4A7C15ULL);
     const T m = (bits >> 11) >= threshold ? scale : T(0);
     mask[i] = m;
     out[i] = x[i] * m;
-  }
+  });
 }
 
 template <class T>
 void dropout_backward(T* dx, const T* dout, const T* mask, std::int64_t n) {
   const int nt = threads_for(static_cast<double>(n), kMinElemsPerThread);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) dx[i] = dout[i] * mask[i];
+  parallel_for(nt, 0, n, [=](std::int64_t i) { dx[i] = dout[i] * mask[i]; });
 }
 
 #define FASTBP_INSTANTIATE(T)                                                              \

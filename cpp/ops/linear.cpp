@@ -25,8 +25,7 @@ void column_sums(T* db, const T* dout, std::int64_t N, std::int64_t M, bool accu
   constexpr std::int64_t kBlock = 256;
   const std::int64_t blocks = (M + kBlock - 1) / kBlock;
   const int nt = threads_for(static_cast<double>(N) * static_cast<double>(M), 1 << 16);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t blk = 0; blk < blocks; ++blk) {
+  parallel_for(nt, 0, blocks, [&](std::int64_t blk) {
     const std::int64_t j0 = blk * kBlock, j1 = std::min(M, j0 + kBlock);
     T acc[kBlock];
     for (std::int64_t j = j0; j < j1; ++j) acc[j - j0] = accumulate ? db[j] : T(0);
@@ -35,7 +34,7 @@ void column_sums(T* db, const T* dout, std::int64_t N, std::int64_t M, bool accu
       for (std::int64_t j = j0; j < j1; ++j) acc[j - j0] += row[j];
     }
     std::copy(acc, acc + (j1 - j0), db + j0);
-  }
+  });
 }
 
 template <class T>

@@ -12,8 +12,7 @@ double multi_margin_loss(T* dscores, const T* scores, const std::int64_t* labels
   std::vector<double> row_loss(static_cast<std::size_t>(N));
   const T g_scale = static_cast<T>(scale / static_cast<double>(C));  // d loss / d term
   const int nt = threads_for(static_cast<double>(N) * static_cast<double>(C), 1 << 15);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t i = 0; i < N; ++i) {
+  parallel_for(nt, 0, N, [&](std::int64_t i) {
     const T* s = scores + i * C;  // (C,)
     T* d = dscores + i * C;       // (C,)
     const std::int64_t y = labels[i];
@@ -33,7 +32,7 @@ double multi_margin_loss(T* dscores, const T* scores, const std::int64_t* labels
     }
     d[y] = d_y;
     row_loss[static_cast<std::size_t>(i)] = loss / static_cast<double>(C);
-  }
+  });
   double total = 0;
   for (std::int64_t i = 0; i < N; ++i) total += row_loss[static_cast<std::size_t>(i)];
   return total * scale;

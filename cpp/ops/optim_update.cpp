@@ -24,32 +24,30 @@ void sgd_update(T* param, const T* grad, T* momentum_buf, std::int64_t n, T lr, 
   // Four specialised loops keep the branches out of the element loop.
   if (momentum == T(0)) {
     if (weight_decay == T(0)) {
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) param[i] -= lr * grad[i];
+      parallel_for(nt, 0, n, [=](std::int64_t i) { param[i] -= lr * grad[i]; });
     } else {
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) param[i] -= lr * (grad[i] + weight_decay * param[i]);
+      parallel_for(nt, 0, n, [=](std::int64_t i) {
+        param[i] -= lr * (grad[i] + weight_decay * param[i]);
+      });
     }
     return;
   }
   T* buf = momentum_buf;
   const bool decay = weight_decay != T(0);  // skipped when 0, as PyTorch does (0 * inf is NaN)
   if (nesterov) {
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) {
+    parallel_for(nt, 0, n, [=](std::int64_t i) {
       const T g = decay ? grad[i] + weight_decay * param[i] : grad[i];
       const T b = momentum * buf[i] + g;  // d buf
       buf[i] = b;
       param[i] -= lr * (g + momentum * b);
-    }
+    });
   } else {
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) {
+    parallel_for(nt, 0, n, [=](std::int64_t i) {
       const T g = decay ? grad[i] + weight_decay * param[i] : grad[i];
       const T b = momentum * buf[i] + g;
       buf[i] = b;
       param[i] -= lr * b;
-    }
+    });
   }
 }
 
@@ -59,13 +57,12 @@ void adagrad_update(T* param, const T* grad, T* sum, std::int64_t n, std::int64_
   const T clr = static_cast<T>(lr / (1.0 + static_cast<double>(step - 1) * lr_decay));
   const int nt = threads_for(static_cast<double>(n), kMinElemsPerThread);
   const bool decay = weight_decay != T(0);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
+  parallel_for(nt, 0, n, [=](std::int64_t i) {
     const T g = decay ? grad[i] + weight_decay * param[i] : grad[i];
     const T s = sum[i] + g * g;
     sum[i] = s;
     param[i] -= clr * g / (std::sqrt(s) + eps);
-  }
+  });
 }
 
 template <class T>
@@ -76,8 +73,7 @@ void rmsprop_update(T* param, const T* grad, T* square_avg, T* grad_avg, T* mome
   const bool centered = grad_avg != nullptr;
   const bool use_momentum = momentum != T(0);
   const T one_minus_alpha = T(1) - alpha;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
+  parallel_for(nt, 0, n, [=](std::int64_t i) {
     const T g = decay ? grad[i] + weight_decay * param[i] : grad[i];
     const T sq = alpha * square_avg[i] + one_minus_alpha * g * g;
     square_avg[i] = sq;
@@ -96,7 +92,7 @@ void rmsprop_update(T* param, const T* grad, T* square_avg, T* grad_avg, T* mome
     } else {
       param[i] -= lr * g / avg;
     }
-  }
+  });
 }
 
 template <class T>
@@ -114,8 +110,7 @@ void adam_update(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_
   const T wd = static_cast<T>(weight_decay);
   const T keep = static_cast<T>(1.0 - lr * weight_decay);  // AdamW's decay factor
   const bool amsgrad = max_exp_avg_sq != nullptr;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
+  parallel_for(nt, 0, n, [=](std::int64_t i) {
     T p = param[i];
     if (shrink) p *= keep;
     const T g = coupled_decay ? grad[i] + wd * p : grad[i];
@@ -129,7 +124,7 @@ void adam_update(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_
       max_exp_avg_sq[i] = v_hat;
     }
     param[i] = p - step_size * m / (std::sqrt(v_hat) / bc2_sqrt + eps);
-  }
+  });
 }
 
 template <class T>
@@ -137,8 +132,7 @@ double l2_penalty_accumulate(T* grad, const T* w, std::int64_t n, T reg) {
   const std::int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> partial(static_cast<std::size_t>(chunks));
   const int nt = threads_for(static_cast<double>(n), kMinElemsPerThread);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t c = 0; c < chunks; ++c) {
+  parallel_for(nt, 0, chunks, [&](std::int64_t c) {
     const std::int64_t end = std::min(n, (c + 1) * kChunk);
     double sum = 0;
     for (std::int64_t i = c * kChunk; i < end; ++i) {
@@ -147,7 +141,7 @@ double l2_penalty_accumulate(T* grad, const T* w, std::int64_t n, T reg) {
       grad[i] += reg * w[i];  // accumulated right here
     }
     partial[static_cast<std::size_t>(c)] = sum;
-  }
+  });
   double total = 0;
   for (double s : partial) total += s;
   return 0.5 * static_cast<double>(reg) * total;

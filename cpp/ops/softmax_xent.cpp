@@ -14,8 +14,7 @@ T softmax_cross_entropy(T* dscores, const T* scores, const std::int64_t* labels,
   std::vector<double> row_loss(static_cast<std::size_t>(N));
   const T inv_n = T(1) / static_cast<T>(N);
   const int nt = threads_for(static_cast<double>(N) * static_cast<double>(C), 1 << 15);
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-  for (std::int64_t i = 0; i < N; ++i) {
+  parallel_for(nt, 0, N, [&](std::int64_t i) {
     const T* s = scores + i * C;  // (C,)
     T* d = dscores + i * C;       // (C,)
     T max = s[0];
@@ -31,7 +30,7 @@ T softmax_cross_entropy(T* dscores, const T* scores, const std::int64_t* labels,
     const T scale = inv_n / sum;
     for (std::int64_t j = 0; j < C; ++j) d[j] *= scale;
     d[labels[i]] -= inv_n;
-  }
+  });
   double total = 0;
   for (std::int64_t i = 0; i < N; ++i) total += row_loss[i];
   return static_cast<T>(total / static_cast<double>(N));

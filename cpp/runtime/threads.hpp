@@ -3,6 +3,8 @@
 // Python thread holds for calls made from any other.
 #pragma once
 
+#include <omp.h>
+
 #include <cstdint>
 
 namespace fastbp {
@@ -15,5 +17,37 @@ void set_num_threads(int n);  // n >= 1, checked by the caller
 // Threads worth using for `work` units (flops or elements) where one thread
 // should get at least `min_work_per_thread`; 1 for small problems.
 int threads_for(double work, double min_work_per_thread);
+
+// body(i) for i in [begin, end), split statically over nt threads (each thread one run of
+// consecutive i). With nt == 1 it is a plain loop: libgomp enters even a one-thread
+// parallel region with a futex system call, which costs as much as a small operation.
+// Each thread calls a private copy of body: what a by-value lambda captured then cannot
+// alias the arrays it writes, so its scalars stay in registers and the loop vectorises.
+template <class Body>
+void parallel_for(int nt, std::int64_t begin, std::int64_t end, const Body& body) {
+  if (nt <= 1) {
+    const Body local = body;
+    for (std::int64_t i = begin; i < end; ++i) local(i);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    const Body local = body;
+#pragma omp for schedule(static)
+    for (std::int64_t i = begin; i < end; ++i) local(i);
+  }
+}
+
+// body(t, nth) once on each of nt threads (an OpenMP parallel region; orphaned `omp for`
+// loops inside share their iterations), or one plain call body(0, 1) when nt == 1.
+template <class Body>
+void parallel_region(int nt, const Body& body) {
+  if (nt <= 1) {
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  body(omp_get_thread_num(), omp_get_num_threads());
+}
 
 }  // namespace fastbp

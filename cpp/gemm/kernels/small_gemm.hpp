@@ -13,7 +13,6 @@
 // thread count.
 #pragma once
 
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -406,9 +405,7 @@ void small_gemm(const SmallProduct<T>& p) {
   const bool by_m_small = !by_columns && p.K > kSmallK;
   const i64 units = by_m_small ? (p.N + 15) / 16 : p.M;
   const int nt = threads_for(2.0 * double(p.M) * double(p.N) * double(p.K), 2.0e6);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+  parallel_region(nt, [&](int t, int nth) {
     const i64 u0 = units * t / nth, u1 = units * (t + 1) / nth;
     if (by_columns) {
       rows_small_n_any(p, b, u0, u1);
@@ -417,7 +414,7 @@ void small_gemm(const SmallProduct<T>& p) {
     } else {
       cols_small_m_any(p, b, u0 * 16, std::min(p.N, u1 * 16));
     }
-  }
+  });
   // A one-off large product does not keep its copy of B for the life of the thread.
   if (b_copy.capacity() > (std::size_t{1} << 18)) std::vector<T>().swap(b_copy);
 }
