@@ -72,6 +72,57 @@ def test_sgd_update_threads_bitwise(rng):
     np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
+@pytest.mark.parametrize("cfg", CONFIGS, ids=str)
+def test_sgd_update_many_matches_one_at_a_time(cfg, dtype, rng):
+    shapes = [(3, 5), (5,), (0, 4), (300, 70)]
+    ps = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    bufs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    ps_one, bufs_one = [p.copy() for p in ps], [b.copy() for b in bufs]
+    for _ in range(3):
+        gs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        assert ops.sgd_update_many(ps, gs, bufs, **cfg) is None
+        for p, g, b in zip(ps_one, gs, bufs_one):
+            ops.sgd_update(p, g, b, **cfg)
+    for got, want in zip(ps + bufs, ps_one + bufs_one):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_sgd_update_many_mixed_dtypes_and_tuples(rng):
+    ps = (np.ones(3, np.float32), np.ones((2, 2), np.float64))
+    gs = (np.full(3, 0.5, np.float32), np.full((2, 2), 2.0))
+    ops.sgd_update_many(ps, gs, None, lr=0.5)
+    np.testing.assert_array_equal(ps[0], np.full(3, 0.75, np.float32))
+    np.testing.assert_array_equal(ps[1], np.zeros((2, 2)))
+
+
+def test_sgd_update_many_checks_everything_before_updating():
+    good_p, good_g = np.ones(3), np.ones(3)
+    readonly = np.ones(2)
+    readonly.flags.writeable = False
+    cases = [
+        (lambda: ops.sgd_update_many([good_p, readonly], [good_g, np.ones(2)], None, lr=1.0),
+         ValueError, r"params\[1\] must be writable"),
+        (lambda: ops.sgd_update_many([good_p, np.ones(2)], [good_g, np.ones(3)], None, lr=1.0),
+         ValueError, r"grads\[1\] must have shape \(2,\)"),
+        (lambda: ops.sgd_update_many([good_p], [good_g, good_g], None, lr=1.0), ValueError,
+         "same length"),
+        (lambda: ops.sgd_update_many([good_p], [good_g], None, lr=1.0, momentum=0.9), ValueError,
+         "bufs .* required"),
+        (lambda: ops.sgd_update_many([good_p], [good_g], [np.zeros(2)], lr=1.0, momentum=0.9),
+         ValueError, r"bufs\[0\] must have shape"),
+        (lambda: ops.sgd_update_many([good_p], [good_g], [None], lr=1.0, momentum=0.9), TypeError,
+         r"bufs\[0\]"),
+        (lambda: ops.sgd_update_many(good_p, [good_g], None, lr=1.0), TypeError,
+         "params must be a list or tuple"),
+        (lambda: ops.sgd_update_many([good_p], [[1.0, 2.0, 3.0]], None, lr=1.0), TypeError,
+         r"grads\[0\]"),
+    ]
+    for call, exc, msg in cases:
+        with pytest.raises(exc, match=msg):
+            call()
+        np.testing.assert_array_equal(good_p, 1.0)  # the valid first entry was not updated
+
+
 def test_sgd_update_bad_input():
     p = np.zeros((4, 3))
     g = np.zeros((4, 3))

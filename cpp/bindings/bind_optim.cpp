@@ -48,6 +48,78 @@ void sgd_update_binding(py::handle param_obj, py::handle grad_obj, py::handle bu
   });
 }
 
+// sgd_update over lists of parameters in one call (what SGD.step does each step): every
+// array is checked before any is changed, then all are updated with the GIL released once.
+void sgd_update_many_binding(py::handle params_obj, py::handle grads_obj, py::handle bufs_obj,
+                             double lr, double momentum, bool nesterov, double weight_decay) {
+  const auto as_list = [](py::handle obj, const char* name) {
+    if (!py::isinstance<py::list>(obj) && !py::isinstance<py::tuple>(obj))
+      throw py::type_error(std::string(name) + " must be a list or tuple of arrays, got " +
+                           py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
+    return py::reinterpret_borrow<py::sequence>(obj);
+  };
+  const py::sequence params = as_list(params_obj, "params"), grads = as_list(grads_obj, "grads");
+  const std::size_t count = params.size();
+  if (grads.size() != count)
+    throw py::value_error("params and grads must have the same length, got " +
+                          std::to_string(count) + " and " + std::to_string(grads.size()));
+  std::optional<py::sequence> bufs;
+  if (momentum != 0.0) {
+    if (bufs_obj.is_none())
+      throw py::value_error("bufs (the momentum buffers) are required when momentum != 0, got None");
+    bufs = as_list(bufs_obj, "bufs");
+    if (bufs->size() != count)
+      throw py::value_error("params and bufs must have the same length, got " +
+                            std::to_string(count) + " and " + std::to_string(bufs->size()));
+  }
+  std::vector<std::string> names;  // "params[3]", ...: the errors name the entry
+  names.reserve(3 * count);
+  std::vector<FloatArg> args;  // param, grad, buf (when momentum) per entry
+  args.reserve(3 * count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string index = "[" + std::to_string(i) + "]";
+    names.push_back("params" + index);
+    FloatArg param = inplace_arg(params[i], names.back().c_str());
+    names.push_back("grads" + index);
+    FloatArg grad = contiguous_arg(grads[i], names.back().c_str());
+    require_same_dtype(param, grad);
+    require_shape(grad, param.shape);
+    if (bufs) {
+      names.push_back("bufs" + index);
+      FloatArg buf = inplace_arg((*bufs)[i], names.back().c_str());
+      require_same_dtype(param, buf);
+      require_shape(buf, param.shape);
+      args.push_back(std::move(buf));
+    }
+    args.push_back(std::move(param));
+    args.push_back(std::move(grad));
+  }
+  struct Update {
+    DType dtype;
+    void* param;
+    const void* grad;
+    void* buf;
+    std::int64_t n;
+  };
+  std::vector<Update> updates;
+  const std::size_t stride = bufs ? 3 : 2;
+  for (std::size_t i = 0; i < count; ++i) {
+    FloatArg* entry = &args[i * stride];  // [buf,] param, grad
+    FloatArg& param = entry[stride - 2];
+    updates.push_back({param.dtype, param.array.mutable_data(), entry[stride - 1].array.data(),
+                       bufs ? entry[0].array.mutable_data() : nullptr, param.numel()});
+  }
+  py::gil_scoped_release release;
+  for (const Update& u : updates) {
+    dispatch_dtype(u.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      sgd_update<T>(static_cast<T*>(u.param), static_cast<const T*>(u.grad),
+                    static_cast<T*>(u.buf), u.n, static_cast<T>(lr), static_cast<T>(momentum),
+                    nesterov, static_cast<T>(weight_decay));
+    });
+  }
+}
+
 // A state buffer of `param`'s shape and dtype, updated in place.
 FloatArg state_arg(py::handle obj, const char* name, const FloatArg& param) {
   FloatArg a = inplace_arg(obj, name);
@@ -158,6 +230,10 @@ void bind_optim(py::module_& m) {
         py::kw_only(), py::arg("lr"), py::arg("momentum") = 0.0, py::arg("nesterov") = false,
         py::arg("weight_decay") = 0.0,
         "One SGD step in place on param (and buf when momentum != 0); returns None.");
+  m.def("sgd_update_many", &sgd_update_many_binding, py::arg("params"), py::arg("grads"),
+        py::arg("bufs"), py::kw_only(), py::arg("lr"), py::arg("momentum") = 0.0,
+        py::arg("nesterov") = false, py::arg("weight_decay") = 0.0,
+        "sgd_update on each (params[i], grads[i], bufs[i]); all checked before any update.");
   m.def("adagrad_update", &adagrad_update_binding, py::arg("param"), py::arg("grad"),
         py::arg("sum"), py::kw_only(), py::arg("step"), py::arg("lr") = 1e-2,
         py::arg("lr_decay") = 0.0, py::arg("eps") = 1e-10, py::arg("weight_decay") = 0.0,

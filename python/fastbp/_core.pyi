@@ -1,6 +1,6 @@
 """Type stubs for fastbp's C++ extension. Arrays are float32 or float64 ndarrays."""
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -99,6 +99,16 @@ def sgd_update(
     param: np.ndarray,
     grad: np.ndarray,
     buf: Optional[np.ndarray],
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+) -> None: ...
+def sgd_update_many(
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    bufs: Optional[Sequence[np.ndarray]],
     *,
     lr: float,
     momentum: float = 0.0,

@@ -250,11 +250,12 @@ class SGD(Optimizer):
             super().step()
             return
         h = self.hyper
-        lr, momentum, nesterov, wd = h["lr"], h["momentum"], h["nesterov"], h["weight_decay"]
-        update = ops.sgd_update
-        for p, state in zip(self.params, self.state):
-            update(p.data, p.grad, state.get("momentum_buffer"), lr=lr, momentum=momentum,
-                   nesterov=nesterov, weight_decay=wd)
+        momentum = h["momentum"]
+        params = self.params
+        bufs = [state.get("momentum_buffer") for state in self.state] if momentum != 0 else None
+        ops.sgd_update_many([p.data for p in params], [p.grad for p in params], bufs,
+                            lr=h["lr"], momentum=momentum, nesterov=h["nesterov"],
+                            weight_decay=h["weight_decay"])
         self.step_count += 1
 
     def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:

@@ -39,6 +39,7 @@ from fastbp.ops.optim import (
     l2_penalty_accumulate,
     rmsprop_update,
     sgd_update,
+    sgd_update_many,
 )
 from fastbp.ops.train import (
     batchnorm_backward,
@@ -76,6 +77,7 @@ __all__ = [
     "relu_forward",
     "rmsprop_update",
     "sgd_update",
+    "sgd_update_many",
     "sigmoid_backward",
     "sigmoid_forward",
     "softmax_cross_entropy",

@@ -7,7 +7,7 @@ violations raise ``ValueError``/``TypeError`` naming the argument.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -39,6 +39,28 @@ def sgd_update(
     """
     _core.sgd_update(
         param, grad, buf, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+    )
+
+
+def sgd_update_many(
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    bufs: Optional[Sequence[np.ndarray]],
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+) -> None:
+    """:func:`sgd_update` on each ``(params[i], grads[i], bufs[i])`` in one call.
+
+    Lists (or tuples) of equal length; ``bufs`` may be None when ``momentum == 0``.
+    Every array is checked before any is updated, so an error leaves all of them
+    unchanged. This is what :class:`fastbp.optim.SGD` does each step: one call into
+    the core instead of one per parameter.
+    """
+    _core.sgd_update_many(
+        params, grads, bufs, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
     )
 
 
