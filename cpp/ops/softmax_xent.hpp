@@ -8,7 +8,7 @@
 namespace fastbp {
 
 // Returns the mean loss over the batch; writes dscores (may alias scores).
-// Row losses are summed in index order, so the result does not depend on threads.
+// Row losses are summed in fixed blocks of rows, so the result does not depend on threads.
 template <class T>
 T softmax_cross_entropy(T* dscores, const T* scores, const std::int64_t* labels, std::int64_t N,
                         std::int64_t C);
