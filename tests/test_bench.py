@@ -3,8 +3,10 @@
 import json
 
 import numpy as np
+import pytest
 
-from fastbp import bench, bench_mixed
+import fastbp
+from fastbp import _core, bench, bench_mixed
 
 
 def test_ratio_and_gflops_arithmetic():
@@ -43,6 +45,34 @@ def test_environment_names_the_kernels():
     env = bench.environment()
     assert env["fastbp"]["isa"] in env["fastbp"]["isas"]
     json.dumps(env)  # serialisable for --json
+
+
+def test_environment_measures_the_multiply_add_peak():
+    peak = bench.environment()["fma_peak_gflops"]
+    assert peak["threads"] == fastbp.get_num_threads()
+    assert np.isfinite(peak["float32"]) and peak["float32"] > 0
+
+
+def test_fma_peak_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="threads"):
+        _core.fma_peak_gflops(0)
+    with pytest.raises(ValueError, match="seconds"):
+        _core.fma_peak_gflops(1, seconds=0.0)
+    with pytest.raises(ValueError, match="seconds"):
+        _core.fma_peak_gflops(1, seconds=float("nan"))
+
+
+def test_peak_share_by_hand():
+    results = [
+        bench.Result("sgemm 8", 1e9, {"fastbp": 0.01, "numpy": 0.02}),  # 100 and 50 GFLOP/s
+        bench.Result("dgemm 8", 1e9, {"fastbp": 0.01}),  # against half the float32 peak
+        bench.Result("sgemm 8 (1 thread)", 1e9, {"fastbp": 0.01}),  # another thread count
+        bench.Result("spiral step", None, {"fastbp": 0.01}),  # no flop count
+    ]
+    table = bench.format_peak_share(results, peak_gflops=200.0)
+    assert "| sgemm 8 | 50% | 25% | - |" in table
+    assert "| dgemm 8 | 100% | - | - |" in table
+    assert "thread" not in table and "spiral" not in table
 
 
 def test_mixed_workload_rows():

@@ -233,7 +233,7 @@ def test_training_steps_go_through_fastbp_ops(monkeypatch):
         return wrapper
 
     for name in ("linear_forward", "linear_backward_accumulate", "relu_forward",
-                 "relu_backward", "softmax_cross_entropy", "sgd_update"):
+                 "relu_backward", "softmax_cross_entropy", "sgd_update_many"):
         monkeypatch.setattr(ops, name, counting(name))
     spiral_mlp(steps=3)
     # 3 steps, plus the final forward for the accuracy
@@ -241,7 +241,7 @@ def test_training_steps_go_through_fastbp_ops(monkeypatch):
     assert counts["linear_backward_accumulate"] == 2 * 3
     assert counts["relu_backward"] == 3
     assert counts["softmax_cross_entropy"] == 3
-    assert counts["sgd_update"] == 4 * 3
+    assert counts["sgd_update_many"] == 3  # all four parameters in one call per step
 
 
 @pytest.mark.parametrize("kwargs,exc", [({"steps": 0}, ValueError), ({"lr": -1.0}, ValueError),

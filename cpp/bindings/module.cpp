@@ -3,6 +3,7 @@
 
 #include "bindings/common.hpp"
 #include "runtime/cpu.hpp"
+#include "runtime/fma_peak.hpp"
 #include "runtime/threads.hpp"
 #include "tensor/buffer_pool.hpp"
 
@@ -52,6 +53,18 @@ PYBIND11_MODULE(_core, m) {
         set_num_threads(n);
       },
       py::arg("n"), "Set the threads fastbp's parallel regions use (n >= 1).");
+  m.def(
+      "fma_peak_gflops",
+      [](int threads, double seconds) {
+        if (threads < 1)
+          throw py::value_error("threads must be >= 1, got " + std::to_string(threads));
+        if (!(seconds > 0 && seconds <= 60))
+          throw py::value_error("seconds must be in (0, 60], got " + std::to_string(seconds));
+        py::gil_scoped_release release;
+        return fma_peak_gflops(threads, seconds);
+      },
+      py::arg("threads"), py::arg("seconds") = 0.3,
+      "Measured float32 multiply-add peak (GFLOP/s) of `threads` threads with the active ISA.");
   m.def("cached_bytes", &buffer_pool::cached_bytes,
         "Bytes of freed result buffers fastbp keeps for reuse (at most 256 MiB).");
   m.def("empty_cache", &buffer_pool::empty_cache,

@@ -21,6 +21,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 import fastbp
+from fastbp import _core
 from fastbp import reference as ref
 from fastbp.bench_mixed import format_mixed, mixed_workload
 
@@ -385,6 +386,8 @@ def environment() -> Dict[str, object]:
     except ImportError:
         env["numpy_blas"] = "unknown (pip install threadpoolctl)"
     env["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE", "(unset)")
+    threads = fastbp.get_num_threads()
+    env["fma_peak_gflops"] = {"threads": threads, "float32": _core.fma_peak_gflops(threads)}
     torch = _torch()
     if torch is not None:
         env["torch"] = {"version": torch.__version__, "threads": torch.get_num_threads()}
@@ -412,6 +415,23 @@ def format_table(results: List[Result]) -> str:
             f"| {r.name} | {cell(r, 'fastbp')} | {cell(r, 'numpy')} | {cell(r, 'torch')} "
             f"| {ratio(r, 'numpy')} | {ratio(r, 'torch')} |"
         )
+    return "\n".join(rows)
+
+
+def format_peak_share(results: List[Result], peak_gflops: float) -> str:
+    """A Markdown table: each timed product's GFLOP/s as a share of the measured
+    multiply-add peak (float64 rows against half of it: half the lanes). Rows
+    timed at another thread count than the peak's are left out."""
+    rows = ["| workload | fastbp | NumPy | PyTorch |", "|---|---|---|---|"]
+    for r in results:
+        if r.flops is None or "thread" in r.name:
+            continue
+        peak = peak_gflops / 2 if r.name.startswith("dgemm") else peak_gflops
+        cells = []
+        for impl in ("fastbp", "numpy", "torch"):
+            g = r.gflops(impl)
+            cells.append("-" if g is None else f"{100 * g / peak:.0f}%")
+        rows.append(f"| {r.name} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -455,6 +475,10 @@ def run(quick: bool = False, repeats: Optional[int] = None, json_path: Optional[
         results.append(measure(workload, repeats))
         log(f"  measured {workload.name}")
     log(format_table(results))
+    peak = env["fma_peak_gflops"]
+    log(f"\nShare of the measured float32 multiply-add peak, {peak['float32']:.0f} GFLOP/s "
+        f"on {peak['threads']} threads (fastbp.bench.format_peak_share):")
+    log(format_peak_share(results, peak["float32"]))
     mixed = mixed_workload(512 if quick else 1024, repeats, SETTLE_S)
     log("\nMixed workload: one library's matmul right after the other's "
         "(idle threads still spinning)")

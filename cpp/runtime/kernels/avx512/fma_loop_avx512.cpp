@@ -1,0 +1,20 @@
+// The FMA peak loop with 512-bit registers (this unit is built with -mavx512f ...).
+#include <immintrin.h>
+
+#include "runtime/fma_peak.hpp"
+
+namespace fastbp::fma_loops {
+
+double avx512(std::int64_t iters, float* sink) {
+  __m512 acc[12];  // twelve independent chains, as in the AVX2 loop
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  const __m512 scale = _mm512_set1_ps(0.999999f), shift = _mm512_set1_ps(1e-7f);
+  for (std::int64_t it = 0; it < iters; ++it)
+    for (auto& a : acc) a = _mm512_fmadd_ps(a, scale, shift);
+  __m512 total = acc[0];
+  for (int i = 1; i < 12; ++i) total = _mm512_add_ps(total, acc[i]);
+  *sink = _mm512_reduce_add_ps(total);
+  return static_cast<double>(iters) * 12 * 16 * 2;
+}
+
+}  // namespace fastbp::fma_loops
