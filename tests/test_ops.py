@@ -124,6 +124,19 @@ def test_linear_backward_accumulate_rejects_copies(rng):
         ops.linear_backward_accumulate(dout, x, w, frozen)
 
 
+# The small-GEMM loops add the bias as they store (K <= 8, M <= 3 classes, 2 rows); the
+# others fill y with it and accumulate: both round each element exactly as
+# gemm(x, w, c=bias rows, beta=1) does.
+@pytest.mark.parametrize("n,d,m", [(300, 2, 100), (300, 100, 3), (2, 50, 40), (37, 5, 9),
+                                   (64, 300, 129), (1, 1, 1)])
+def test_linear_forward_bias_is_gemm_onto_bias_rows(n, d, m, dtype, rng):
+    x = random_array(rng, (n, d), dtype)
+    w = random_array(rng, (d, m), dtype)
+    b = random_array(rng, (m,), dtype)
+    want = ops.gemm(x, w, np.tile(b, (n, 1)), beta=1.0)
+    np.testing.assert_array_equal(ops.linear_forward(x, w, b), want)  # gemm: see test_gemm.py
+
+
 # (700, 3) and (2000, 10) span several blocks of rows in the loss sum (see softmax_xent.cpp).
 @pytest.mark.parametrize(
     "n,c", [(1, 1), (1, 3), (5, 10), (300, 3), (64, 1000), (700, 3), (2000, 10), (600, 1)]

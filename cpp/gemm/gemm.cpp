@@ -71,6 +71,12 @@ template <class T> const KernelInfo<T>& kernel_info();
 template <> const KernelInfo<float>& kernel_info<float>() { return active_table().f32; }
 template <> const KernelInfo<double>& kernel_info<double>() { return active_table().f64; }
 
+// Products for the small-GEMM loops (kernels/small_gemm.hpp) rather than the blocked framework.
+bool is_small(bool trans_b, i64 M, i64 N, i64 K) {
+  return K <= gemm_kernels::kSmallK || N <= gemm_kernels::kSmallN ||
+         (M <= gemm_kernels::kSmallM && !trans_b);
+}
+
 // Pack buffers: 64-byte aligned, grown on demand and kept for the next call.
 // One per calling thread (its OpenMP team shares it), so steady-state calls
 // allocate nothing and concurrent callers never share one.
@@ -548,12 +554,25 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
     scale_c(pr);
     return;
   }
-  if (K <= gemm_kernels::kSmallK || N <= gemm_kernels::kSmallN ||
-      (M <= gemm_kernels::kSmallM && !trans_b)) {
+  if (is_small(trans_b, M, N, K)) {
     small_gemm<T>()({trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
     return;
   }
   gemm_blocked(pr);
+}
+
+template <class T>
+void gemm_bias(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda,
+               const T* B, std::int64_t ldb, const T* bias, T* C, std::int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K > 0 && is_small(false, M, N, K)) {
+    gemm_kernels::SmallProduct<T> p{false, false, M, N, K, T(1), A, lda, B, ldb, T(0), C, ldc};
+    p.bias = bias;
+    small_gemm<T>()(p);
+    return;
+  }
+  for (std::int64_t i = 0; i < M; ++i) std::copy(bias, bias + N, C + i * ldc);
+  gemm<T>(false, false, M, N, K, T(1), A, lda, B, ldb, T(1), C, ldc);
 }
 
 template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float,
@@ -562,5 +581,12 @@ template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, 
 template void gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, double,
                            const double*, std::int64_t, const double*, std::int64_t, double,
                            double*, std::int64_t);
+
+template void gemm_bias<float>(std::int64_t, std::int64_t, std::int64_t, const float*,
+                               std::int64_t, const float*, std::int64_t, const float*, float*,
+                               std::int64_t);
+template void gemm_bias<double>(std::int64_t, std::int64_t, std::int64_t, const double*,
+                                std::int64_t, const double*, std::int64_t, const double*,
+                                double*, std::int64_t);
 
 }  // namespace fastbp

@@ -14,9 +14,7 @@ void linear_forward(T* y, const T* x, const T* W, const T* b, std::int64_t N, st
     gemm<T>(false, false, N, M, D, T(1), x, D, W, M, T(0), y, M);
     return;
   }
-  // Broadcast the bias into y, then let GEMM accumulate onto it: one pass over y.
-  for (std::int64_t i = 0; i < N; ++i) std::copy(b, b + M, y + i * M);
-  gemm<T>(false, false, N, M, D, T(1), x, D, W, M, T(1), y, M);
+  gemm_bias<T>(N, M, D, x, D, W, M, b, y, M);
 }
 
 template <class T>

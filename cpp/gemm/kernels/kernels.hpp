@@ -45,6 +45,7 @@ struct SmallProduct {
   T beta;
   T* c;
   std::int64_t ldc;
+  const T* bias = nullptr;  // (N,): added to every row of C (only with beta == 0)
 };
 
 template <class T>

@@ -47,11 +47,18 @@ T op_a(const SmallProduct<T>& p, i64 i, i64 k) {
   return p.trans_a ? p.a[k * p.lda + i] : p.a[i * p.lda + k];
 }
 
-// C := alpha * sum + beta * C, with the scalars already read out of the product.
+// C(i, j) := alpha * sum + bias[j] + beta * C(i, j) (no bias term when bias is null), with
+// the scalars already read out of the product.
 template <class T>
 struct Output {
   T alpha, beta;
-  void store(T* c, T sum) const { *c = beta == T(0) ? alpha * sum : alpha * sum + beta * *c; }
+  const T* bias;
+  static Output of(const SmallProduct<T>& p) { return {p.alpha, p.beta, p.bias}; }
+  void store(T* c, T sum, i64 j) const {
+    T v = alpha * sum;
+    if (bias != nullptr) v += bias[j];
+    *c = beta == T(0) ? v : v + beta * *c;
+  }
 };
 
 // --- plain loops (any ISA, any precision) --------------------------------------------
@@ -60,7 +67,7 @@ struct Output {
 // (b rows contiguous: cs == 1).
 template <int KK, class T>
 void rows_small_k(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
-  const Output<T> out{p.alpha, p.beta};
+  const Output<T> out = Output<T>::of(p);
   const i64 N = p.N;
   for (i64 i = i0; i < i1; ++i) {
     T a_i[KK];
@@ -69,7 +76,7 @@ void rows_small_k(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
     for (i64 j = 0; j < N; ++j) {
       T s = a_i[0] * b.data[j];
       for (int k = 1; k < KK; ++k) s += a_i[k] * b.data[k * b.rs + j];
-      out.store(c_i + j, s);
+      out.store(c_i + j, s, j);
     }
   }
 }
@@ -83,7 +90,7 @@ __attribute__((optimize("no-tree-vectorize"))) void rows_small_n(const SmallProd
                                                                  MatView<T> b, i64 i0,
                                                                  i64 i1) {
   constexpr int L = 4;
-  const Output<T> out{p.alpha, p.beta};
+  const Output<T> out = Output<T>::of(p);
   const i64 K = p.K, K_full = K / L * L;
   for (i64 i = i0; i < i1; ++i) {
     const T* __restrict a_i = p.a + i * p.lda;
@@ -96,7 +103,7 @@ __attribute__((optimize("no-tree-vectorize"))) void rows_small_n(const SmallProd
       for (i64 k = K_full; k < K; ++k) tail += a_i[k] * b.data[j * b.cs + k];
       for (int width = L / 2; width > 0; width /= 2)
         for (int l = 0; l < width; ++l) acc[j][l] += acc[j][l + width];
-      out.store(p.c + i * p.ldc + j, acc[j][0] + tail);
+      out.store(p.c + i * p.ldc + j, acc[j][0] + tail, j);
     }
   }
 }
@@ -106,7 +113,7 @@ __attribute__((optimize("no-tree-vectorize"))) void rows_small_n(const SmallProd
 template <class T>
 void rows_small_n_trans_a(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
   constexpr i64 kBlock = 256;
-  const Output<T> out{p.alpha, p.beta};
+  const Output<T> out = Output<T>::of(p);
   T acc[kSmallN][kBlock];
   for (i64 ib = i0; ib < i1; ib += kBlock) {
     const i64 rows = std::min(kBlock, i1 - ib);
@@ -120,7 +127,7 @@ void rows_small_n_trans_a(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1
       }
     }
     for (i64 r = 0; r < rows; ++r)
-      for (i64 j = 0; j < p.N; ++j) out.store(p.c + (ib + r) * p.ldc + j, acc[j][r]);
+      for (i64 j = 0; j < p.N; ++j) out.store(p.c + (ib + r) * p.ldc + j, acc[j][r], j);
   }
 }
 
@@ -129,7 +136,7 @@ void rows_small_n_trans_a(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1
 template <class T>
 void cols_small_m(const SmallProduct<T>& p, MatView<T> b, i64 j0, i64 j1) {
   constexpr i64 kBlock = 256;
-  const Output<T> out{p.alpha, p.beta};
+  const Output<T> out = Output<T>::of(p);
   T acc[kSmallM][kBlock];
   for (i64 jb = j0; jb < j1; jb += kBlock) {
     const i64 cols = std::min(kBlock, j1 - jb);
@@ -143,7 +150,7 @@ void cols_small_m(const SmallProduct<T>& p, MatView<T> b, i64 j0, i64 j1) {
       }
     }
     for (i64 i = 0; i < p.M; ++i)
-      for (i64 c = 0; c < cols; ++c) out.store(p.c + i * p.ldc + jb + c, acc[i][c]);
+      for (i64 c = 0; c < cols; ++c) out.store(p.c + i * p.ldc + jb + c, acc[i][c], jb + c);
   }
 }
 
@@ -156,9 +163,15 @@ inline __m256i first_lanes(i64 n) {
                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// C[0:w] := alpha * s + beta * C[0:w] for the first w lanes of s (all 8 when w == 8).
-inline void store_lanes(const Output<float>& out, float* c, __m256 s, i64 w) {
-  const __m256 scaled = _mm256_mul_ps(_mm256_set1_ps(out.alpha), s);
+inline __m256 load_lanes(const float* p, i64 w) {
+  return w == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, first_lanes(w));
+}
+
+// C[0:w] := alpha * s + bias[j:j + w] + beta * C[0:w] for the first w lanes of s (all 8
+// when w == 8); c points at column j of its row.
+inline void store_lanes(const Output<float>& out, float* c, __m256 s, i64 j, i64 w) {
+  __m256 scaled = _mm256_mul_ps(_mm256_set1_ps(out.alpha), s);
+  if (out.bias != nullptr) scaled = _mm256_add_ps(scaled, load_lanes(out.bias + j, w));
   if (w == 8) {
     _mm256_storeu_ps(c, out.beta == 0.0f ? scaled
                                          : _mm256_fmadd_ps(_mm256_set1_ps(out.beta),
@@ -172,20 +185,18 @@ inline void store_lanes(const Output<float>& out, float* c, __m256 s, i64 w) {
                                                   _mm256_maskload_ps(c, m), scaled));
 }
 
-inline __m256 load_lanes(const float* p, i64 w) {
-  return w == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, first_lanes(w));
-}
-
 // The scalar twin of one lane of store_lanes (the same fused operations).
-inline void store_scalar(const Output<float>& out, float* c, float s) {
-  *c = out.beta == 0.0f ? out.alpha * s : std::fma(out.beta, *c, out.alpha * s);
+inline void store_scalar(const Output<float>& out, float* c, float s, i64 j) {
+  float v = out.alpha * s;
+  if (out.bias != nullptr) v += out.bias[j];
+  *c = out.beta == 0.0f ? v : std::fma(out.beta, *c, v);
 }
 
 // The last N % 8 columns of each row are summed in scalar fused operations, the same as
 // the vector lanes (masked stores are slow on AMD cores).
 template <int KK>
 void rows_small_k_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0, i64 i1) {
-  const Output<float> out{p.alpha, p.beta};
+  const Output<float> out = Output<float>::of(p);
   const i64 N = p.N, N_vec = N / 8 * 8;
   for (i64 i = i0; i < i1; ++i) {
     float a_i[KK];
@@ -196,12 +207,12 @@ void rows_small_k_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0, i6
       __m256 s = _mm256_mul_ps(va_i[0], _mm256_loadu_ps(b.data + j));
       for (int k = 1; k < KK; ++k)
         s = _mm256_fmadd_ps(va_i[k], _mm256_loadu_ps(b.data + k * b.rs + j), s);
-      store_lanes(out, c_i + j, s, 8);
+      store_lanes(out, c_i + j, s, j, 8);
     }
     for (i64 j = N_vec; j < N; ++j) {
       float s = a_i[0] * b.data[j];
       for (int k = 1; k < KK; ++k) s = std::fma(a_i[k], b.data[k * b.rs + j], s);
-      store_scalar(out, c_i + j, s);
+      store_scalar(out, c_i + j, s, j);
     }
   }
 }
@@ -240,13 +251,13 @@ void dot_rows_f32(const SmallProduct<float>& p, MatView<float> b, const Output<f
   for (int r = 0; r < R; ++r) {
     alignas(16) float s[4];
     _mm_store_ps(s, sums[r]);
-    for (int j = 0; j < NN; ++j) out.store(p.c + (i + r) * p.ldc + j, s[j]);
+    for (int j = 0; j < NN; ++j) out.store(p.c + (i + r) * p.ldc + j, s[j], j);
   }
 }
 
 template <int NN>
 void rows_small_n_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0, i64 i1) {
-  const Output<float> out{p.alpha, p.beta};
+  const Output<float> out = Output<float>::of(p);
   i64 i = i0;
   for (; i + 2 <= i1; i += 2) dot_rows_f32<NN, 2>(p, b, out, i);
   if (i < i1) dot_rows_f32<NN, 1>(p, b, out, i);
@@ -256,7 +267,7 @@ void rows_small_n_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0, i6
 template <int NN>
 void rows_small_n_trans_a_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0,
                               i64 i1) {
-  const Output<float> out{p.alpha, p.beta};
+  const Output<float> out = Output<float>::of(p);
   for (i64 ib = i0; ib < i1; ib += 16) {
     const i64 rows = std::min<i64>(16, i1 - ib);
     const i64 w0 = std::min<i64>(8, rows), w1 = rows - w0;
@@ -278,14 +289,14 @@ void rows_small_n_trans_a_f32(const SmallProduct<float>& p, MatView<float> b, i6
       _mm256_store_ps(sums[j] + 8, acc[j][1]);
     }
     for (i64 r = 0; r < rows; ++r)
-      for (int j = 0; j < NN; ++j) out.store(p.c + (ib + r) * p.ldc + j, sums[j][r]);
+      for (int j = 0; j < NN; ++j) out.store(p.c + (ib + r) * p.ldc + j, sums[j][r], j);
   }
 }
 
 // Columns [j0, j1) when M = MM <= kSmallM: NV ymm of columns per row of C, summed down k.
 template <int MM, int NV>
 void cols_small_m_f32(const SmallProduct<float>& p, MatView<float> b, i64 j0, i64 j1) {
-  const Output<float> out{p.alpha, p.beta};
+  const Output<float> out = Output<float>::of(p);
   for (i64 jb = j0; jb < j1; jb += 8 * NV) {
     i64 w[NV];
     for (int v = 0; v < NV; ++v) w[v] = std::clamp<i64>(j1 - jb - 8 * v, 0, 8);
@@ -304,7 +315,8 @@ void cols_small_m_f32(const SmallProduct<float>& p, MatView<float> b, i64 j0, i6
     }
     for (int i = 0; i < MM; ++i)
       for (int v = 0; v < NV; ++v)
-        if (w[v] > 0) store_lanes(out, p.c + i * p.ldc + jb + 8 * v, acc[i][v], w[v]);
+        if (w[v] > 0)
+          store_lanes(out, p.c + i * p.ldc + jb + 8 * v, acc[i][v], jb + 8 * v, w[v]);
   }
 }
 #endif  // __AVX2__ && __FMA__
