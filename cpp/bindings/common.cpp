@@ -133,16 +133,30 @@ py::array_t<std::int64_t> pooled_index_array(const Shape& shape) {
 py::array to_numpy(Tensor&& tensor) {
   auto* owned = new Tensor(std::move(tensor));
   py::capsule owner(owned, [](void* p) { delete static_cast<Tensor*>(p); });
-  const std::size_t elem = dtype_size(owned->dtype());
-  std::vector<py::ssize_t> shape(owned->shape().begin(), owned->shape().end());
-  std::vector<py::ssize_t> strides(shape.size());
-  py::ssize_t stride = static_cast<py::ssize_t>(elem);
-  for (std::size_t i = shape.size(); i-- > 0;) {
+  // Dimensions and strides on the stack, straight to NumPy's constructor: py::array's
+  // own constructor copies them through heap vectors, a cost every small op paid.
+  constexpr int kMaxDims = 64;  // NumPy's limit (32 before NumPy 2)
+  const int ndim = static_cast<int>(owned->shape().size());
+  if (ndim > kMaxDims)
+    throw py::value_error("result has " + std::to_string(ndim) + " dimensions, more than " +
+                          std::to_string(kMaxDims));
+  Py_intptr_t dims[kMaxDims], strides[kMaxDims];
+  Py_intptr_t stride = static_cast<Py_intptr_t>(dtype_size(owned->dtype()));
+  for (int i = ndim; i-- > 0;) {
+    dims[i] = static_cast<Py_intptr_t>(owned->shape()[static_cast<std::size_t>(i)]);
     strides[i] = stride;
-    stride *= shape[i] > 0 ? shape[i] : 1;
+    stride *= dims[i] > 0 ? dims[i] : 1;
   }
   py::dtype dt = owned->dtype() == DType::f32 ? py::dtype::of<float>() : py::dtype::of<double>();
-  return py::array(dt, shape, strides, owned->data(), owner);
+  const auto& api = py::detail::npy_api::get();
+  PyObject* raw = api.PyArray_NewFromDescr_(api.PyArray_Type_, dt.release().ptr(), ndim, dims,
+                                            strides, owned->data(),
+                                            py::detail::npy_api::NPY_ARRAY_WRITEABLE_, nullptr);
+  if (raw == nullptr) throw py::error_already_set();  // the capsule still frees the tensor
+  auto result = py::reinterpret_steal<py::array>(raw);
+  // The array takes the capsule's reference (also when this fails).
+  if (api.PyArray_SetBaseObject_(raw, owner.release().ptr()) != 0) throw py::error_already_set();
+  return result;
 }
 
 }  // namespace fastbp::bind
