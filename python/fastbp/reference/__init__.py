@@ -35,6 +35,7 @@ from fastbp.reference.optim import (
     l2_penalty_accumulate,
     rmsprop_update,
     sgd_update,
+    sgd_update_many,
 )
 from fastbp.reference.train import (
     batchnorm_backward,
@@ -72,6 +73,7 @@ __all__ = [
     "relu_forward",
     "rmsprop_update",
     "sgd_update",
+    "sgd_update_many",
     "sigmoid_backward",
     "sigmoid_forward",
     "softmax_cross_entropy",

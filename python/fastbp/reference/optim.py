@@ -18,6 +18,17 @@ def sgd_update(param, grad, buf, *, lr, momentum=0.0, nesterov=False, weight_dec
     param -= lr * g
 
 
+def sgd_update_many(params, grads, bufs, *, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    """:func:`sgd_update` on each ``(params[i], grads[i], bufs[i])``."""
+    if len(params) != len(grads):
+        raise ValueError("params and grads must have the same length")
+    if bufs is None:
+        bufs = [None] * len(params)
+    for param, grad, buf in zip(params, grads, bufs):
+        sgd_update(param, grad, buf, lr=lr, momentum=momentum, nesterov=nesterov,
+                   weight_decay=weight_decay)
+
+
 def l2_penalty_accumulate(grad, w, reg):
     """``grad += reg * w``; returns ``0.5 * reg * sum(w**2)`` in float64."""
     grad += w.dtype.type(reg) * w
