@@ -110,16 +110,10 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
         const T* x_n = x + n * g.image();
         const T* dout_n = dout + n * OC * P;
         const bool first = n == n0;
-        // dw (OC, CKK) (+)= dout_n (OC, P) @ rows_n (P, CKK) (= col_n^T; a 1x1 kernel
-        // reads x_n (C, P) transposed instead)
-        if (pointwise) {
-          gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, x_n, P, first ? T(0) : T(1), pdw,
-                  CKK);
-        } else {
-          im2row_sample(col, x_n, xp, g);
-          gemm<T>(false, false, OC, CKK, P, T(1), dout_n, P, col, CKK, first ? T(0) : T(1),
-                  pdw, CKK);
-        }
+        // dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T
+        if (!pointwise) im2col_sample(col, x_n, xp, g);
+        gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, pointwise ? x_n : col, P,
+                first ? T(0) : T(1), pdw, CKK);
         // db (+)= row sums of dout_n (a fixed order: see row_sum)
         for (std::int64_t oc = 0; oc < OC; ++oc) {
           const T s = row_sum(dout_n + oc * P, P);

@@ -147,24 +147,6 @@ void im2col_sample(T* col, const T* x_n, T* xp, const ConvGeom& g) {
 }
 
 template <class T>
-void im2row_sample(T* rows, const T* x_n, T* xp, const ConvGeom& g) {
-  pad_sample(xp, x_n, g);
-  const std::int64_t HP = g.H + 2 * g.PH, WP = g.W + 2 * g.PW, CKK = g.CKK();
-  for (std::int64_t oh = 0; oh < g.OH; ++oh) {
-    for (std::int64_t ow = 0; ow < g.OW; ++ow) {
-      T* __restrict dst = rows + (oh * g.OW + ow) * CKK;
-      // The patch of output pixel (oh, ow): KW consecutive padded pixels per (c, kh).
-      for (std::int64_t c = 0; c < g.C; ++c) {
-        for (std::int64_t kh = 0; kh < g.KH; ++kh, dst += g.KW) {
-          const T* __restrict src = xp + (c * HP + oh * g.SH + kh) * WP + ow * g.SW;
-          for (std::int64_t kw = 0; kw < g.KW; ++kw) dst[kw] = src[kw];
-        }
-      }
-    }
-  }
-}
-
-template <class T>
 void col2im_sample(T* x_n, const T* col, T* xp, const ConvGeom& g) {
   const std::int64_t HP = g.H + 2 * g.PH, WP = g.W + 2 * g.PW, OW = g.OW, SW = g.SW;
   std::fill(xp, xp + g.C * HP * WP, T(0));
@@ -198,7 +180,6 @@ void col2im_sample(T* x_n, const T* col, T* xp, const ConvGeom& g) {
   template void im2col<T>(T*, const T*, const ConvGeom&);                 \
   template void col2im<T>(T*, const T*, const ConvGeom&);                 \
   template void im2col_sample<T>(T*, const T*, T*, const ConvGeom&);      \
-  template void im2row_sample<T>(T*, const T*, T*, const ConvGeom&);      \
   template void col2im_sample<T>(T*, const T*, T*, const ConvGeom&);
 FASTBP_INSTANTIATE(float)
 FASTBP_INSTANTIATE(double)

@@ -44,13 +44,6 @@ void col2im(T* x, const T* cols, const ConvGeom& g);
 template <class T>
 void im2col_sample(T* col, const T* x_n, T* xp, const ConvGeom& g);
 
-// One sample, single-threaded: rows (P, CKK), the transpose of im2col_sample's col (the
-// public layout of one sample), from x_n; xp as above. The weight gradient reads it as a
-// row-major B operand (dout_n @ rows), which GEMM uses in place instead of packing a
-// transposed col.
-template <class T>
-void im2row_sample(T* rows, const T* x_n, T* xp, const ConvGeom& g);
-
 // One sample, single-threaded: x_n (C, H, W) = col2im of col (CKK, P); xp as above. Each
 // pixel sums its contributions in (c, kh, kw, oh, ow) order.
 template <class T>

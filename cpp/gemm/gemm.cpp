@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <new>
-#include <numeric>
 #include <type_traits>
 
 #if defined(__SSE2__)
@@ -330,18 +329,8 @@ Blocking choose_blocking(const Problem<T>& pr, const KernelInfo<T>& ki) {
   bl.b_stride = round_up(ki.nr * bl.kc, line);
   // Row strides that are multiples of 4 KiB would pile the rows into one L1 set.
   const auto spread = [](i64 ld) { return (ld * i64(sizeof(T))) % 4096 != 0; };
-  // A direct B panel is kc lines, one per row of B: at a row stride that is a
-  // multiple of 64 bytes they share 64 / gcd(stride / 64, 64) of the 64 L1 sets
-  // (8 ways each). With too few sets the panel no longer stays in L1 across the
-  // kernel calls that reuse it (a 1 KiB stride leaves 32 lines for ~260 rows:
-  // sgemm 128x784x256 ran 7% slower on one thread than with B packed).
-  const auto panel_fits_l1 = [&](i64 ld) {
-    const i64 bytes = ld * i64(sizeof(T));
-    if (bytes % 64 != 0) return true;
-    return 8 * (64 / std::gcd<i64>(bytes / 64, 64)) >= 2 * bl.kc;
-  };
   bl.direct_a = !pr.trans_a && pr.N <= 8 * ki.nr && spread(pr.lda);
-  bl.direct_b = !pr.trans_b && pr.M <= 32 * ki.mr && panel_fits_l1(pr.ldb);
+  bl.direct_b = !pr.trans_b && pr.M <= 32 * ki.mr && spread(pr.ldb);
   return bl;
 }
 
