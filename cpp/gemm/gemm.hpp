@@ -1,4 +1,5 @@
-// GEMM, the one entry point: C := alpha * op(A) @ op(B) + beta * C, row-major.
+// GEMM: C := alpha * op(A) @ op(B) + beta * C, row-major (and gemm_bias, a linear layer's
+// forward product with its bias).
 //
 // Legend: op(A) is M x K, op(B) is K x N, C is M x N.
 //   A is stored M x K (lda >= K) or, with trans_a, K x M (lda >= M); likewise B.
