@@ -7,12 +7,12 @@
 // else the plain loops, which vectorise with the unit's instructions.
 //
 // Each element of C sums its K products in index order (or, for the dot products of
-// the N <= kSmallN case, in fixed interleaved lanes), then C := alpha * sum + beta * C.
+// the N <= kSmallN case, in fixed interleaved lanes), then C := alpha * sum (+ the row's
+// bias, for gemm_bias) + beta * C.
 // Threads take whole rows (whole 16-column blocks when M is small), and an element is
 // computed the same way wherever its block starts, so results do not depend on the
 // thread count.
 #pragma once
-
 
 #include <algorithm>
 #include <cmath>
