@@ -1,6 +1,5 @@
 #include "conv/conv2d.hpp"
 
-
 #include <algorithm>
 
 #include "gemm/gemm.hpp"
