@@ -211,7 +211,8 @@ class SGD(Optimizer):
             g = g + momentum * buf if nesterov else buf
         p = p - lr * g
 
-    The update is one fused, in-place C++ pass per parameter. ``weight_decay``
+    Each step is one call into the core (:func:`fastbp.ops.sgd_update_many`): one
+    fused, in-place pass per parameter. ``weight_decay``
     adds ``wd * p`` to the gradient, which for plain SGD is the same as an L2
     penalty ``0.5 * wd * |p|^2`` on every parameter, biases included (unlike
     :func:`fastbp.losses.l2_penalty`, which skips biases).
