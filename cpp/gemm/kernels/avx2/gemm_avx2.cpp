@@ -46,6 +46,21 @@ struct F64 {
 
 constexpr int MR = 6;
 
+// C[0:m, 0:n] := tile + beta * C (only written when beta == 0), from a spilled edge tile
+// whose rows are ld elements apart.
+template <class T>
+void update_edge(const T* tile, int ld, T beta, T* c, std::int64_t ldc, int m, int n) {
+  for (int i = 0; i < m; ++i) {
+    T* ci = c + i * ldc;
+    const T* ti = tile + i * ld;
+    if (beta == T(0)) {
+      for (int j = 0; j < n; ++j) ci[j] = ti[j];
+    } else {
+      for (int j = 0; j < n; ++j) ci[j] = ti[j] + beta * ci[j];
+    }
+  }
+}
+
 // The same update on a tile of at most W columns (an edge panel, e.g. the last 4 of
 // N = 100): one vector of b per step and six FMAs instead of twelve. Each element sees
 // the same operations as in the full kernel, so the results are identical.
@@ -80,15 +95,7 @@ void kernel_narrow(std::int64_t k, typename S::T alpha, const typename S::T* a,
     for (auto& v : acc) v = S::mul(S::set1(alpha), v);
   alignas(64) T tile[MR * W];
   for (int i = 0; i < MR; ++i) S::store(tile + i * W, acc[i]);
-  for (int i = 0; i < m; ++i) {
-    T* ci = c + i * ldc;
-    const T* ti = tile + i * W;
-    if (beta == T(0)) {
-      for (int j = 0; j < n; ++j) ci[j] = ti[j];
-    } else {
-      for (int j = 0; j < n; ++j) ci[j] = ti[j] + beta * ci[j];
-    }
-  }
+  update_edge(tile, W, beta, c, ldc, m, n);
 }
 
 // C[0:m, 0:n] := beta * C + alpha * (a @ b) on one 6 x (2W) tile (contract in kernels.hpp).
@@ -169,15 +176,7 @@ void kernel(std::int64_t k, typename S::T alpha, const typename S::T* a, std::in
   // Edge tile: spill alpha * (a @ b) to a small buffer, then update the valid part.
   alignas(64) T tile[MR * NR];
   for (int i = 0; i < MR; ++i) S::store(tile + i * NR, acc[i][0]), S::store(tile + i * NR + W, acc[i][1]);
-  for (int i = 0; i < m; ++i) {
-    T* ci = c + i * ldc;
-    const T* ti = tile + i * NR;
-    if (beta == T(0)) {
-      for (int j = 0; j < n; ++j) ci[j] = ti[j];
-    } else {
-      for (int j = 0; j < n; ++j) ci[j] = ti[j] + beta * ci[j];
-    }
-  }
+  update_edge(tile, NR, beta, c, ldc, m, n);
 }
 
 constexpr KernelTable table{
