@@ -169,6 +169,73 @@ def test_max_pool_backward_arbitrary_argmax(rng, dtype):
            ref.max_pool2d_backward(dout, argmax, (2, 3, 5, 5)), dtype, 4)
 
 
+def _same_bits(a, b):
+    assert a.dtype == b.dtype and a.shape == b.shape
+    assert a.tobytes() == b.tobytes()
+
+
+def _with_specials(rng, shape, dtype):
+    """Values with ties, signed zeros, infinities and NaNs: every branch of the fused
+    ReLU's choice of the window's value."""
+    x = rng.integers(-2, 3, size=shape).astype(dtype)
+    specials = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0], dtype)
+    hits = rng.random(shape) < 0.3
+    x[hits] = rng.choice(specials, size=int(hits.sum()))
+    return x
+
+
+@pytest.mark.parametrize("case", POOL_CASES + [(2, 3, 6, 17, 2, None), (1, 2, 24, 24, 2, 2)])
+def test_relu_max_pool_is_bitwise_the_unfused_pair(rng, dtype, case):
+    """relu_max_pool2d_forward / _backward against ReLU then max pooling, run one op at
+    a time, and against their NumPy twins."""
+    N, C, H, W, k, s = case
+    x = _with_specials(rng, (N, C, H, W), dtype)
+    y, argmax = ops.relu_max_pool2d_forward(x, k, s)
+    r = ops.relu_forward(x)
+    y_unfused, argmax_unfused = ops.max_pool2d_forward(r, k, s)
+    _same_bits(y, y_unfused)
+    y_ref, argmax_ref = ref.relu_max_pool2d_forward(x, k, s)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(argmax, argmax_ref)
+    np.testing.assert_array_equal(argmax, ops.max_pool2d_forward(x, k, s)[1])  # x's own maxima
+    dout = _with_specials(rng, y.shape, dtype)
+    dx = ops.relu_max_pool2d_backward(dout, argmax, y, x.shape)
+    _same_bits(dx, ops.relu_backward(ops.max_pool2d_backward(dout, argmax_unfused, x.shape), x))
+    np.testing.assert_array_equal(dx, ref.relu_max_pool2d_backward(dout, argmax, y, x.shape))
+
+
+@pytest.mark.parametrize("width", [8, 9, 16, 21, 40])
+def test_max_pool_2x2_backward_single_write(rng, dtype, width):
+    """The 2x2 stride-2 backward writes each window's block once. It must equal the
+    zero-fill-and-scatter of the reference bitwise (a dout of -0.0 lands as 0 + -0.0,
+    +0.0), zero the row and column left over by an odd size, and fall back when an
+    index lies outside its window's block."""
+    x = _with_specials(rng, (2, 3, 7, width), dtype)
+    y, argmax = ops.max_pool2d_forward(x, 2)
+    dout = _rand(rng, y.shape, dtype)
+    dout[0, 0, 0, :3] = -0.0
+    _same_bits(ops.max_pool2d_backward(dout, argmax, x.shape),
+               ref.max_pool2d_backward(dout, argmax, x.shape))
+    moved = argmax.copy()
+    moved[1, 2, 2, 3] = argmax[1, 2, 0, 0]  # same plane, another window's block: adds up
+    moved[0, 1, 1, 1] += 2  # the next block along the row
+    _same_bits(ops.max_pool2d_backward(dout, moved, x.shape),
+               ref.max_pool2d_backward(dout, moved, x.shape))
+
+
+def test_relu_max_pool_backward_checks_y(rng):
+    x = rng.standard_normal((2, 3, 4, 4))
+    y, argmax = ops.relu_max_pool2d_forward(x, 2)
+    with pytest.raises(ValueError, match="shape"):
+        ops.relu_max_pool2d_backward(y, argmax, y[:, :, :1], x.shape)
+    with pytest.raises(TypeError):
+        ops.relu_max_pool2d_backward(y, argmax, y.astype(np.float32), x.shape)
+    with pytest.raises(TypeError, match="y"):
+        ops.relu_max_pool2d_backward(y, argmax, "y", x.shape)
+    with pytest.raises(ValueError, match="outside"):
+        ops.relu_max_pool2d_backward(y, argmax + x.size, y, x.shape)
+
+
 def test_pair_arguments_and_numpy_ints(rng):
     x = rng.standard_normal((2, 3, 6, 6))
     w = rng.standard_normal((4, 3, 3, 3))
@@ -289,6 +356,8 @@ def _all_outputs(rng, dtype, N):
     dout = _rand(rng, y.shape, dtype)
     yp, am = ops.max_pool2d_forward(x, 3, 2)
     dp = _rand(rng, yp.shape, dtype)
+    yr, amr = ops.relu_max_pool2d_forward(x, 2)
+    dr = _rand(rng, yr.shape, dtype)
     cols = ops.im2col(x, 3, 2, 1)
     return [
         y,
@@ -301,6 +370,10 @@ def _all_outputs(rng, dtype, N):
         ops.max_pool2d_backward(dp, am, x.shape),
         ops.avg_pool2d_forward(x, 3, 2),
         ops.avg_pool2d_backward(dp, x.shape, 3, 2),
+        yr,
+        amr,
+        ops.max_pool2d_backward(dr, amr, x.shape),
+        ops.relu_max_pool2d_backward(dr, amr, yr, x.shape),
     ]
 
 

@@ -195,6 +195,67 @@ def test_sequential_state_dict_and_repr(rng):
     assert "Flatten()" in text
 
 
+def _unfused_run(model, x, dout):
+    """Forward and backward module by module, as a Sequential without fusion would."""
+    for module in model:
+        x = module(x)
+    y = x
+    for module in reversed(list(model)):
+        dout = module.backward(dout)
+    return y, dout
+
+
+def test_sequential_fuses_relu_then_max_pool_bitwise(rng):
+    """Sequential runs ReLU + MaxPool2d as one step, with bitwise the outputs and
+    gradients of the layers run one at a time."""
+    from fastbp.nn.fusion import ReLUMaxPool2d
+
+    fused, plain = _small_cnn(np.float32, rng), _small_cnn(np.float32, rng)
+    plain.load_state_dict(fused.state_dict())
+    x = rng.standard_normal((4, 2, 6, 6)).astype(np.float32)
+    dout = rng.standard_normal((4, 4)).astype(np.float32)
+    y = fused(x)
+    steps = fused.__dict__["_last_steps"]
+    assert [type(s) for s in steps[:3]] == [Conv2d, ReLUMaxPool2d, Flatten]
+    dx = fused.backward(dout)
+    y_plain, dx_plain = _unfused_run(plain, x, dout)
+    assert y.tobytes() == y_plain.tobytes() and dx.tobytes() == dx_plain.tobytes()
+    for p, q in zip(fused.parameters(), plain.parameters()):
+        assert p.grad.tobytes() == q.grad.tobytes()
+    # The fused pair's modules hold no cache of their own: alone, their backward raises.
+    with pytest.raises(RuntimeError, match="before forward"):
+        fused[2].backward(np.zeros((4, 3, 3, 3), np.float32))
+    assert repr(fused) == repr(plain)  # the children are unchanged
+
+
+def test_sequential_fuses_only_adjacent_exact_classes():
+    from fastbp.nn.fusion import ReLUMaxPool2d, fused_steps
+
+    class MyReLU(ReLU):
+        pass
+
+    relu, pool, flat = ReLU(), MaxPool2d(2), Flatten()
+    kinds = [type(s) for s in fused_steps([relu, relu, pool, MyReLU(), pool, pool, relu])]
+    assert kinds == [ReLU, ReLUMaxPool2d, MyReLU, MaxPool2d, MaxPool2d, ReLU]
+    assert [type(s) for s in fused_steps([relu, flat, pool])] == [ReLU, Flatten, MaxPool2d]
+
+
+def test_sequential_refuses_after_append(rng):
+    """The fusion plan follows the structure: appending a pool after a trailing ReLU
+    fuses them on the next forward."""
+    from fastbp.nn.fusion import ReLUMaxPool2d
+
+    net = Sequential(Conv2d(1, 2, 3, rng=rng), ReLU())
+    x = rng.standard_normal((2, 1, 6, 6)).astype(np.float32)
+    net(x)
+    assert type(net.__dict__["_last_steps"][-1]) is ReLU
+    net.append(MaxPool2d(2))
+    y = net(x)
+    assert type(net.__dict__["_last_steps"][-1]) is ReLUMaxPool2d
+    np.testing.assert_array_equal(
+        y, ref.max_pool2d_forward(ref.relu_forward(net[0](x)), 2)[0])
+
+
 def test_integer_input_is_converted(rng):
     layer = Conv2d(1, 2, 3, rng=rng)
     x = rng.integers(0, 255, (2, 1, 5, 5), dtype=np.uint8)

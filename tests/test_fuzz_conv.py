@@ -124,7 +124,7 @@ def test_pools_match_reference_or_raise(n, c, h, w, kernel, stride, dtype, layou
     x = view(data.draw(hnp.arrays(dtype, (n, c, h, w), elements=elements)), layout)
     oh, ow = out_size(h, kh, sh, 0), out_size(w, kw, sw, 0)
     if oh == 0 or ow == 0:
-        for op in (ops.max_pool2d_forward, ops.avg_pool2d_forward):
+        for op in (ops.max_pool2d_forward, ops.relu_max_pool2d_forward, ops.avg_pool2d_forward):
             with pytest.raises(ValueError):
                 op(x, kernel, stride)
         return
@@ -136,6 +136,12 @@ def test_pools_match_reference_or_raise(n, c, h, w, kernel, stride, dtype, layou
     dout = data.draw(hnp.arrays(dtype, y.shape, elements=st.floats(-4, 4, width=32)))
     close(ops.max_pool2d_backward(dout, argmax, x.shape),
           ref.max_pool2d_backward(dout, argmax, x.shape), dtype, kh * kw)
+    y_fused, argmax_fused = ops.relu_max_pool2d_forward(x, kernel, stride)
+    y_fused_ref, argmax_fused_ref = ref.relu_max_pool2d_forward(x, kernel, stride)
+    np.testing.assert_array_equal(y_fused, y_fused_ref)
+    np.testing.assert_array_equal(argmax_fused, argmax_fused_ref)
+    close(ops.relu_max_pool2d_backward(dout, argmax_fused, y_fused, x.shape),
+          ref.relu_max_pool2d_backward(dout, argmax_fused, y_fused, x.shape), dtype, kh * kw)
     if finite:
         close(ops.avg_pool2d_forward(x, kernel, stride), ref.avg_pool2d_forward(x, kernel, stride),
               dtype, kh * kw)

@@ -1,6 +1,7 @@
 // Convolution and pooling bindings: argument checks, then the core with the GIL released.
 // Legend: x (N, C, H, W), w (OC, C, KH, KW), b (OC,), y and dout (N, OC|C, OH, OW).
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "bindings/common.hpp"
@@ -173,48 +174,77 @@ py::tuple conv2d_backward_binding(py::handle dout_obj, py::handle x_obj, py::han
   return py::make_tuple(dx_out, to_numpy(std::move(dw)), to_numpy(std::move(db)));
 }
 
-py::tuple max_pool2d_forward_binding(py::handle x_obj, py::handle k_obj, py::handle s_obj) {
+// max_pool2d_forward, or with relu its fusion after a ReLU (see conv/pool.hpp).
+py::tuple max_pool_forward(const char* op, py::handle x_obj, py::handle k_obj, py::handle s_obj,
+                           bool relu) {
   FloatArg x = float_arg(x_obj, "x");
   require_ndim(x, 4, "(N, C, H, W)");
   const Pair k = pair_arg(k_obj, "kernel_size", 1);
-  const ConvGeom g = geom("max_pool2d_forward", x.shape, k[0], k[1], pool_stride(s_obj, k),
-                          {0, 0});
+  const ConvGeom g = geom(op, x.shape, k[0], k[1], pool_stride(s_obj, k), {0, 0});
   Tensor y({g.N, g.C, g.OH, g.OW}, x.dtype);
   py::array_t<std::int64_t> argmax = pooled_index_array({g.N, g.C, g.OH, g.OW});
   std::int64_t* am = argmax.mutable_data();
   dispatch_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);
     py::gil_scoped_release release;
-    max_pool2d_forward<T>(y.data_as<T>(), am, x.data<T>(), g);
+    max_pool2d_forward<T>(y.data_as<T>(), am, x.data<T>(), g, relu);
   });
   return py::make_tuple(to_numpy(std::move(y)), argmax);
 }
 
-py::array max_pool2d_backward_binding(py::handle dout_obj, py::handle argmax_obj,
-                                      py::handle shape_obj) {
+py::tuple max_pool2d_forward_binding(py::handle x_obj, py::handle k_obj, py::handle s_obj) {
+  return max_pool_forward("max_pool2d_forward", x_obj, k_obj, s_obj, false);
+}
+
+py::tuple relu_max_pool2d_forward_binding(py::handle x_obj, py::handle k_obj,
+                                          py::handle s_obj) {
+  return max_pool_forward("relu_max_pool2d_forward", x_obj, k_obj, s_obj, true);
+}
+
+// max_pool2d_backward, or with a gate (the fused forward's y) its fusion with the ReLU's.
+py::array max_pool_backward(const char* op, py::handle dout_obj, py::handle argmax_obj,
+                            py::handle gate_obj, py::handle shape_obj) {
   FloatArg dout = float_arg(dout_obj, "dout");
   require_ndim(dout, 4, "(N, C, OH, OW)");
   const Shape xs = x_shape_arg(shape_obj);
   if (dout.shape[0] != xs[0] || dout.shape[1] != xs[1])
-    throw py::value_error("max_pool2d_backward: dout " + shape_str(dout.shape) +
+    throw py::value_error(std::string(op) + ": dout " + shape_str(dout.shape) +
                           " must have the (N, C) of x_shape " + shape_str(xs));
   IndexArg argmax = index_arg(argmax_obj, "argmax");
   if (argmax.shape != dout.shape)
     throw py::value_error("argmax must have the shape of dout " + shape_str(dout.shape) +
                           ", got " + shape_str(argmax.shape));
+  std::optional<FloatArg> gate;
+  if (!gate_obj.is_none()) {
+    gate.emplace(float_arg(gate_obj, "y"));
+    require_same_dtype(*gate, dout);
+    require_shape(*gate, dout.shape);
+  }
   const std::int64_t numel_x = xs[0] * xs[1] * xs[2] * xs[3];
   Tensor dx(xs, dout.dtype);
   const std::int64_t bad = dispatch_dtype(dout.dtype, [&](auto tag) {
     using T = decltype(tag);
+    const T* gate_data = gate ? gate->data<T>() : nullptr;
     py::gil_scoped_release release;
-    return max_pool2d_backward<T>(dx.data_as<T>(), dout.data<T>(), argmax.data(), xs[0] * xs[1],
-                                  dout.shape[2] * dout.shape[3], xs[2] * xs[3]);
+    const PoolShape shape{xs[0] * xs[1], dout.shape[2], dout.shape[3], xs[2], xs[3]};
+    return max_pool2d_backward<T>(dx.data_as<T>(), dout.data<T>(), argmax.data(), shape,
+                                  gate_data);
   });
   if (bad >= 0)
     throw py::value_error("argmax holds " + std::to_string(argmax.data()[bad]) +
                           " (flat entry " + std::to_string(bad) + "), outside [0, " +
                           std::to_string(numel_x) + ") for x_shape " + shape_str(xs));
   return to_numpy(std::move(dx));
+}
+
+py::array max_pool2d_backward_binding(py::handle dout_obj, py::handle argmax_obj,
+                                      py::handle shape_obj) {
+  return max_pool_backward("max_pool2d_backward", dout_obj, argmax_obj, py::none(), shape_obj);
+}
+
+py::array relu_max_pool2d_backward_binding(py::handle dout_obj, py::handle argmax_obj,
+                                           py::handle y_obj, py::handle shape_obj) {
+  return max_pool_backward("relu_max_pool2d_backward", dout_obj, argmax_obj, y_obj, shape_obj);
 }
 
 py::array avg_pool2d_forward_binding(py::handle x_obj, py::handle k_obj, py::handle s_obj) {
@@ -271,6 +301,12 @@ void bind_conv(py::module_& m) {
         "x (N, C, H, W) -> (y (N, C, OH, OW), argmax int64 flat indices into x)");
   m.def("max_pool2d_backward", &max_pool2d_backward_binding, py::arg("dout"), py::arg("argmax"),
         py::arg("x_shape"), "dx with dx.ravel()[argmax] += dout");
+  m.def("relu_max_pool2d_forward", &relu_max_pool2d_forward_binding, py::arg("x"),
+        py::arg("kernel_size"), py::arg("stride") = py::none(),
+        "max_pool2d_forward(relu(x))'s y in one pass; argmax indexes x's own maxima");
+  m.def("relu_max_pool2d_backward", &relu_max_pool2d_backward_binding, py::arg("dout"),
+        py::arg("argmax"), py::arg("y"), py::arg("x_shape"),
+        "dx of relu_max_pool2d_forward: dout routed to argmax where y > 0");
   m.def("avg_pool2d_forward", &avg_pool2d_forward_binding, py::arg("x"), py::arg("kernel_size"),
         py::arg("stride") = py::none(), "x (N, C, H, W) -> window means (N, C, OH, OW)");
   m.def("avg_pool2d_backward", &avg_pool2d_backward_binding, py::arg("dout"),

@@ -24,11 +24,19 @@ inline void max_update(T& best, std::int64_t& at, T v, std::int64_t i) {
   at = take ? i : at;
 }
 
+// The maximum of relu(window), from the window's maximum `best` and its first entry: best
+// when it is positive or NaN; otherwise every relu(entry) is a zero, and the first of them
+// wins: relu(first), which keeps the sign of a first entry of -0.0 as pooling relu(x) would.
+template <class T>
+inline T relu_of_max(T best, T first) {
+  return (best > T(0)) | (best != best) ? best : (first < T(0) ? T(0) : first);
+}
+
 // One plane of max pooling, any window. Geometry is copied into locals: the int64 argmax
 // stores could alias g's fields and would force reloads.
 template <class T>
 void max_pool_plane(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t base,
-                    const ConvGeom& g) {
+                    const ConvGeom& g, bool relu) {
   const std::int64_t KH = g.KH, KW = g.KW, SH = g.SH, SW = g.SW, W = g.W, OH = g.OH,
                      OW = g.OW;
   for (std::int64_t oh = 0; oh < OH; ++oh) {
@@ -40,7 +48,7 @@ void max_pool_plane(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t base,
         const std::int64_t row = start + kh * W;
         for (std::int64_t kw = 0; kw < KW; ++kw) max_update(best, at, x_p[row + kw], row + kw);
       }
-      y_p[oh * OW + ow] = best;
+      y_p[oh * OW + ow] = relu ? relu_of_max(best, x_p[start]) : best;
       a_p[oh * OW + ow] = base + at;
     }
   }
@@ -51,14 +59,14 @@ void max_pool_plane(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t base,
 template <class T>
 void max_pool_2x2s2_row(T* __restrict y_row, std::int64_t* __restrict a_row, const T* x0,
                         const T* x1, std::int64_t from, std::int64_t count,
-                        std::int64_t row_base, std::int64_t W) {
+                        std::int64_t row_base, std::int64_t W, bool relu) {
   for (std::int64_t ow = from; ow < count; ++ow) {
     T best = x0[2 * ow];
     std::int64_t off = 0;  // offset of the winner from the window's top-left corner
     max_update(best, off, x0[2 * ow + 1], std::int64_t{1});
     max_update(best, off, x1[2 * ow], W);
     max_update(best, off, x1[2 * ow + 1], W + 1);
-    y_row[ow] = best;
+    y_row[ow] = relu ? relu_of_max(best, x0[2 * ow]) : best;
     a_row[ow] = row_base + 2 * ow + off;
   }
 }
@@ -67,7 +75,7 @@ void max_pool_2x2s2_row(T* __restrict y_row, std::int64_t* __restrict a_row, con
 // when the CPU has it (AVX-512 CPUs too) and the row has 8 or more outputs.
 template <class T>
 void max_pool_plane_2x2s2(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t base,
-                          const ConvGeom& g) {
+                          const ConvGeom& g, bool relu) {
   const std::int64_t W = g.W, OH = g.OH, OW = g.OW;
   constexpr bool is_float = std::is_same_v<T, float>;
   const bool simd = is_float && active_isa() != Isa::generic && W < (std::int64_t{1} << 30);
@@ -80,22 +88,23 @@ void max_pool_plane_2x2s2(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t 
     std::int64_t done = 0;
     if constexpr (is_float) {
       if (simd)
-        done = pool_kernels::max_pool_2x2s2_row_f32_avx2(y_row, a_row, x0, x1, OW, row_base, W);
+        done = pool_kernels::max_pool_2x2s2_row_f32_avx2(y_row, a_row, x0, x1, OW, row_base, W,
+                                                         relu);
     }
-    max_pool_2x2s2_row(y_row, a_row, x0, x1, done, OW, row_base, W);
+    max_pool_2x2s2_row(y_row, a_row, x0, x1, done, OW, row_base, W, relu);
   }
 }
 
 template <class T>
-void max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const ConvGeom& g) {
+void max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const ConvGeom& g, bool relu) {
   const std::int64_t planes = g.N * g.C, HW = g.H * g.W, P = g.P();
   const int nt = threads_for(static_cast<double>(planes) * P * g.KH * g.KW, kMinWorkPerThread);
   const bool k22 = g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2;
   parallel_for(nt, 0, planes, [&](std::int64_t pl) {
     if (k22) {
-      max_pool_plane_2x2s2<T>(y + pl * P, argmax + pl * P, x + pl * HW, pl * HW, g);
+      max_pool_plane_2x2s2<T>(y + pl * P, argmax + pl * P, x + pl * HW, pl * HW, g, relu);
     } else {
-      max_pool_plane<T>(y + pl * P, argmax + pl * P, x + pl * HW, pl * HW, g);
+      max_pool_plane<T>(y + pl * P, argmax + pl * P, x + pl * HW, pl * HW, g, relu);
     }
   });
 }
@@ -112,33 +121,93 @@ std::int64_t first_index_out_of_range(const std::int64_t* argmax, std::int64_t n
 
 }  // namespace
 
+// dout[i], or 0 where gate (when not null) has gate[i] <= 0 or NaN: the ReLU fused before
+// the pooling passed nothing there.
+template <class T>
+inline T gated(const T* dout, const T* gate, std::int64_t i) {
+  const T d = dout[i];
+  return gate == nullptr || gate[i] > T(0) ? d : T(0);
+}
+
+// Windows [from, count) of one row of the single-write backward (contract of
+// max_unpool_2x2s2_row_f32_avx2 in conv/kernels/pool_kernels.hpp), in portable code.
+// False when an argmax entry is not in its window's 2x2 block.
+template <class T>
+bool max_unpool_2x2s2_row(T* dx0, T* dx1, const T* dout, const T* gate,
+                          const std::int64_t* argmax, std::int64_t from, std::int64_t count,
+                          std::int64_t base, std::int64_t W) {
+  for (std::int64_t ow = from; ow < count; ++ow) {
+    const std::int64_t off = argmax[ow] - (base + 2 * ow);
+    if (off != 0 && off != 1 && off != W && off != W + 1) return false;
+    const T v = T(0) + gated(dout, gate, ow);  // 0 + d, as the scatter adds
+    dx0[2 * ow] = off == 0 ? v : T(0);
+    dx0[2 * ow + 1] = off == 1 ? v : T(0);
+    dx1[2 * ow] = off == W ? v : T(0);
+    dx1[2 * ow + 1] = off == W + 1 ? v : T(0);
+  }
+  return true;
+}
+
+// One plane of the backward when every argmax entry lies in its own window's 2x2 block at
+// (2 oh, 2 ow) (always so after 2x2, stride-2 pooling): each block is written once, with
+// no zero fill and no scatter; rows and columns past the blocks are zeroed. False (the
+// plane partly written) when some entry is elsewhere.
+template <class T>
+bool max_unpool_plane_2x2s2(T* dx_p, const T* d_p, const T* g_p, const std::int64_t* a_p,
+                            std::int64_t base, const PoolShape& s) {
+  const std::int64_t OH = s.OH, OW = s.OW, H = s.H, W = s.W;
+  constexpr bool is_float = std::is_same_v<T, float>;
+  const bool simd = is_float && active_isa() != Isa::generic && W < (std::int64_t{1} << 30);
+  for (std::int64_t oh = 0; oh < OH; ++oh) {
+    T* dx0 = dx_p + 2 * oh * W;
+    T* dx1 = dx0 + W;
+    const std::int64_t row = oh * OW, row_base = base + 2 * oh * W;
+    const T* g_row = g_p == nullptr ? nullptr : g_p + row;
+    std::int64_t done = 0;
+    if constexpr (is_float) {
+      if (simd)
+        done = pool_kernels::max_unpool_2x2s2_row_f32_avx2(dx0, dx1, d_p + row, g_row, a_p + row,
+                                                           OW, row_base, W);
+    }
+    if (done < 0 ||
+        !max_unpool_2x2s2_row(dx0, dx1, d_p + row, g_row, a_p + row, done, OW, row_base, W))
+      return false;
+    std::fill(dx0 + 2 * OW, dx0 + W, T(0));
+    std::fill(dx1 + 2 * OW, dx1 + W, T(0));
+  }
+  std::fill(dx_p + 2 * OH * W, dx_p + H * W, T(0));
+  return true;
+}
+
 template <class T>
 std::int64_t max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argmax,
-                                 std::int64_t planes, std::int64_t plane_out,
-                                 std::int64_t plane_in) {
+                                 const PoolShape& s, const T* gate) {
+  const std::int64_t planes = s.planes, plane_out = s.OH * s.OW, plane_in = s.H * s.W;
+  const bool blocks = s.OH == s.H / 2 && s.OW == s.W / 2;  // 2x2 stride-2 geometry
   // One pass over argmax in the common case: each plane checks that its indices stay
   // inside it (always so for argmax from max_pool2d_forward), then zeroes and scatters
-  // its own plane of dx while it is hot in cache.
+  // its own plane of dx while it is hot in cache; or writes each 2x2 block once.
   int all_local = 1;
   const int nt = threads_for(static_cast<double>(planes) * (plane_in + plane_out),
                              kMinWorkPerThread);
   // Plane pl; false when its indices leave it (then it is left to the slow path below).
-  const auto scatter_plane = [&](std::int64_t pl) -> int {
-    const std::int64_t lo = pl * plane_in, hi = lo + plane_in;
-    const std::int64_t* a_p = argmax + pl * plane_out;
+  const auto backward_plane = [&](std::int64_t pl) -> int {
+    const std::int64_t lo = pl * plane_in, hi = lo + plane_in, first = pl * plane_out;
+    const std::int64_t* a_p = argmax + first;
+    const T* g_p = gate == nullptr ? nullptr : gate + first;
+    if (blocks && max_unpool_plane_2x2s2(dx + lo, dout + first, g_p, a_p, lo, s)) return 1;
     bool local = true;
     for (std::int64_t i = 0; i < plane_out; ++i) local &= a_p[i] >= lo && a_p[i] < hi;
     if (!local) return 0;
     std::fill(dx + lo, dx + hi, T(0));
-    const T* d_p = dout + pl * plane_out;
-    for (std::int64_t i = 0; i < plane_out; ++i) dx[a_p[i]] += d_p[i];
+    for (std::int64_t i = 0; i < plane_out; ++i) dx[a_p[i]] += gated(dout, gate, first + i);
     return 1;
   };
   if (nt <= 1) {  // no parallel region: see parallel_for
-    for (std::int64_t pl = 0; pl < planes; ++pl) all_local &= scatter_plane(pl);
+    for (std::int64_t pl = 0; pl < planes; ++pl) all_local &= backward_plane(pl);
   } else {
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(& : all_local)
-    for (std::int64_t pl = 0; pl < planes; ++pl) all_local &= scatter_plane(pl);
+    for (std::int64_t pl = 0; pl < planes; ++pl) all_local &= backward_plane(pl);
   }
   if (all_local) return -1;
   // Indices that cross planes: validate them all, then scatter on one thread in index order.
@@ -146,7 +215,7 @@ std::int64_t max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argma
   const std::int64_t bad = first_index_out_of_range(argmax, n, planes * plane_in);
   if (bad >= 0) return bad;
   std::fill(dx, dx + planes * plane_in, T(0));
-  for (std::int64_t i = 0; i < n; ++i) dx[argmax[i]] += dout[i];
+  for (std::int64_t i = 0; i < n; ++i) dx[argmax[i]] += gated(dout, gate, i);
   return -1;
 }
 
@@ -192,9 +261,9 @@ void avg_pool2d_backward(T* dx, const T* dout, const ConvGeom& g) {
 }
 
 #define FASTBP_INSTANTIATE(T)                                                                 \
-  template void max_pool2d_forward<T>(T*, std::int64_t*, const T*, const ConvGeom&);          \
-  template std::int64_t max_pool2d_backward<T>(T*, const T*, const std::int64_t*, std::int64_t, \
-                                               std::int64_t, std::int64_t);                   \
+  template void max_pool2d_forward<T>(T*, std::int64_t*, const T*, const ConvGeom&, bool);    \
+  template std::int64_t max_pool2d_backward<T>(T*, const T*, const std::int64_t*,               \
+                                               const PoolShape&, const T*);                   \
   template void avg_pool2d_forward<T>(T*, const T*, const ConvGeom&);                         \
   template void avg_pool2d_backward<T>(T*, const T*, const ConvGeom&);
 FASTBP_INSTANTIATE(float)

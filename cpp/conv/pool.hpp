@@ -13,20 +13,28 @@
 namespace fastbp {
 
 // y = window maxima; argmax = the first maximum in (kh, kw) order. A NaN in a window wins
-// (NaN propagates, as in NumPy): the first NaN is taken.
+// (NaN propagates, as in NumPy): the first NaN is taken. With relu, y is bitwise the
+// pooling of relu(x) (a ReLU fused before the pooling), while argmax still indexes x's
+// maxima: pass y as the gate of max_pool2d_backward to get relu(x)'s gradient.
 template <class T>
-void max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const ConvGeom& g);
+void max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const ConvGeom& g,
+                        bool relu = false);
 
-// dx (planes * plane_in) = 0, then dx.ravel()[argmax[i]] += dout[i] for every i, in index
-// order, for dout and argmax of planes * plane_out entries. Returns -1, or, when an argmax
-// entry lies outside [0, planes * plane_in), the position of the first such entry (dx is
+// The sizes max_pool2d_backward needs: planes = N * C; x planes H x W; dout planes OH x OW.
+struct PoolShape {
+  std::int64_t planes, OH, OW, H, W;
+};
+
+// dx (planes * H * W) = 0, then dx.ravel()[argmax[i]] += dout[i] for every i, in index
+// order, for dout and argmax of planes * OH * OW entries. Returns -1, or, when an argmax
+// entry lies outside [0, planes * H * W), the position of the first such entry (dx is
 // then unspecified). Planes run in parallel when each one's indices stay inside its own
 // plane (always true for argmax from max_pool2d_forward); otherwise the scatter runs on
-// one thread.
+// one thread. A non-null gate (the y of a relu forward, like dout) passes dout[i] only
+// where gate[i] > 0: dx is then bitwise relu_backward of the unfused gradient.
 template <class T>
 std::int64_t max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argmax,
-                                 std::int64_t planes, std::int64_t plane_out,
-                                 std::int64_t plane_in);
+                                 const PoolShape& s, const T* gate = nullptr);
 
 // y = window means.
 template <class T>

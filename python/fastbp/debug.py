@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -165,10 +165,11 @@ def checked_backward(module: Any, dout: Any) -> Any:
     return dx
 
 
-def checked_sequential_backward(seq: Any, dout: Any) -> Any:
-    """``Sequential.backward`` with the backward checks, child by child in reverse."""
+def checked_sequential_backward(seq: Any, steps: Sequence[Any], dout: Any) -> Any:
+    """``Sequential.backward`` with the backward checks, step by step in reverse
+    (``steps``: what the last forward ran, the children or fused pairs of them)."""
     try:
-        for child in reversed(list(seq._modules.values())):
+        for child in reversed(steps):
             if dout is None:  # the module after child was built with input_grad=False
                 raise seq._no_input_grad_error(child)
             dout = checked_backward(child, dout)

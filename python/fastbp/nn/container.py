@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Union
+from typing import Iterator, Optional, Tuple, Union
 
 import numpy as np
 
 from fastbp import debug as _debug
+from fastbp.nn import module as _module
+from fastbp.nn.fusion import fused_steps
 from fastbp.nn.module import Module
 
 __all__ = ["Sequential"]
@@ -20,6 +22,10 @@ class Sequential(Module):
     read ``"0.weight"``, ``"0.bias"``, ``"2.weight"``, as in PyTorch. Indexing
     (``net[0]``, ``net[-1]``, slices give a new Sequential sharing the modules),
     ``len(net)`` and iteration work as on a list.
+
+    A ``ReLU`` directly followed by a ``MaxPool2d`` runs as one fused pass
+    (see :mod:`fastbp.nn.fusion`), with bitwise the same outputs and gradients;
+    with ``fastbp.set_debug(check_finite=True)`` every module runs on its own.
     """
 
     def __init__(self, *modules: Module) -> None:
@@ -39,20 +45,33 @@ class Sequential(Module):
         return self
 
     def forward(self, x) -> np.ndarray:
-        for module in self._modules.values():
-            x = module(x)
+        # The debug checks name single modules, so they run the chain unfused.
+        steps = tuple(self._modules.values()) if _debug._check_finite else self._fused_steps()
+        self.__dict__["_last_steps"] = steps  # backward retraces what forward ran
+        for step in steps:
+            x = step(x)
         return x
 
     def backward(self, dout) -> Optional[np.ndarray]:
         """Returns dx, or None when the first module was built with
         ``input_grad=False`` (then no module before it may need a gradient)."""
+        steps = self.__dict__.get("_last_steps") or tuple(self._modules.values())
         if _debug._check_finite:  # fastbp.set_debug(check_finite=True)
-            return _debug.checked_sequential_backward(self, dout)
-        for module in reversed(self._modules.values()):
+            return _debug.checked_sequential_backward(self, steps, dout)
+        for step in reversed(steps):
             if dout is None:
-                raise self._no_input_grad_error(module)
-            dout = module.backward(dout)
+                raise self._no_input_grad_error(step)
+            dout = step.backward(dout)
         return dout
+
+    def _fused_steps(self) -> Tuple[Module, ...]:
+        """The children as forward runs them, fused pairs merged; rebuilt only
+        when some module's structure changed."""
+        cached = self.__dict__.get("_fused_cache")
+        if cached is None or cached[0] != _module._structure_version:
+            cached = (_module._structure_version, tuple(fused_steps(self._modules.values())))
+            self.__dict__["_fused_cache"] = cached
+        return cached[1]
 
     def __len__(self) -> int:
         return len(self._modules)

@@ -16,6 +16,8 @@ from fastbp.ops.conv import (
     im2col,
     max_pool2d_backward,
     max_pool2d_forward,
+    relu_max_pool2d_backward,
+    relu_max_pool2d_forward,
 )
 from fastbp.ops.dense import (
     gemm,
@@ -72,6 +74,8 @@ __all__ = [
     "matmul",
     "max_pool2d_backward",
     "max_pool2d_forward",
+    "relu_max_pool2d_backward",
+    "relu_max_pool2d_forward",
     "multi_margin_loss",
     "relu_backward",
     "relu_forward",

@@ -97,6 +97,32 @@ def max_pool2d_backward(
     return _core.max_pool2d_backward(dout, argmax, x_shape)
 
 
+def relu_max_pool2d_forward(
+    x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
+) -> Tuple[np.ndarray, np.ndarray]:
+    """A ReLU followed by max pooling, in one pass over ``x``.
+
+    -> (y, argmax): y is bitwise ``max_pool2d_forward(relu_forward(x), ...)[0]``
+    (max commutes with the ReLU, so relu(x) is never stored); argmax indexes the
+    first maximum of each window of ``x`` itself. Pass both to
+    :func:`relu_max_pool2d_backward`.
+    """
+    return _core.relu_max_pool2d_forward(x, kernel_size, stride)
+
+
+def relu_max_pool2d_backward(
+    dout: np.ndarray, argmax: np.ndarray, y: np.ndarray, x_shape: Sequence[int]
+) -> np.ndarray:
+    """Gradient of :func:`relu_max_pool2d_forward` with respect to its ``x``:
+    ``max_pool2d_backward(where(y > 0, dout, 0), argmax, x_shape)``, bitwise the
+    ReLU backward of the unfused max-pool backward.
+
+    ``y`` is the forward's output (dout's shape and dtype); argmax as in
+    :func:`max_pool2d_backward`.
+    """
+    return _core.relu_max_pool2d_backward(dout, argmax, y, x_shape)
+
+
 def avg_pool2d_forward(
     x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
 ) -> np.ndarray:

@@ -12,6 +12,8 @@ from fastbp.reference.conv import (
     im2col,
     max_pool2d_backward,
     max_pool2d_forward,
+    relu_max_pool2d_backward,
+    relu_max_pool2d_forward,
 )
 from fastbp.reference.dense import (
     gemm,
@@ -68,6 +70,8 @@ __all__ = [
     "matmul",
     "max_pool2d_backward",
     "max_pool2d_forward",
+    "relu_max_pool2d_backward",
+    "relu_max_pool2d_forward",
     "multi_margin_loss",
     "relu_backward",
     "relu_forward",

@@ -11,6 +11,8 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from fastbp.reference.dense import relu_backward, relu_forward
+
 
 def _pair(value, name: str) -> Tuple[int, int]:
     if isinstance(value, (tuple, list)):
@@ -144,6 +146,21 @@ def max_pool2d_backward(dout, argmax, x_shape: Sequence[int]):
     dx = np.zeros(size, dtype=dout.dtype)
     np.add.at(dx, argmax.ravel(), dout.ravel())
     return dx.reshape(tuple(int(d) for d in x_shape))
+
+
+def relu_max_pool2d_forward(x, kernel_size, stride=None):
+    """-> (y of max-pooling relu(x), argmax of x's own window maxima)."""
+    y, _ = max_pool2d_forward(relu_forward(x), kernel_size, stride)
+    _, argmax = max_pool2d_forward(x, kernel_size, stride)
+    return y, argmax
+
+
+def relu_max_pool2d_backward(dout, argmax, y, x_shape: Sequence[int]):
+    """max_pool2d_backward of dout where y > 0 (0 elsewhere)."""
+    _require_4d(dout, "dout")
+    if np.shape(y) != dout.shape:
+        raise ValueError(f"y must have the shape of dout {dout.shape}, got {np.shape(y)}")
+    return max_pool2d_backward(relu_backward(dout, y), argmax, x_shape)
 
 
 def avg_pool2d_forward(x, kernel_size, stride=None):
