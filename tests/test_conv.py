@@ -105,6 +105,60 @@ def test_conv2d_backward_without_input_grad(rng, dtype, case):
     _close(dw_only, ref_dw, dtype, x.shape[0] * dout.shape[2] * dout.shape[3])
 
 
+# Few taps (C * KH * KW <= 32), stride 1 along rows: float32 runs the direct kernels.
+# Filter counts around the 4-filter tile, widths around the 24-pixel tile and its
+# 8-pixel vectors, tap counts around the 3-tap tile, row strides and padding.
+DIRECT_CASES = [  # (N, C, H, W, OC, kernel, stride, padding)
+    (3, 1, 28, 28, 30, 5, 1, 0),  # SimpleConvNet's first layer
+    (2, 3, 9, 9, 5, 3, 1, 1),
+    (2, 1, 5, 12, 1, (1, 5), (2, 1), 0),  # OW = 8: one full vector
+    (1, 2, 6, 32, 7, 2, (3, 1), (1, 0)),  # OW = 31
+    (5, 1, 4, 4, 2, 3, 1, 0),  # OW = 2: one partial vector
+    (2, 4, 3, 40, 3, (1, 2), 1, (0, 1)),  # OW = 41, 8 taps
+    (1, 1, 3, 3, 9, 1, 1, 0),  # pointwise
+    (33, 2, 4, 26, 4, 2, 1, 0),  # several chunks of samples in the weight gradient
+]
+
+
+@pytest.mark.parametrize("case", DIRECT_CASES)
+def test_direct_convolution_matches_reference(rng, case):
+    N, C, H, W, OC, k, s, p = case
+    x = _rand(rng, (N, C, H, W), np.float32)
+    w = _rand(rng, (OC, C) + _pair(k), np.float32)
+    b = _rand(rng, (OC,), np.float32)
+    y = ops.conv2d_forward(x, w, b, s, p)
+    ckk = w[0].size
+    _close(y, ref.conv2d_forward(x, w, b, s, p), np.float32, ckk)
+    _close(ops.conv2d_forward(x, w, None, s, p), ref.conv2d_forward(x, w, None, s, p),
+           np.float32, ckk)
+    dout = _rand(rng, y.shape, np.float32)
+    dx, dw, db = ops.conv2d_backward(dout, x, w, s, p)
+    want_dx, want_dw, want_db = ref.conv2d_backward(dout, x, w, s, p)
+    _close(dx, want_dx, np.float32, OC * ckk)
+    _close(dw, want_dw, np.float32, N * y.shape[2] * y.shape[3])
+    _close(db, want_db, np.float32, N * y.shape[2] * y.shape[3])
+    none, dw_only, db_only = ops.conv2d_backward(dout, x, w, s, p, input_grad=False)
+    assert none is None
+    np.testing.assert_array_equal(dw_only, dw)
+    np.testing.assert_array_equal(db_only, db)
+
+
+def test_direct_kernels_ignore_pixels_past_the_row(rng):
+    """The direct kernels read rows in vectors of 8 pixels: with OW = 9, the lanes past
+    the last output of a row reach into the next image row. With a row stride of 2 that
+    row is skipped, so its infinities must reach neither y nor dw (0 * Inf is NaN)."""
+    x = rng.standard_normal((1, 1, 3, 9)).astype(np.float32)
+    x[0, 0, 1] = np.inf  # the skipped row
+    w = rng.standard_normal((2, 1, 1, 1)).astype(np.float32)
+    y = ops.conv2d_forward(x, w, None, (2, 1), 0)
+    assert y.shape == (1, 2, 2, 9) and np.isfinite(y).all()
+    _close(y, ref.conv2d_forward(x, w, None, (2, 1), 0), np.float32)
+    dout = rng.standard_normal(y.shape).astype(np.float32)
+    _, dw, _ = ops.conv2d_backward(dout, x, w, (2, 1), 0, input_grad=False)
+    assert np.isfinite(dw).all()
+    _close(dw, ref.conv2d_backward(dout, x, w, (2, 1), 0, input_grad=False)[1], np.float32, 18)
+
+
 @pytest.mark.parametrize("case", POOL_CASES)
 def test_pools_match_reference(rng, dtype, case):
     N, C, H, W, k, s = case

@@ -1,8 +1,11 @@
 #include "conv/conv2d.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
+#include "conv/kernels/conv_kernels.hpp"
 #include "gemm/gemm.hpp"
+#include "runtime/cpu.hpp"
 #include "runtime/threads.hpp"
 #include "tensor/tensor.hpp"
 
@@ -27,6 +30,57 @@ bool is_pointwise(const ConvGeom& g) {
 // Elements of one zero-padded image (checked: throws std::length_error on overflow).
 std::int64_t padded_numel(const ConvGeom& g) {
   return checked_numel({g.C, g.H + 2 * g.PH, g.W + 2 * g.PW}, 8);
+}
+
+// When the direct kernels (conv/kernels/conv_kernels.hpp) replace im2col + GEMM: they read
+// one sample's image and dout once per tile of filters and taps, so both must stay in L2
+// (kDirectMaxSampleFloats); and rows of fewer than kDirectMinWidth outputs leave their
+// vectors half empty, unless the taps are so few that the GEMMs' short K is worse.
+constexpr std::int64_t kDirectMaxSampleFloats = 64 * 1024;  // 256 KiB of float32
+constexpr std::int64_t kDirectMinWidth = 16;
+constexpr std::int64_t kDirectFewTaps = 32;
+
+// True when T's convolution runs the direct kernels: float32 on an AVX2 (or AVX-512) CPU,
+// stride 1 along rows, and the sizes above.
+template <class T>
+bool use_direct(const ConvGeom& g, std::int64_t OC) {
+  std::int64_t sample_floats;  // OC * P + the padded image
+  if (__builtin_mul_overflow(OC, g.P(), &sample_floats) ||
+      __builtin_add_overflow(sample_floats, padded_numel(g), &sample_floats))
+    return false;
+  return std::is_same_v<T, float> && active_isa() != Isa::generic && g.SW == 1 &&
+         sample_floats <= kDirectMaxSampleFloats &&
+         (g.OW >= kDirectMinWidth || g.CKK() <= kDirectFewTaps);
+}
+
+// A padded image plus the slack the direct kernels read past its last row.
+std::int64_t direct_xp_numel(const ConvGeom& g) {
+  return padded_numel(g) + conv_kernels::kDirectSlack;
+}
+
+// Pads x_n into xp (direct_xp_numel elements), the slack zeroed.
+template <class T>
+void pad_for_direct(T* xp, const T* x_n, const ConvGeom& g) {
+  pad_sample(xp, x_n, g);
+  std::fill(xp + g.padded_image(), xp + direct_xp_numel(g), T(0));
+}
+
+// conv2d_forward by the direct kernel (use_direct<T>(g, OC) holds; T is float).
+template <class T>
+void direct_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
+                    std::int64_t OC) {
+  const int nt = outer_threads(g.N, 2, 2.0 * g.N * OC * g.CKK() * g.P());
+  const std::int64_t xp_numel = direct_xp_numel(g);
+  Tensor workspace({nt, xp_numel}, dtype_of<T>());
+  parallel_region(nt, [&](int t, int /*nth*/) {
+    T* xp = workspace.data_as<T>() + t * xp_numel;
+#pragma omp for schedule(dynamic)
+    for (std::int64_t n = 0; n < g.N; ++n) {
+      pad_for_direct(xp, x + n * g.image(), g);
+      if constexpr (std::is_same_v<T, float>)
+        conv_kernels::conv_direct_forward_f32_avx2(y + n * OC * g.P(), xp, w, b, g, OC);
+    }
+  });
 }
 
 // Sum of row[0:n] in a fixed order that vectorises: 16 interleaved partial sums (lane j
@@ -56,6 +110,7 @@ std::int64_t chunk_size(std::int64_t N) {
 template <class T>
 void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
                     std::int64_t OC) {
+  if (use_direct<T>(g, OC)) return direct_forward(y, x, w, b, g, OC);
   const std::int64_t P = g.P(), CKK = g.CKK();
   const bool pointwise = is_pointwise(g);
   const int nt = outer_threads(g.N, 2, 2.0 * g.N * OC * CKK * P);
@@ -84,22 +139,25 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
                      const ConvGeom& g, std::int64_t OC) {
   const std::int64_t P = g.P(), CKK = g.CKK(), N = g.N;
   const bool pointwise = is_pointwise(g);
+  const bool direct = use_direct<T>(g, OC);  // dw by the direct kernel
   const std::int64_t chunk = chunk_size(N);
   const std::int64_t chunks = (N + chunk - 1) / chunk;
   const int nt = outer_threads(chunks, 1, (dx != nullptr ? 6.0 : 4.0) * N * OC * CKK * P);
 
-  // Per-thread col, dcol (when dx is wanted) and padded image; per-chunk dw/db partials
-  // (none when one chunk).
-  const std::int64_t dcol_numel = dx != nullptr ? CKK * P : 0;
-  const std::int64_t per_thread = CKK * P + dcol_numel + padded_numel(g);
-  Tensor workspace({pointwise ? 0 : nt, per_thread}, dtype_of<T>());
+  // Per thread: col (GEMM path) and dcol (with dx), then a padded image (for im2col,
+  // col2im or the direct kernel); per-chunk dw/db partials (none when one chunk).
+  const std::int64_t col_numel = pointwise || direct ? 0 : CKK * P;
+  const std::int64_t dcol_numel = dx != nullptr && !pointwise ? CKK * P : 0;
+  const std::int64_t xp_numel = pointwise && !direct ? 0 : direct_xp_numel(g);
+  const std::int64_t per_thread = col_numel + dcol_numel + xp_numel;
+  Tensor workspace({nt, per_thread}, dtype_of<T>());
   const std::int64_t part = OC * CKK + OC;
   Tensor partials({chunks > 1 ? chunks : 0, part}, dtype_of<T>());
 
   parallel_region(nt, [&](int t, int /*nth*/) {
-    T* col = pointwise ? nullptr : workspace.data_as<T>() + t * per_thread;
-    T* dcol = pointwise ? nullptr : col + CKK * P;
-    T* xp = pointwise ? nullptr : dcol + dcol_numel;
+    T* col = workspace.data_as<T>() + t * per_thread;
+    T* dcol = col + col_numel;
+    T* xp = dcol + dcol_numel;
 #pragma omp for schedule(dynamic)
     for (std::int64_t ch = 0; ch < chunks; ++ch) {
       T* pdw = chunks > 1 ? partials.data_as<T>() + ch * part : dw;
@@ -110,9 +168,15 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
         const T* dout_n = dout + n * OC * P;
         const bool first = n == n0;
         // dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T
-        if (!pointwise) im2col_sample(col, x_n, xp, g);
-        gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, pointwise ? x_n : col, P,
-                first ? T(0) : T(1), pdw, CKK);
+        if (direct) {
+          pad_for_direct(xp, x_n, g);
+          if constexpr (std::is_same_v<T, float>)
+            conv_kernels::conv_direct_dw_f32_avx2(pdw, dout_n, xp, g, OC, !first);
+        } else {
+          if (!pointwise) im2col_sample(col, x_n, xp, g);
+          gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, pointwise ? x_n : col, P,
+                  first ? T(0) : T(1), pdw, CKK);
+        }
         // db (+)= row sums of dout_n (a fixed order: see row_sum)
         for (std::int64_t oc = 0; oc < OC; ++oc) {
           const T s = row_sum(dout_n + oc * P, P);

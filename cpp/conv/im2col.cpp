@@ -98,9 +98,6 @@ void col2im(T* x, const T* cols, const ConvGeom& g) {
   });
 }
 
-namespace {
-
-// xp (C, H + 2 PH, W + 2 PW) = x_n with a border of zeros.
 template <class T>
 void pad_sample(T* xp, const T* x_n, const ConvGeom& g) {
   const std::int64_t HP = g.H + 2 * g.PH, WP = g.W + 2 * g.PW;
@@ -117,8 +114,6 @@ void pad_sample(T* xp, const T* x_n, const ConvGeom& g) {
     std::fill(plane + (g.PH + g.H) * WP, plane + HP * WP, T(0));
   }
 }
-
-}  // namespace
 
 template <class T>
 void im2col_sample(T* col, const T* x_n, T* xp, const ConvGeom& g) {
@@ -179,6 +174,7 @@ void col2im_sample(T* x_n, const T* col, T* xp, const ConvGeom& g) {
 #define FASTBP_INSTANTIATE(T)                                             \
   template void im2col<T>(T*, const T*, const ConvGeom&);                 \
   template void col2im<T>(T*, const T*, const ConvGeom&);                 \
+  template void pad_sample<T>(T*, const T*, const ConvGeom&);             \
   template void im2col_sample<T>(T*, const T*, T*, const ConvGeom&);      \
   template void col2im_sample<T>(T*, const T*, T*, const ConvGeom&);
 FASTBP_INSTANTIATE(float)

@@ -39,6 +39,10 @@ void im2col(T* cols, const T* x, const ConvGeom& g);
 template <class T>
 void col2im(T* x, const T* cols, const ConvGeom& g);
 
+// One sample, single-threaded: xp (C, H + 2 PH, W + 2 PW) = x_n with a border of zeros.
+template <class T>
+void pad_sample(T* xp, const T* x_n, const ConvGeom& g);
+
 // One sample, single-threaded: col (CKK, P) from x_n (C, H, W). xp is a workspace of
 // g.padded_image() elements (the zero-padded image).
 template <class T>

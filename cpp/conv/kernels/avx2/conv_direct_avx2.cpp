@@ -1,0 +1,203 @@
+// AVX2 direct convolution for stride-1 rows (this unit is built with -mavx2 -mfma).
+// Contracts in conv/kernels/conv_kernels.hpp.
+//
+// Forward tile: MR filters x NV vectors of 8 output pixels of one row, MR * NV accumulators;
+// per tap, NV unaligned loads of the image row (shifted by kw) and MR broadcast weights.
+// Weight-gradient tile: MR filters x KB taps, MR * KB accumulators; per 8 pixels, MR loads
+// of dout and KB shifted loads of the image. Both keep 12 accumulators at most, so the
+// operands fit the 16 vector registers with them.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "conv/kernels/conv_kernels.hpp"
+
+namespace fastbp::conv_kernels {
+
+namespace {
+
+constexpr int kMaxFilters = 4;  // MR
+constexpr int kMaxVectors = 3;  // NV (forward)
+constexpr int kMaxTaps = 3;     // KB (weight gradient)
+
+// Lanes [0, n) set, n in [0, 8].
+inline __m256i first_lanes(std::int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Geometry of one padded sample, in the forms the loops use.
+struct Plane {
+  std::int64_t C, KH, KW, HP, WP, SH, OH, OW, P, CKK;
+  explicit Plane(const ConvGeom& g)
+      : C(g.C), KH(g.KH), KW(g.KW), HP(g.H + 2 * g.PH), WP(g.W + 2 * g.PW), SH(g.SH),
+        OH(g.OH), OW(g.OW), P(g.P()), CKK(g.CKK()) {}
+};
+
+// y[r, ow0 + 8v + lane] for r < MR, v < NV, from x (the padded sample at row oh * SH,
+// column ow0); `last` lanes of the last vector are stored (1..8).
+template <int MR, int NV>
+void forward_tile(float* y, const float* x, const float* w, const float* b, const Plane& s,
+                  int last) {
+  __m256 acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+  const float* w_k = w;  // w[r * CKK + k] for the current tap k
+  for (std::int64_t c = 0; c < s.C; ++c) {
+    for (std::int64_t kh = 0; kh < s.KH; ++kh) {
+      const float* row = x + (c * s.HP + kh) * s.WP;
+      for (std::int64_t kw = 0; kw < s.KW; ++kw, ++w_k) {
+        __m256 xv[NV];
+        for (int v = 0; v < NV; ++v) xv[v] = _mm256_loadu_ps(row + kw + 8 * v);
+        for (int r = 0; r < MR; ++r) {
+          const __m256 wv = _mm256_broadcast_ss(w_k + r * s.CKK);
+          for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(wv, xv[v], acc[r][v]);
+        }
+      }
+    }
+  }
+  const __m256i tail = first_lanes(last);
+  for (int r = 0; r < MR; ++r) {
+    float* y_r = y + r * s.P;
+    for (int v = 0; v < NV; ++v) {
+      const __m256 out = b == nullptr ? acc[r][v] : _mm256_add_ps(acc[r][v], _mm256_set1_ps(b[r]));
+      if (v == NV - 1 && last < 8) {
+        _mm256_maskstore_ps(y_r + 8 * v, tail, out);
+      } else {
+        _mm256_storeu_ps(y_r + 8 * v, out);
+      }
+    }
+  }
+}
+
+template <int MR>
+void forward_tile_nv(int nv, float* y, const float* x, const float* w, const float* b,
+                     const Plane& s, int last) {
+  switch (nv) {
+    case 1: return forward_tile<MR, 1>(y, x, w, b, s, last);
+    case 2: return forward_tile<MR, 2>(y, x, w, b, s, last);
+    default: return forward_tile<MR, 3>(y, x, w, b, s, last);
+  }
+}
+
+void forward_tile_any(int mr, int nv, float* y, const float* x, const float* w, const float* b,
+                      const Plane& s, int last) {
+  switch (mr) {
+    case 1: return forward_tile_nv<1>(nv, y, x, w, b, s, last);
+    case 2: return forward_tile_nv<2>(nv, y, x, w, b, s, last);
+    case 3: return forward_tile_nv<3>(nv, y, x, w, b, s, last);
+    default: return forward_tile_nv<4>(nv, y, x, w, b, s, last);
+  }
+}
+
+// Offset in a padded sample of tap k's pixel for output (0, 0).
+inline std::int64_t tap_offset(const Plane& s, std::int64_t k) {
+  const std::int64_t kw = k % s.KW, ckh = k / s.KW;  // ckh = c * KH + kh
+  const std::int64_t c = ckh / s.KH, kh = ckh % s.KH;
+  return (c * s.HP + kh) * s.WP + kw;
+}
+
+// dw[r, k0 + t] for r < MR, t < KB, from one sample (see the header's order).
+template <int MR, int KB>
+void dw_tile(float* dw, const float* dout, const float* xp, std::int64_t k0, const Plane& s,
+             bool accumulate) {
+  std::int64_t off[KB];
+  for (int t = 0; t < KB; ++t) off[t] = tap_offset(s, k0 + t);
+  __m256 acc[MR][KB];
+  for (int r = 0; r < MR; ++r)
+    for (int t = 0; t < KB; ++t) acc[r][t] = _mm256_setzero_ps();
+  const std::int64_t full = s.OW / 8 * 8;
+  const __m256i tail = first_lanes(s.OW - full);
+  for (std::int64_t oh = 0; oh < s.OH; ++oh) {
+    const float* d_row = dout + oh * s.OW;
+    const float* x_row = xp + oh * s.SH * s.WP;
+    for (std::int64_t ow = 0; ow < full; ow += 8) {
+      __m256 dv[MR];
+      for (int r = 0; r < MR; ++r) dv[r] = _mm256_loadu_ps(d_row + r * s.P + ow);
+      for (int t = 0; t < KB; ++t) {
+        const __m256 xv = _mm256_loadu_ps(x_row + off[t] + ow);
+        for (int r = 0; r < MR; ++r) acc[r][t] = _mm256_fmadd_ps(dv[r], xv, acc[r][t]);
+      }
+    }
+    if (full < s.OW) {  // the lanes past OW load as zeros on both sides (0 * Inf is NaN)
+      __m256 dv[MR];
+      for (int r = 0; r < MR; ++r) dv[r] = _mm256_maskload_ps(d_row + r * s.P + full, tail);
+      for (int t = 0; t < KB; ++t) {
+        const __m256 xv = _mm256_maskload_ps(x_row + off[t] + full, tail);
+        for (int r = 0; r < MR; ++r) acc[r][t] = _mm256_fmadd_ps(dv[r], xv, acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    for (int t = 0; t < KB; ++t) {
+      // Lanes pairwise: (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1.
+      const __m128 quad = _mm_add_ps(_mm256_castps256_ps128(acc[r][t]),
+                                     _mm256_extractf128_ps(acc[r][t], 1));
+      const __m128 pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+      const float sum = _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
+      float& out = dw[r * s.CKK + t];
+      out = accumulate ? out + sum : sum;
+    }
+  }
+}
+
+template <int MR>
+void dw_tile_kb(int kb, float* dw, const float* dout, const float* xp, std::int64_t k0,
+                const Plane& s, bool accumulate) {
+  switch (kb) {
+    case 1: return dw_tile<MR, 1>(dw, dout, xp, k0, s, accumulate);
+    case 2: return dw_tile<MR, 2>(dw, dout, xp, k0, s, accumulate);
+    default: return dw_tile<MR, 3>(dw, dout, xp, k0, s, accumulate);
+  }
+}
+
+void dw_tile_any(int mr, int kb, float* dw, const float* dout, const float* xp, std::int64_t k0,
+                 const Plane& s, bool accumulate) {
+  switch (mr) {
+    case 1: return dw_tile_kb<1>(kb, dw, dout, xp, k0, s, accumulate);
+    case 2: return dw_tile_kb<2>(kb, dw, dout, xp, k0, s, accumulate);
+    case 3: return dw_tile_kb<3>(kb, dw, dout, xp, k0, s, accumulate);
+    default: return dw_tile_kb<4>(kb, dw, dout, xp, k0, s, accumulate);
+  }
+}
+
+}  // namespace
+
+void conv_direct_forward_f32_avx2(float* y, const float* xp, const float* w, const float* b,
+                                  const ConvGeom& g, std::int64_t OC) {
+  const Plane s(g);
+  const std::int64_t vectors = (s.OW + 7) / 8;
+  for (std::int64_t oc = 0; oc < OC; oc += kMaxFilters) {
+    const int mr = static_cast<int>(std::min<std::int64_t>(kMaxFilters, OC - oc));
+    const float* w_oc = w + oc * s.CKK;
+    const float* b_oc = b == nullptr ? nullptr : b + oc;
+    for (std::int64_t oh = 0; oh < s.OH; ++oh) {
+      const float* x_row = xp + oh * s.SH * s.WP;
+      float* y_row = y + oc * s.P + oh * s.OW;
+      // Tiles of 3 vectors, but 2 + 2 instead of 3 + 1: a one-vector tile loads as often
+      // as it multiplies.
+      for (std::int64_t v = 0; v < vectors;) {
+        const std::int64_t left = vectors - v;
+        const int nv = left == 4 ? 2 : static_cast<int>(std::min<std::int64_t>(kMaxVectors, left));
+        const std::int64_t ow = 8 * v;
+        const int last = static_cast<int>(std::min<std::int64_t>(8, s.OW - ow - 8 * (nv - 1)));
+        forward_tile_any(mr, nv, y_row + ow, x_row + ow, w_oc, b_oc, s, last);
+        v += nv;
+      }
+    }
+  }
+}
+
+void conv_direct_dw_f32_avx2(float* dw, const float* dout, const float* xp, const ConvGeom& g,
+                             std::int64_t OC, bool accumulate) {
+  const Plane s(g);
+  for (std::int64_t oc = 0; oc < OC; oc += kMaxFilters) {
+    const int mr = static_cast<int>(std::min<std::int64_t>(kMaxFilters, OC - oc));
+    for (std::int64_t k = 0; k < s.CKK; k += kMaxTaps) {
+      const int kb = static_cast<int>(std::min<std::int64_t>(kMaxTaps, s.CKK - k));
+      dw_tile_any(mr, kb, dw + oc * s.CKK + k, dout + oc * s.P, xp, k, s, accumulate);
+    }
+  }
+}
+
+}  // namespace fastbp::conv_kernels
