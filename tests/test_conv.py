@@ -105,9 +105,10 @@ def test_conv2d_backward_without_input_grad(rng, dtype, case):
     _close(dw_only, ref_dw, dtype, x.shape[0] * dout.shape[2] * dout.shape[3])
 
 
-# Few taps (C * KH * KW <= 32), stride 1 along rows: float32 runs the direct kernels.
-# Filter counts around the 4-filter tile, widths around the 24-pixel tile and its
-# 8-pixel vectors, tap counts around the 3-tap tile, row strides and padding.
+# Stride 1 along rows and small samples: float32 runs the direct kernels (forward, dw, and
+# dx as a convolution of dout for stride 1). Filter counts around the tiles' 3, 4, 6 and 8
+# filters, widths around their 8-pixel vectors, tap counts around the 3-tap dw tile, row
+# strides and padding.
 DIRECT_CASES = [  # (N, C, H, W, OC, kernel, stride, padding)
     (3, 1, 28, 28, 30, 5, 1, 0),  # SimpleConvNet's first layer
     (2, 3, 9, 9, 5, 3, 1, 1),
@@ -117,6 +118,8 @@ DIRECT_CASES = [  # (N, C, H, W, OC, kernel, stride, padding)
     (2, 4, 3, 40, 3, (1, 2), 1, (0, 1)),  # OW = 41, 8 taps
     (1, 1, 3, 3, 9, 1, 1, 0),  # pointwise
     (33, 2, 4, 26, 4, 2, 1, 0),  # several chunks of samples in the weight gradient
+    (2, 2, 7, 20, 3, 3, 1, (2, 0)),  # dx with the flipped filters: dout padded by (0, 2)
+    (1, 2, 5, 20, 3, 3, 1, (3, 1)),  # padding past the kernel: dx by GEMM + col2im
 ]
 
 

@@ -65,6 +65,24 @@ void pad_for_direct(T* xp, const T* x_n, const ConvGeom& g) {
   std::fill(xp + g.padded_image(), xp + direct_xp_numel(g), T(0));
 }
 
+// For stride 1: dx_n is the stride-1 convolution of dout_n (OC, OH, OW), padded by
+// (KH - 1 - PH, KW - 1 - PW), with the filters flipped and transposed (C, OC, KH, KW); its
+// output is (C, H, W). PH or PW past KH - 1 or KW - 1 leaves a negative padding (unusable).
+ConvGeom dx_geom(const ConvGeom& g, std::int64_t OC) {
+  return ConvGeom{g.N,  OC,   g.OH, g.OW, g.KH, g.KW, 1, 1, g.KH - 1 - g.PH, g.KW - 1 - g.PW,
+                  g.H,  g.W};
+}
+
+// wt[c, oc, kh, kw] = w[oc, c, KH - 1 - kh, KW - 1 - kw].
+template <class T>
+void flip_filters(T* wt, const T* w, const ConvGeom& g, std::int64_t OC) {
+  const std::int64_t KK = g.KH * g.KW;
+  for (std::int64_t oc = 0; oc < OC; ++oc)
+    for (std::int64_t c = 0; c < g.C; ++c)
+      for (std::int64_t k = 0; k < KK; ++k)
+        wt[(c * OC + oc) * KK + (KK - 1 - k)] = w[(oc * g.C + c) * KK + k];
+}
+
 // conv2d_forward by the direct kernel (use_direct<T>(g, OC) holds; T is float).
 template <class T>
 void direct_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
@@ -140,24 +158,33 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
   const std::int64_t P = g.P(), CKK = g.CKK(), N = g.N;
   const bool pointwise = is_pointwise(g);
   const bool direct = use_direct<T>(g, OC);  // dw by the direct kernel
+  // dx as the convolution of dout with the flipped, transposed filters (see dx_geom).
+  const ConvGeom gt = dx_geom(g, OC);
+  const bool direct_dx = dx != nullptr && direct && g.SH == 1 && gt.PH >= 0 && gt.PW >= 0 &&
+                         use_direct<T>(gt, g.C);
   const std::int64_t chunk = chunk_size(N);
   const std::int64_t chunks = (N + chunk - 1) / chunk;
   const int nt = outer_threads(chunks, 1, (dx != nullptr ? 6.0 : 4.0) * N * OC * CKK * P);
 
-  // Per thread: col (GEMM path) and dcol (with dx), then a padded image (for im2col,
-  // col2im or the direct kernel); per-chunk dw/db partials (none when one chunk).
+  // Per thread: col (GEMM dw) and dcol (GEMM dx), then a padded image (for im2col, col2im
+  // or the direct dw) and a padded dout (direct dx); per-chunk dw/db partials (none when
+  // one chunk).
   const std::int64_t col_numel = pointwise || direct ? 0 : CKK * P;
-  const std::int64_t dcol_numel = dx != nullptr && !pointwise ? CKK * P : 0;
+  const std::int64_t dcol_numel = dx != nullptr && !pointwise && !direct_dx ? CKK * P : 0;
   const std::int64_t xp_numel = pointwise && !direct ? 0 : direct_xp_numel(g);
-  const std::int64_t per_thread = col_numel + dcol_numel + xp_numel;
+  const std::int64_t doutp_numel = direct_dx ? direct_xp_numel(gt) : 0;
+  const std::int64_t per_thread = col_numel + dcol_numel + xp_numel + doutp_numel;
   Tensor workspace({nt, per_thread}, dtype_of<T>());
   const std::int64_t part = OC * CKK + OC;
   Tensor partials({chunks > 1 ? chunks : 0, part}, dtype_of<T>());
+  Tensor w_flipped({direct_dx ? g.C * OC * g.KH * g.KW : 0}, dtype_of<T>());
+  if (direct_dx) flip_filters(w_flipped.data_as<T>(), w, g, OC);
 
   parallel_region(nt, [&](int t, int /*nth*/) {
     T* col = workspace.data_as<T>() + t * per_thread;
     T* dcol = col + col_numel;
     T* xp = dcol + dcol_numel;
+    T* doutp = xp + xp_numel;
 #pragma omp for schedule(dynamic)
     for (std::int64_t ch = 0; ch < chunks; ++ch) {
       T* pdw = chunks > 1 ? partials.data_as<T>() + ch * part : dw;
@@ -181,6 +208,14 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
         for (std::int64_t oc = 0; oc < OC; ++oc) {
           const T s = row_sum(dout_n + oc * P, P);
           pdb[oc] = first ? s : pdb[oc] + s;
+        }
+        if (direct_dx) {
+          pad_for_direct(doutp, dout_n, gt);
+          if constexpr (std::is_same_v<T, float>)
+            conv_kernels::conv_direct_forward_f32_avx2(dx + n * g.image(), doutp,
+                                                       w_flipped.data_as<T>(), nullptr, gt,
+                                                       g.C);
+          continue;
         }
         if (dx == nullptr) continue;
         // dx_n = col2im(w^T (CKK, OC) @ dout_n (OC, P))

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "conv/kernels/conv_kernels.hpp"
 
@@ -16,9 +17,8 @@ namespace fastbp::conv_kernels {
 
 namespace {
 
-constexpr int kMaxFilters = 4;  // MR
-constexpr int kMaxVectors = 3;  // NV (forward)
-constexpr int kMaxTaps = 3;     // KB (weight gradient)
+constexpr int kMaxFilters = 4;  // MR of the weight-gradient tile
+constexpr int kMaxTaps = 3;     // KB
 
 // Lanes [0, n) set, n in [0, 8].
 inline __m256i first_lanes(std::int64_t n) {
@@ -35,24 +35,29 @@ struct Plane {
 };
 
 // y[r, ow0 + 8v + lane] for r < MR, v < NV, from x (the padded sample at row oh * SH,
-// column ow0); `last` lanes of the last vector are stored (1..8).
+// column ow0) and off (each tap's offset); `last` lanes of the last vector are stored (1..8).
 template <int MR, int NV>
-void forward_tile(float* y, const float* x, const float* w, const float* b, const Plane& s,
-                  int last) {
+void forward_tile(float* y, const float* x, const std::int64_t* off, const float* w,
+                  const float* b, const Plane& s, int last) {
   __m256 acc[MR][NV];
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
-  const float* w_k = w;  // w[r * CKK + k] for the current tap k
-  for (std::int64_t c = 0; c < s.C; ++c) {
-    for (std::int64_t kh = 0; kh < s.KH; ++kh) {
-      const float* row = x + (c * s.HP + kh) * s.WP;
-      for (std::int64_t kw = 0; kw < s.KW; ++kw, ++w_k) {
-        __m256 xv[NV];
-        for (int v = 0; v < NV; ++v) xv[v] = _mm256_loadu_ps(row + kw + 8 * v);
-        for (int r = 0; r < MR; ++r) {
-          const __m256 wv = _mm256_broadcast_ss(w_k + r * s.CKK);
-          for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(wv, xv[v], acc[r][v]);
-        }
+  for (std::int64_t k = 0; k < s.CKK; ++k) {
+    const float* x_k = x + off[k];
+    // Hold the smaller operand set in registers beside the accumulators (16 in all).
+    if constexpr (NV > MR) {
+      __m256 wv[MR];
+      for (int r = 0; r < MR; ++r) wv[r] = _mm256_broadcast_ss(w + r * s.CKK + k);
+      for (int v = 0; v < NV; ++v) {
+        const __m256 xv = _mm256_loadu_ps(x_k + 8 * v);
+        for (int r = 0; r < MR; ++r) acc[r][v] = _mm256_fmadd_ps(wv[r], xv, acc[r][v]);
+      }
+    } else {
+      __m256 xv[NV];
+      for (int v = 0; v < NV; ++v) xv[v] = _mm256_loadu_ps(x_k + 8 * v);
+      for (int r = 0; r < MR; ++r) {
+        const __m256 wv = _mm256_broadcast_ss(w + r * s.CKK + k);
+        for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(wv, xv[v], acc[r][v]);
       }
     }
   }
@@ -70,24 +75,26 @@ void forward_tile(float* y, const float* x, const float* w, const float* b, cons
   }
 }
 
-template <int MR>
-void forward_tile_nv(int nv, float* y, const float* x, const float* w, const float* b,
-                     const Plane& s, int last) {
-  switch (nv) {
-    case 1: return forward_tile<MR, 1>(y, x, w, b, s, last);
-    case 2: return forward_tile<MR, 2>(y, x, w, b, s, last);
-    default: return forward_tile<MR, 3>(y, x, w, b, s, last);
+// Filters per forward tile of NV vectors: 12 accumulators (NV + MR loads per MR * NV
+// multiply-adds), and 8 for one vector, where 12 would load more than it multiplies.
+constexpr int max_filters(int nv) { return nv == 1 ? 8 : 12 / nv; }
+
+// forward_tile<mr, NV>, for mr in [1, MR].
+template <int NV, int MR = max_filters(NV)>
+void forward_tile_mr(int mr, float* y, const float* x, const std::int64_t* off, const float* w,
+                     const float* b, const Plane& s, int last) {
+  if constexpr (MR > 1) {
+    if (mr < MR) return forward_tile_mr<NV, MR - 1>(mr, y, x, off, w, b, s, last);
   }
+  forward_tile<MR, NV>(y, x, off, w, b, s, last);
 }
 
-void forward_tile_any(int mr, int nv, float* y, const float* x, const float* w, const float* b,
-                      const Plane& s, int last) {
-  switch (mr) {
-    case 1: return forward_tile_nv<1>(nv, y, x, w, b, s, last);
-    case 2: return forward_tile_nv<2>(nv, y, x, w, b, s, last);
-    case 3: return forward_tile_nv<3>(nv, y, x, w, b, s, last);
-    default: return forward_tile_nv<4>(nv, y, x, w, b, s, last);
-  }
+// Vectors in the next tile of a row with `left` vectors to go: 4 or 3 (12 accumulators),
+// never leaving a lone vector when a split into 3s and 4s avoids it.
+inline int next_tile_vectors(std::int64_t left) {
+  if (left <= 4) return static_cast<int>(left);
+  if (left == 5 || left % 3 == 0) return 3;
+  return 4;
 }
 
 // Offset in a padded sample of tap k's pixel for output (0, 0).
@@ -166,24 +173,30 @@ void dw_tile_any(int mr, int kb, float* dw, const float* dout, const float* xp, 
 void conv_direct_forward_f32_avx2(float* y, const float* xp, const float* w, const float* b,
                                   const ConvGeom& g, std::int64_t OC) {
   const Plane s(g);
+  std::vector<std::int64_t> off(static_cast<std::size_t>(s.CKK));
+  for (std::int64_t k = 0; k < s.CKK; ++k) off[static_cast<std::size_t>(k)] = tap_offset(s, k);
   const std::int64_t vectors = (s.OW + 7) / 8;
-  for (std::int64_t oc = 0; oc < OC; oc += kMaxFilters) {
-    const int mr = static_cast<int>(std::min<std::int64_t>(kMaxFilters, OC - oc));
-    const float* w_oc = w + oc * s.CKK;
-    const float* b_oc = b == nullptr ? nullptr : b + oc;
-    for (std::int64_t oh = 0; oh < s.OH; ++oh) {
-      const float* x_row = xp + oh * s.SH * s.WP;
-      float* y_row = y + oc * s.P + oh * s.OW;
-      // Tiles of 3 vectors, but 2 + 2 instead of 3 + 1: a one-vector tile loads as often
-      // as it multiplies.
-      for (std::int64_t v = 0; v < vectors;) {
-        const std::int64_t left = vectors - v;
-        const int nv = left == 4 ? 2 : static_cast<int>(std::min<std::int64_t>(kMaxVectors, left));
-        const std::int64_t ow = 8 * v;
-        const int last = static_cast<int>(std::min<std::int64_t>(8, s.OW - ow - 8 * (nv - 1)));
-        forward_tile_any(mr, nv, y_row + ow, x_row + ow, w_oc, b_oc, s, last);
-        v += nv;
+  for (std::int64_t oh = 0; oh < s.OH; ++oh) {
+    const float* x_row = xp + oh * s.SH * s.WP;
+    float* y_row = y + oh * s.OW;
+    for (std::int64_t v = 0; v < vectors;) {
+      const int nv = next_tile_vectors(vectors - v);
+      const std::int64_t ow = 8 * v;
+      const int last = static_cast<int>(std::min<std::int64_t>(8, s.OW - ow - 8 * (nv - 1)));
+      const int filters = max_filters(nv);
+      for (std::int64_t oc = 0; oc < OC; oc += filters) {
+        const int mr = static_cast<int>(std::min<std::int64_t>(filters, OC - oc));
+        float* y_tile = y_row + oc * s.P + ow;
+        const float* w_oc = w + oc * s.CKK;
+        const float* b_oc = b == nullptr ? nullptr : b + oc;
+        switch (nv) {
+          case 1: forward_tile_mr<1>(mr, y_tile, x_row + ow, off.data(), w_oc, b_oc, s, last); break;
+          case 2: forward_tile_mr<2>(mr, y_tile, x_row + ow, off.data(), w_oc, b_oc, s, last); break;
+          case 3: forward_tile_mr<3>(mr, y_tile, x_row + ow, off.data(), w_oc, b_oc, s, last); break;
+          default: forward_tile_mr<4>(mr, y_tile, x_row + ow, off.data(), w_oc, b_oc, s, last);
+        }
       }
+      v += nv;
     }
   }
 }
