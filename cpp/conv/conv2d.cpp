@@ -69,8 +69,8 @@ void pad_for_direct(T* xp, const T* x_n, const ConvGeom& g) {
 // (KH - 1 - PH, KW - 1 - PW), with the filters flipped and transposed (C, OC, KH, KW); its
 // output is (C, H, W). PH or PW past KH - 1 or KW - 1 leaves a negative padding (unusable).
 ConvGeom dx_geom(const ConvGeom& g, std::int64_t OC) {
-  return ConvGeom{g.N,  OC,   g.OH, g.OW, g.KH, g.KW, 1, 1, g.KH - 1 - g.PH, g.KW - 1 - g.PW,
-                  g.H,  g.W};
+  return ConvGeom{g.N, OC, g.OH, g.OW, g.KH, g.KW, 1, 1, g.KH - 1 - g.PH, g.KW - 1 - g.PW,
+                  g.H, g.W};
 }
 
 // wt[c, oc, kh, kw] = w[oc, c, KH - 1 - kh, KW - 1 - kw].

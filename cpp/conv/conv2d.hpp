@@ -1,4 +1,8 @@
-// 2-D convolution (cross-correlation, as in PyTorch) by im2col + GEMM, NCHW.
+// 2-D convolution (cross-correlation, as in PyTorch), NCHW: by im2col + GEMM, or, for
+// float32 on AVX2 CPUs with stride 1 along rows and one sample's image and dout within L2,
+// by the direct kernels of conv/kernels/conv_kernels.hpp (no col buffer; for stride 1, dx
+// is the convolution of dout, padded by (KH - 1 - PH, KW - 1 - PW), with the filters
+// flipped and transposed).
 //
 // Legend: as in conv/im2col.hpp, plus OC out channels.
 //   x (N, C, H, W), w (OC, C, KH, KW) = (OC, CKK), b (OC,), y and dout (N, OC, OH, OW).
