@@ -232,14 +232,17 @@ def test_training_steps_go_through_fastbp_ops(monkeypatch):
 
         return wrapper
 
-    for name in ("linear_forward", "linear_backward_accumulate", "relu_forward",
-                 "relu_backward", "softmax_cross_entropy", "sgd_update_many"):
+    for name in ("linear_forward", "linear_backward_accumulate", "linear_relu_forward",
+                 "linear_relu_backward_accumulate", "relu_forward", "relu_backward",
+                 "softmax_cross_entropy", "sgd_update_many"):
         monkeypatch.setattr(ops, name, counting(name))
     spiral_mlp(steps=3)
-    # 3 steps, plus the final forward for the accuracy
-    assert counts["linear_forward"] == 2 * 3 + 2
-    assert counts["linear_backward_accumulate"] == 2 * 3
-    assert counts["relu_backward"] == 3
+    # 3 steps, plus the final forward for the accuracy; the hidden Linear and its ReLU
+    # run as one fused step of the Sequential (fastbp.nn.fusion)
+    assert counts["linear_relu_forward"] == counts["linear_forward"] == 3 + 1
+    assert counts["linear_relu_backward_accumulate"] == 3
+    assert counts["linear_backward_accumulate"] == 3
+    assert "relu_forward" not in counts and "relu_backward" not in counts
     assert counts["softmax_cross_entropy"] == 3
     assert counts["sgd_update_many"] == 3  # all four parameters in one call per step
 

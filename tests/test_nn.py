@@ -495,3 +495,33 @@ def test_buffers_in_state_dict():
     other = nn.Sequential(Running())
     other.load_state_dict(state)
     np.testing.assert_array_equal(other[0].mean, [1.0, 2.0])
+
+
+def test_sequential_fuses_linear_then_relu_bitwise(rng):
+    """Sequential runs Linear + ReLU as one step (nn.fusion), with bitwise the outputs and
+    gradients of the layers run one at a time, also for inputs with extra leading axes
+    and a first layer without input gradient."""
+    from fastbp.nn.fusion import LinearReLU
+
+    def net(seed):
+        return nn.Sequential(nn.Linear(6, 8, rng=seed, input_grad=False), nn.ReLU(),
+                             nn.Linear(8, 5, rng=seed + 1), nn.ReLU(), nn.Linear(5, 3, rng=2))
+
+    fused, plain = net(0), net(0)
+    for shape in [(7, 6), (2, 3, 6)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        dout = rng.standard_normal(shape[:-1] + (3,)).astype(np.float32)
+        y = fused(x)
+        assert [type(s) for s in fused.__dict__["_last_steps"]] == [LinearReLU, LinearReLU,
+                                                                   nn.Linear]
+        assert fused.backward(dout) is None
+        h = x
+        for module in plain:
+            h = module(h)
+        assert y.tobytes() == h.tobytes()
+        for module in reversed(list(plain)):
+            dout = module.backward(dout)
+        for p, q in zip(fused.parameters(), plain.parameters()):
+            assert p.grad.tobytes() == q.grad.tobytes()
+    with pytest.raises(RuntimeError, match="before forward"):
+        fused[1].backward(np.zeros((2, 3, 8), np.float32))

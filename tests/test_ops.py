@@ -137,6 +137,51 @@ def test_linear_forward_bias_is_gemm_onto_bias_rows(n, d, m, dtype, rng):
     np.testing.assert_array_equal(ops.linear_forward(x, w, b), want)  # gemm: see test_gemm.py
 
 
+@pytest.mark.parametrize("n,d,m", [(300, 2, 100), (300, 100, 3), (37, 5, 9), (64, 300, 129),
+                                   (0, 3, 4), (1, 1, 1)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_relu_is_bitwise_the_unfused_pair(n, d, m, with_bias, dtype, rng):
+    """linear_relu_forward / linear_relu_backward_accumulate against the Linear and ReLU
+    ops called one after the other (small-product and blocked GEMM shapes), and against
+    their NumPy twins."""
+    x = random_array(rng, (n, d), dtype, 1.0)
+    w = random_array(rng, (d, m), dtype, 1.0)
+    b = random_array(rng, (m,), dtype, 1.0) if with_bias else None
+    tol = tolerance(dtype)
+    tol["atol"] *= 4 * max(d, n, 1) ** 0.5  # sums of d (forward) or n (dw) products
+    y = ops.linear_relu_forward(x, w, b)
+    h = ops.linear_forward(x, w, b)
+    assert y.tobytes() == ops.relu_forward(h).tobytes()
+    np.testing.assert_allclose(y, ref.linear_relu_forward(x, w, b), **tol)
+    dout = random_array(rng, (n, m), dtype, 1.0)
+    grads = [np.zeros((d, m), dtype), np.zeros(m, dtype) if with_bias else None]
+    want = [np.zeros((d, m), dtype), np.zeros(m, dtype) if with_bias else None]
+    for _ in range(2):  # the gradients accumulate
+        dx = ops.linear_relu_backward_accumulate(dout, x, w, y, *grads)
+        want_dx = ops.linear_backward_accumulate(ops.relu_backward(dout, h), x, w, *want)
+        assert dx.tobytes() == want_dx.tobytes()
+    for got, expected in zip(grads, want):
+        if got is not None:
+            assert got.tobytes() == expected.tobytes()
+    ref_grads = [np.zeros((d, m), dtype), np.zeros(m, dtype) if with_bias else None]
+    ref_dx = ref.linear_relu_backward_accumulate(dout, x, w, y, *ref_grads)
+    np.testing.assert_allclose(dx, ref_dx, **tol)
+    np.testing.assert_allclose(grads[0], 2 * ref_grads[0], **tol)
+    assert ops.linear_relu_backward_accumulate(dout, x, w, y, *grads, input_grad=False) is None
+
+
+def test_linear_relu_backward_checks_y(rng):
+    x, w = random_array(rng, (4, 3), np.float32), random_array(rng, (3, 5), np.float32)
+    y = ops.linear_relu_forward(x, w, None)
+    w_grad = np.zeros_like(w)
+    with pytest.raises(ValueError, match="shape"):
+        ops.linear_relu_backward_accumulate(y, x, w, y[:, :2], w_grad)
+    with pytest.raises(TypeError):
+        ops.linear_relu_backward_accumulate(y, x, w, y.astype(np.float64), w_grad)
+    with pytest.raises(TypeError, match="y"):
+        ops.linear_relu_backward_accumulate(y, x, w, [[1.0]], w_grad)
+
+
 # (700, 3) and (2000, 10) span several blocks of rows in the loss sum (see softmax_xent.cpp).
 @pytest.mark.parametrize(
     "n,c", [(1, 1), (1, 3), (5, 10), (300, 3), (64, 1000), (700, 3), (2000, 10), (600, 1)]

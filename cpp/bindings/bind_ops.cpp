@@ -50,7 +50,8 @@ std::array<std::int64_t, 3> linear_dims(const FloatArg& x, const FloatArg& w) {
   return {x.shape[0], x.shape[1], w.shape[1]};
 }
 
-py::array linear_forward_binding(py::handle x_obj, py::handle w_obj, py::handle b_obj) {
+// linear_forward, or with relu its fusion with a ReLU after it.
+py::array linear_forward_impl(py::handle x_obj, py::handle w_obj, py::handle b_obj, bool relu) {
   FloatArg x = float_arg(x_obj, "x");
   FloatArg w = float_arg(w_obj, "w");
   auto [N, D, M] = linear_dims(x, w);
@@ -65,7 +66,7 @@ py::array linear_forward_binding(py::handle x_obj, py::handle w_obj, py::handle 
     using T = decltype(tag);
     const T* bias = b ? b->data<T>() : nullptr;
     py::gil_scoped_release release;
-    linear_forward<T>(y.data_as<T>(), x.data<T>(), w.data<T>(), bias, N, D, M);
+    linear_forward<T>(y.data_as<T>(), x.data<T>(), w.data<T>(), bias, N, D, M, relu);
   });
   return to_numpy(std::move(y));
 }
@@ -99,15 +100,24 @@ FloatArg grad_buffer(py::handle obj, const char* name, const FloatArg& like,
   return g;
 }
 
-py::object linear_backward_accumulate_binding(py::handle dout_obj, py::handle x_obj,
-                                              py::handle w_obj, py::handle w_grad_obj,
-                                              py::handle b_grad_obj, bool input_grad) {
+// linear_backward_accumulate, or with a gate (the fused forward's y) its fusion with the
+// ReLU's backward.
+py::object linear_backward_accumulate_impl(py::handle dout_obj, py::handle x_obj,
+                                           py::handle w_obj, py::handle gate_obj,
+                                           py::handle w_grad_obj, py::handle b_grad_obj,
+                                           bool input_grad) {
   FloatArg dout = float_arg(dout_obj, "dout");
   FloatArg x = float_arg(x_obj, "x");
   FloatArg w = float_arg(w_obj, "w");
   auto [N, D, M] = linear_dims(x, w);
   require_same_dtype(dout, x);
   require_shape(dout, {N, M});
+  std::optional<FloatArg> gate;
+  if (!gate_obj.is_none()) {
+    gate.emplace(float_arg(gate_obj, "y"));
+    require_same_dtype(dout, *gate);
+    require_shape(*gate, {N, M});
+  }
   FloatArg w_grad = grad_buffer(w_grad_obj, "w_grad", x, {D, M});
   std::optional<FloatArg> b_grad;
   if (!b_grad_obj.is_none()) b_grad = grad_buffer(b_grad_obj, "b_grad", x, {M});
@@ -116,9 +126,10 @@ py::object linear_backward_accumulate_binding(py::handle dout_obj, py::handle x_
     using T = decltype(tag);
     T* dW = static_cast<T*>(w_grad.array.mutable_data());
     T* db = b_grad ? static_cast<T*>(b_grad->array.mutable_data()) : nullptr;
+    const T* gate_data = gate ? gate->data<T>() : nullptr;
     py::gil_scoped_release release;
     linear_backward<T>(input_grad ? dx.data_as<T>() : nullptr, dW, db, dout.data<T>(),
-                       x.data<T>(), w.data<T>(), N, D, M, true);
+                       x.data<T>(), w.data<T>(), N, D, M, true, gate_data);
   });
   if (!input_grad) return py::none();
   return to_numpy(std::move(dx));
@@ -201,15 +212,33 @@ void bind_ops(py::module_& m) {
       },
       py::arg("dout"), py::arg("x"), py::arg("slope") = 0.01, "dout where x > 0, else slope * dout");
 
-  m.def("linear_forward", &linear_forward_binding, py::arg("x"), py::arg("w"),
-        py::arg("b") = py::none(), "x @ w + b for x (N, D), w (D, M), b (M,) or None");
+  m.def(
+      "linear_forward",
+      [](py::handle x, py::handle w, py::handle b) { return linear_forward_impl(x, w, b, false); },
+      py::arg("x"), py::arg("w"), py::arg("b") = py::none(),
+      "x @ w + b for x (N, D), w (D, M), b (M,) or None");
+  m.def(
+      "linear_relu_forward",
+      [](py::handle x, py::handle w, py::handle b) { return linear_forward_impl(x, w, b, true); },
+      py::arg("x"), py::arg("w"), py::arg("b") = py::none(), "relu(x @ w + b) in one call");
   m.def("linear_backward", &linear_backward_binding, py::arg("dout"), py::arg("x"), py::arg("w"),
         "(dx, dw, db) of y = x @ w + b");
-  m.def("linear_backward_accumulate", &linear_backward_accumulate_binding, py::arg("dout"),
-        py::arg("x"), py::arg("w"), py::arg("w_grad"), py::arg("b_grad") = py::none(),
-        py::kw_only(), py::arg("input_grad") = true,
-        "Returns dx (None without input_grad); adds dw into w_grad and db into b_grad (or skips "
-        "it when None), in place.");
+  m.def(
+      "linear_backward_accumulate",
+      [](py::handle dout, py::handle x, py::handle w, py::handle w_grad, py::handle b_grad,
+         bool input_grad) {
+        return linear_backward_accumulate_impl(dout, x, w, py::none(), w_grad, b_grad,
+                                               input_grad);
+      },
+      py::arg("dout"), py::arg("x"), py::arg("w"), py::arg("w_grad"),
+      py::arg("b_grad") = py::none(), py::kw_only(), py::arg("input_grad") = true,
+      "Returns dx (None without input_grad); adds dw into w_grad and db into b_grad (or skips "
+      "it when None), in place.");
+  m.def("linear_relu_backward_accumulate", &linear_backward_accumulate_impl, py::arg("dout"),
+        py::arg("x"), py::arg("w"), py::arg("y"), py::arg("w_grad"),
+        py::arg("b_grad") = py::none(), py::kw_only(), py::arg("input_grad") = true,
+        "linear_backward_accumulate of dout where y > 0 (else 0): the backward of "
+        "linear_relu_forward, whose output is y.");
   m.def("softmax_cross_entropy", &softmax_cross_entropy_binding, py::arg("scores"),
         py::arg("labels"), "(mean loss, dscores) of softmax cross-entropy; dscores already / N");
 }

@@ -46,6 +46,19 @@ def linear_backward_accumulate(
     *,
     input_grad: bool = True,
 ) -> Optional[np.ndarray]: ...
+def linear_relu_forward(
+    x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray] = None
+) -> np.ndarray: ...
+def linear_relu_backward_accumulate(
+    dout: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    y: np.ndarray,
+    w_grad: np.ndarray,
+    b_grad: Optional[np.ndarray] = None,
+    *,
+    input_grad: bool = True,
+) -> Optional[np.ndarray]: ...
 def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> Tuple[float, np.ndarray]: ...
 
 # --- conv ------------------------------------------------------------------

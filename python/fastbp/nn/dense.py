@@ -118,6 +118,16 @@ class Linear(Module):
         self._x: Optional[np.ndarray] = None
 
     def forward(self, x) -> np.ndarray:
+        return self._forward(x, relu=False)
+
+    def backward(self, dout) -> Optional[np.ndarray]:
+        """Returns dx (None when ``input_grad`` is False); adds ``x^T @ dout``
+        into ``weight.grad`` and the row sums of dout into ``bias.grad``."""
+        return self._backward(dout, gate=None)
+
+    def _forward(self, x, relu: bool) -> np.ndarray:
+        """forward; with ``relu``, that of this layer and a ReLU after it, fused
+        (a Sequential's pair, see :mod:`fastbp.nn.fusion`)."""
         x = as_input(x, self.dtype, self)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
@@ -127,14 +137,15 @@ class Linear(Module):
         self.__dict__["_x"] = x  # a plain cache: skips Module.__setattr__'s registry checks
         bias = self.bias
         b = None if bias is None else bias.data
+        affine = ops.linear_relu_forward if relu else ops.linear_forward
         if x.ndim == 2:
-            return ops.linear_forward(x, self.weight.data, b)
-        y = ops.linear_forward(x.reshape(-1, self.in_features), self.weight.data, b)
+            return affine(x, self.weight.data, b)
+        y = affine(x.reshape(-1, self.in_features), self.weight.data, b)
         return y.reshape(x.shape[:-1] + (self.out_features,))
 
-    def backward(self, dout) -> Optional[np.ndarray]:
-        """Returns dx (None when ``input_grad`` is False); adds ``x^T @ dout``
-        into ``weight.grad`` and the row sums of dout into ``bias.grad``."""
+    def _backward(self, dout, gate: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """backward; with ``gate`` (the output of ``_forward(x, relu=True)``), that of
+        the fused pair: dout passes where gate > 0."""
         x = self._require_cache("_x")
         dout = as_input(dout, self.dtype, self, "dout")
         expected = x.shape[:-1] + (self.out_features,)
@@ -145,20 +156,21 @@ class Linear(Module):
             )
         bias, weight = self.bias, self.weight
         b_grad = None if bias is None else bias.grad
-        input_grad = self.input_grad
-        if x.ndim == 2:
-            return ops.linear_backward_accumulate(
-                dout, x, weight.data, weight.grad, b_grad, input_grad=input_grad
+        if x.ndim != 2:
+            dout = dout.reshape(-1, self.out_features)
+            x = x.reshape(-1, self.in_features)
+        if gate is None:
+            dx = ops.linear_backward_accumulate(
+                dout, x, weight.data, weight.grad, b_grad, input_grad=self.input_grad
             )
-        dx = ops.linear_backward_accumulate(
-            dout.reshape(-1, self.out_features),
-            x.reshape(-1, self.in_features),
-            weight.data,
-            weight.grad,
-            b_grad,
-            input_grad=input_grad,
-        )
-        return None if dx is None else dx.reshape(x.shape)
+        else:
+            dx = ops.linear_relu_backward_accumulate(
+                dout, x, weight.data, gate.reshape(dout.shape), weight.grad, b_grad,
+                input_grad=self.input_grad,
+            )
+        if dx is None or dx.ndim == len(expected):
+            return dx
+        return dx.reshape(expected[:-1] + (self.in_features,))
 
     def extra_repr(self) -> str:
         text = f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -1,11 +1,16 @@
-"""Adjacent layers that a Sequential runs as one pass over memory.
+"""Adjacent layers that a Sequential runs as one step.
 
-A ``ReLU`` directly followed by a ``MaxPool2d`` (the conv - ReLU - pool block of
-most CNNs) becomes one step: max commutes with the ReLU, so the pooling reads
-the convolution's output once and relu(x) is never stored; backward routes
-dout to the window maxima and applies the ReLU's mask in the same pass
-(``ops.relu_max_pool2d_forward`` / ``_backward``). Outputs and gradients are
-bitwise those of the two layers run one after the other.
+- A ``Linear`` directly followed by a ``ReLU``: one call into the core applies
+  the ReLU to the product while it is warm in cache, and one call runs both
+  backward passes (``ops.linear_relu_forward`` / ``_backward_accumulate``).
+- A ``ReLU`` directly followed by a ``MaxPool2d`` (the conv - ReLU - pool block
+  of most CNNs): max commutes with the ReLU, so the pooling reads the
+  convolution's output once and relu(x) is never stored; backward routes dout
+  to the window maxima and applies the ReLU's mask in the same pass
+  (``ops.relu_max_pool2d_forward`` / ``_backward``).
+
+Outputs and gradients are bitwise those of the layers run one after the other.
+A ReLU between a Linear and a MaxPool2d fuses with the Linear.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 
 from fastbp import ops
 from fastbp.nn.conv import MaxPool2d
-from fastbp.nn.dense import ReLU
+from fastbp.nn.dense import Linear, ReLU
 from fastbp.nn.module import Module, as_input
 
 __all__ = ["fused_steps"]
@@ -55,24 +60,42 @@ class ReLUMaxPool2d(Module):
         return f"{self.relu._short_repr()} + {self.pool._short_repr()}"
 
 
+class LinearReLU(Module):
+    """A Sequential's ``Linear`` and the ``ReLU`` after it, run as one step; like
+    :class:`ReLUMaxPool2d`, it holds the two without owning them, and clears the
+    ReLU's own cache."""
+
+    def __init__(self, linear: Linear, relu: ReLU) -> None:
+        super().__init__()
+        self.__dict__.update(linear=linear, relu=relu, _y=None)
+
+    def forward(self, x) -> np.ndarray:
+        self.relu.__dict__["_x"] = None
+        y = self.linear._forward(x, relu=True)
+        self.__dict__["_y"] = y
+        return y
+
+    def backward(self, dout) -> Optional[np.ndarray]:
+        y = self._require_cache("_y")
+        return self.linear._backward(dout, gate=y)
+
+    def _short_repr(self) -> str:
+        return f"{self.linear._short_repr()} + {self.relu._short_repr()}"
+
+
 def fused_steps(modules: Iterable[Module]) -> List[Module]:
-    """``modules`` in order, each ``ReLU`` directly followed by a ``MaxPool2d``
-    replaced by one :class:`ReLUMaxPool2d` step. Only these exact classes fuse:
-    a subclass may change what its forward or backward does."""
+    """``modules`` in order, with each ``Linear`` directly followed by a ``ReLU``
+    replaced by one :class:`LinearReLU` step, then each remaining ``ReLU``
+    directly followed by a ``MaxPool2d`` by one :class:`ReLUMaxPool2d` step.
+    Only these exact classes fuse: a subclass may change what its forward or
+    backward does."""
     steps: List[Module] = []
-    pending_relu: Optional[ReLU] = None
     for module in modules:
-        if pending_relu is not None:
-            if type(module) is MaxPool2d:
-                steps.append(ReLUMaxPool2d(pending_relu, module))
-                pending_relu = None
-                continue
-            steps.append(pending_relu)
-            pending_relu = None
-        if type(module) is ReLU:
-            pending_relu = module
+        last = steps[-1] if steps else None
+        if type(module) is ReLU and type(last) is Linear:
+            steps[-1] = LinearReLU(last, module)
+        elif type(module) is MaxPool2d and type(last) is ReLU:
+            steps[-1] = ReLUMaxPool2d(last, module)
         else:
             steps.append(module)
-    if pending_relu is not None:
-        steps.append(pending_relu)
     return steps

@@ -106,6 +106,30 @@ def linear_backward_accumulate(
     return _core.linear_backward_accumulate(dout, x, w, w_grad, b_grad, input_grad=input_grad)
 
 
+def linear_relu_forward(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray]) -> np.ndarray:
+    """``relu(x @ w + b)`` in one call: a Linear layer and the ReLU after it, bitwise
+    ``relu_forward(linear_forward(x, w, b))``."""
+    return _core.linear_relu_forward(x, w, b)
+
+
+def linear_relu_backward_accumulate(
+    dout: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    y: np.ndarray,
+    w_grad: np.ndarray,
+    b_grad: Optional[np.ndarray] = None,
+    *,
+    input_grad: bool = True,
+) -> Optional[np.ndarray]:
+    """The backward of :func:`linear_relu_forward`, whose output was ``y`` (N, M):
+    :func:`linear_backward_accumulate` of ``dout`` where ``y > 0`` (0 elsewhere),
+    bitwise the ReLU's backward followed by the layer's."""
+    return _core.linear_relu_backward_accumulate(
+        dout, x, w, y, w_grad, b_grad, input_grad=input_grad
+    )
+
+
 def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> Tuple[float, np.ndarray]:
     """Mean softmax cross-entropy and its gradient, fused in one pass.
 

@@ -76,6 +76,17 @@ def linear_backward_accumulate(dout, x, w, w_grad, b_grad=None, *, input_grad=Tr
     return dx if input_grad else None
 
 
+def linear_relu_forward(x, w, b: Optional[np.ndarray]):
+    return relu_forward(linear_forward(x, w, b))
+
+
+def linear_relu_backward_accumulate(dout, x, w, y, w_grad, b_grad=None, *, input_grad=True):
+    if np.shape(y) != np.shape(dout):
+        raise ValueError(f"y must have the shape of dout {np.shape(dout)}, got {np.shape(y)}")
+    return linear_backward_accumulate(relu_backward(dout, y), x, w, w_grad, b_grad,
+                                      input_grad=input_grad)
+
+
 def softmax_cross_entropy(scores, labels) -> Tuple[float, np.ndarray]:
     n = scores.shape[0]
     if n == 0:
