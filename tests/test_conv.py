@@ -146,6 +146,29 @@ def test_direct_convolution_matches_reference(rng, case):
     np.testing.assert_array_equal(db_only, db)
 
 
+@pytest.mark.parametrize("case", [  # (N, C, H, W, OC, kernel, stride, padding, pool, pool stride)
+    (5, 1, 28, 28, 30, 5, 1, 0, 2, None),  # SimpleConvNet's block, direct kernel
+    (3, 2, 9, 11, 5, 3, 1, 1, 2, None),
+    (2, 3, 10, 10, 4, 3, 2, 1, 3, 2),  # row stride 2: im2col + GEMM; overlapping windows
+    (4, 2, 6, 34, 7, (1, 3), 1, (0, 1), 2, None),
+    (1, 1, 5, 5, 3, 1, 1, 0, (2, 3), 1),
+])
+def test_conv_relu_max_pool_is_bitwise_the_unfused_ops(rng, dtype, case):
+    N, C, H, W, OC, k, s, p, pk, ps = case
+    x = rng.integers(-2, 3, size=(N, C, H, W)).astype(dtype)  # ties and zeros in the output
+    w = rng.integers(-1, 2, size=(OC, C) + _pair(k)).astype(dtype)
+    b = rng.integers(-1, 2, size=OC).astype(dtype)
+    y, argmax = ops.conv2d_relu_max_pool2d_forward(x, w, b, s, p, pk, ps)
+    want_y, want_argmax = ops.relu_max_pool2d_forward(ops.conv2d_forward(x, w, b, s, p), pk, ps)
+    _same_bits(y, want_y)
+    np.testing.assert_array_equal(argmax, want_argmax)
+    y_ref, argmax_ref = ref.conv2d_relu_max_pool2d_forward(x, w, b, s, p, pk, ps)
+    np.testing.assert_array_equal(y, y_ref)  # small integers: exact in any order
+    np.testing.assert_array_equal(argmax, argmax_ref)
+    with pytest.raises(ValueError, match="conv2d_relu_max_pool2d_forward"):
+        ops.conv2d_relu_max_pool2d_forward(x, w, b, s, p, 64)  # pool larger than the output
+
+
 def test_direct_kernels_ignore_pixels_past_the_row(rng):
     """The direct kernels read rows in vectors of 8 pixels: with OW = 9, the lanes past
     the last output of a row reach into the next image row. With a row stride of 2 that
@@ -415,6 +438,7 @@ def _all_outputs(rng, dtype, N):
     dp = _rand(rng, yp.shape, dtype)
     yr, amr = ops.relu_max_pool2d_forward(x, 2)
     dr = _rand(rng, yr.shape, dtype)
+    yc, amc = ops.conv2d_relu_max_pool2d_forward(x, w, b, 1, 1, 2)
     cols = ops.im2col(x, 3, 2, 1)
     return [
         y,
@@ -431,6 +455,8 @@ def _all_outputs(rng, dtype, N):
         amr,
         ops.max_pool2d_backward(dr, amr, x.shape),
         ops.relu_max_pool2d_backward(dr, amr, yr, x.shape),
+        yc,
+        amc,
     ]
 
 

@@ -205,10 +205,10 @@ def _unfused_run(model, x, dout):
     return y, dout
 
 
-def test_sequential_fuses_relu_then_max_pool_bitwise(rng):
-    """Sequential runs ReLU + MaxPool2d as one step, with bitwise the outputs and
-    gradients of the layers run one at a time."""
-    from fastbp.nn.fusion import ReLUMaxPool2d
+def test_sequential_fuses_conv_relu_max_pool_bitwise(rng):
+    """Sequential runs Conv2d + ReLU + MaxPool2d (and Linear + ReLU) as one step each,
+    with bitwise the outputs and gradients of the layers run one at a time."""
+    from fastbp.nn.fusion import ConvReLUMaxPool2d, LinearReLU
 
     fused, plain = _small_cnn(np.float32, rng), _small_cnn(np.float32, rng)
     plain.load_state_dict(fused.state_dict())
@@ -216,7 +216,7 @@ def test_sequential_fuses_relu_then_max_pool_bitwise(rng):
     dout = rng.standard_normal((4, 4)).astype(np.float32)
     y = fused(x)
     steps = fused.__dict__["_last_steps"]
-    assert [type(s) for s in steps[:3]] == [Conv2d, ReLUMaxPool2d, Flatten]
+    assert [type(s) for s in steps] == [ConvReLUMaxPool2d, Flatten, LinearReLU, Linear]
     dx = fused.backward(dout)
     y_plain, dx_plain = _unfused_run(plain, x, dout)
     assert y.tobytes() == y_plain.tobytes() and dx.tobytes() == dx_plain.tobytes()
@@ -226,6 +226,30 @@ def test_sequential_fuses_relu_then_max_pool_bitwise(rng):
     with pytest.raises(RuntimeError, match="before forward"):
         fused[2].backward(np.zeros((4, 3, 3, 3), np.float32))
     assert repr(fused) == repr(plain)  # the children are unchanged
+
+
+def test_sequential_fuses_relu_max_pool_without_conv_bitwise(rng):
+    from fastbp.nn.fusion import ReLUMaxPool2d
+
+    def net():
+        return Sequential(AvgPool2d(1), ReLU(), MaxPool2d(2, 1), Flatten())
+
+    fused, plain = net(), net()
+    x = rng.standard_normal((3, 2, 5, 6)).astype(np.float32)
+    dout = rng.standard_normal((3, 2 * 4 * 5)).astype(np.float32)
+    y = fused(x)
+    assert [type(s) for s in fused.__dict__["_last_steps"]] == [AvgPool2d, ReLUMaxPool2d, Flatten]
+    dx = fused.backward(dout)
+    y_plain, dx_plain = _unfused_run(plain, x, dout)
+    assert y.tobytes() == y_plain.tobytes() and dx.tobytes() == dx_plain.tobytes()
+
+
+def test_fused_conv_block_errors_name_the_layer(rng):
+    net = Sequential(Conv2d(1, 2, 3, rng=rng), ReLU(), MaxPool2d(5))
+    with pytest.raises(ValueError, match="MaxPool2d"):  # the 4x4 output is smaller than 5x5
+        net(rng.standard_normal((1, 1, 6, 6)).astype(np.float32))
+    with pytest.raises(ValueError, match="Conv2d.*channels"):
+        net(rng.standard_normal((1, 2, 6, 6)).astype(np.float32))
 
 
 def test_sequential_fuses_only_adjacent_exact_classes():
@@ -242,8 +266,8 @@ def test_sequential_fuses_only_adjacent_exact_classes():
 
 def test_sequential_refuses_after_append(rng):
     """The fusion plan follows the structure: appending a pool after a trailing ReLU
-    fuses them on the next forward."""
-    from fastbp.nn.fusion import ReLUMaxPool2d
+    fuses the block on the next forward."""
+    from fastbp.nn.fusion import ConvReLUMaxPool2d
 
     net = Sequential(Conv2d(1, 2, 3, rng=rng), ReLU())
     x = rng.standard_normal((2, 1, 6, 6)).astype(np.float32)
@@ -251,7 +275,7 @@ def test_sequential_refuses_after_append(rng):
     assert type(net.__dict__["_last_steps"][-1]) is ReLU
     net.append(MaxPool2d(2))
     y = net(x)
-    assert type(net.__dict__["_last_steps"][-1]) is ReLUMaxPool2d
+    assert [type(s) for s in net.__dict__["_last_steps"]] == [ConvReLUMaxPool2d]
     np.testing.assert_array_equal(
         y, ref.max_pool2d_forward(ref.relu_forward(net[0](x)), 2)[0])
 

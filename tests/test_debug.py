@@ -203,16 +203,16 @@ def test_set_debug_api():
 
 
 def test_check_finite_runs_fused_pairs_as_single_modules():
-    """With the guard on, a ReLU + MaxPool2d pair runs unfused, so a NaN is named at
-    the module that saw it; turned on between forward and backward, backward retraces
-    the fused step forward ran."""
-    from fastbp.nn.fusion import ReLUMaxPool2d
+    """With the guard on, a Conv2d + ReLU + MaxPool2d block runs unfused, so a NaN is
+    named at the module that saw it; turned on between forward and backward, backward
+    retraces the fused step forward ran."""
+    from fastbp.nn.fusion import ConvReLUMaxPool2d
 
     net = nn.Sequential(nn.Conv2d(1, 2, 3, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
     x = np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(np.float32)
     dout = np.ones((2, 8), np.float32)
     y = net(x)
-    assert any(type(s) is ReLUMaxPool2d for s in net.__dict__["_last_steps"])
+    assert any(type(s) is ConvReLUMaxPool2d for s in net.__dict__["_last_steps"])
     fastbp.set_debug(check_finite=True)
     dx_fused_forward = net.backward(dout)
     y_checked = net(x)

@@ -154,6 +154,37 @@ py::array conv2d_forward_binding(py::handle x_obj, py::handle w_obj, py::handle 
   return to_numpy(std::move(y));
 }
 
+py::tuple conv2d_relu_max_pool2d_forward_binding(py::handle x_obj, py::handle w_obj,
+                                                 py::handle b_obj, py::handle s_obj,
+                                                 py::handle p_obj, py::handle k_obj,
+                                                 py::handle pool_s_obj) {
+  const char* op = "conv2d_relu_max_pool2d_forward";
+  FloatArg x = float_arg(x_obj, "x");
+  FloatArg w = float_arg(w_obj, "w");
+  const ConvGeom g = conv_geom(op, x, w, s_obj, p_obj);
+  const std::int64_t OC = w.shape[0];
+  std::optional<FloatArg> b;
+  if (!b_obj.is_none()) {
+    b = float_arg(b_obj, "b");
+    require_same_dtype(x, *b);
+    require_shape(*b, {OC});
+  }
+  const Pair k = pair_arg(k_obj, "kernel_size", 1);
+  const ConvGeom pg = geom(op, {g.N, OC, g.OH, g.OW}, k[0], k[1], pool_stride(pool_s_obj, k),
+                           {0, 0});
+  Tensor y({g.N, OC, pg.OH, pg.OW}, x.dtype);
+  py::array_t<std::int64_t> argmax = pooled_index_array({g.N, OC, pg.OH, pg.OW});
+  std::int64_t* am = argmax.mutable_data();
+  dispatch_dtype(x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* bias = b ? b->data<T>() : nullptr;
+    py::gil_scoped_release release;
+    conv2d_relu_max_pool2d_forward<T>(y.data_as<T>(), am, x.data<T>(), w.data<T>(), bias, g, OC,
+                                      pg);
+  });
+  return py::make_tuple(to_numpy(std::move(y)), argmax);
+}
+
 py::tuple conv2d_backward_binding(py::handle dout_obj, py::handle x_obj, py::handle w_obj,
                                   py::handle s_obj, py::handle p_obj, bool input_grad) {
   FloatArg dout = float_arg(dout_obj, "dout");
@@ -296,6 +327,11 @@ void bind_conv(py::module_& m) {
         py::arg("w"), py::arg("stride") = 1, py::arg("padding") = 0, py::kw_only(),
         py::arg("input_grad") = true,
         "dout (N, OC, OH, OW) -> (dx, dw, db) of conv2d_forward; dx is None without input_grad");
+  m.def("conv2d_relu_max_pool2d_forward", &conv2d_relu_max_pool2d_forward_binding,
+        py::arg("x"), py::arg("w"), py::arg("b"), py::arg("stride"), py::arg("padding"),
+        py::arg("kernel_size"), py::arg("pool_stride") = py::none(),
+        "relu_max_pool2d_forward(conv2d_forward(x, w, b, stride, padding), kernel_size, "
+        "pool_stride), without storing the convolution's output");
   m.def("max_pool2d_forward", &max_pool2d_forward_binding, py::arg("x"), py::arg("kernel_size"),
         py::arg("stride") = py::none(),
         "x (N, C, H, W) -> (y (N, C, OH, OW), argmax int64 flat indices into x)");

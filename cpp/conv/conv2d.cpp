@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "conv/kernels/conv_kernels.hpp"
+#include "conv/pool.hpp"
 #include "gemm/gemm.hpp"
 #include "runtime/cpu.hpp"
 #include "runtime/threads.hpp"
@@ -83,23 +84,50 @@ void flip_filters(T* wt, const T* w, const ConvGeom& g, std::int64_t OC) {
         wt[(c * OC + oc) * KK + (KK - 1 - k)] = w[(oc * g.C + c) * KK + k];
 }
 
-// conv2d_forward by the direct kernel (use_direct<T>(g, OC) holds; T is float).
+// The forward of one sample at a time, by the direct kernel or by im2col + GEMM, in a
+// scratch area of scratch_numel() elements per thread.
 template <class T>
-void direct_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
-                    std::int64_t OC) {
-  const int nt = outer_threads(g.N, 2, 2.0 * g.N * OC * g.CKK() * g.P());
-  const std::int64_t xp_numel = direct_xp_numel(g);
-  Tensor workspace({nt, xp_numel}, dtype_of<T>());
-  parallel_region(nt, [&](int t, int /*nth*/) {
-    T* xp = workspace.data_as<T>() + t * xp_numel;
-#pragma omp for schedule(dynamic)
-    for (std::int64_t n = 0; n < g.N; ++n) {
-      pad_for_direct(xp, x + n * g.image(), g);
+class SampleForward {
+ public:
+  SampleForward(const T* x, const T* w, const T* b, const ConvGeom& g, std::int64_t OC)
+      : x_(x), w_(w), b_(b), g_(g), OC_(OC), direct_(use_direct<T>(g, OC)),
+        pointwise_(is_pointwise(g)) {}
+
+  std::int64_t scratch_numel() const {
+    if (direct_) return direct_xp_numel(g_);
+    return pointwise_ ? 0 : g_.CKK() * g_.P() + padded_numel(g_);  // col, padded image
+  }
+
+  // Threads over samples (each running single-threaded kernels), or 1: then the GEMMs
+  // thread themselves.
+  int threads() const { return outer_threads(g_.N, 2, 2.0 * g_.N * OC_ * g_.CKK() * g_.P()); }
+
+  // y_n (OC, P) = the convolution of sample n.
+  void run(T* y_n, std::int64_t n, T* scratch) const {
+    const std::int64_t P = g_.P(), CKK = g_.CKK();
+    const T* x_n = x_ + n * g_.image();
+    if (direct_) {
+      pad_for_direct(scratch, x_n, g_);
       if constexpr (std::is_same_v<T, float>)
-        conv_kernels::conv_direct_forward_f32_avx2(y + n * OC * g.P(), xp, w, b, g, OC);
+        conv_kernels::conv_direct_forward_f32_avx2(y_n, scratch, w_, b_, g_, OC_);
+      return;
     }
-  });
-}
+    if (!pointwise_) im2col_sample(scratch, x_n, scratch + CKK * P, g_);
+    if (b_ != nullptr) {
+      for (std::int64_t oc = 0; oc < OC_; ++oc) std::fill(y_n + oc * P, y_n + (oc + 1) * P, b_[oc]);
+    }
+    gemm<T>(false, false, OC_, P, CKK, T(1), w_, CKK, pointwise_ ? x_n : scratch, P,
+            b_ != nullptr ? T(1) : T(0), y_n, P);
+  }
+
+ private:
+  const T* x_;
+  const T* w_;
+  const T* b_;
+  ConvGeom g_;
+  std::int64_t OC_;
+  bool direct_, pointwise_;
+};
 
 // Sum of row[0:n] in a fixed order that vectorises: 16 interleaved partial sums (lane j
 // takes row[j], row[j + 16], ...), then the lanes pairwise. A plain running sum would be
@@ -128,26 +156,33 @@ std::int64_t chunk_size(std::int64_t N) {
 template <class T>
 void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
                     std::int64_t OC) {
-  if (use_direct<T>(g, OC)) return direct_forward(y, x, w, b, g, OC);
-  const std::int64_t P = g.P(), CKK = g.CKK();
-  const bool pointwise = is_pointwise(g);
-  const int nt = outer_threads(g.N, 2, 2.0 * g.N * OC * CKK * P);
-  // One column buffer and padded image per thread, reused for all of its samples.
-  const std::int64_t per_thread = CKK * P + padded_numel(g);
-  Tensor workspace({pointwise ? 0 : nt, per_thread}, dtype_of<T>());
+  const SampleForward<T> forward(x, w, b, g, OC);
+  const int nt = forward.threads();
+  const std::int64_t scratch = forward.scratch_numel();
+  Tensor workspace({nt, scratch}, dtype_of<T>());
   parallel_region(nt, [&](int t, int /*nth*/) {
-    T* col = pointwise ? nullptr : workspace.data_as<T>() + t * per_thread;
-    T* xp = pointwise ? nullptr : col + CKK * P;
+#pragma omp for schedule(dynamic)
+    for (std::int64_t n = 0; n < g.N; ++n)
+      forward.run(y + n * OC * g.P(), n, workspace.data_as<T>() + t * scratch);
+  });
+}
+
+template <class T>
+void conv2d_relu_max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const T* w,
+                                    const T* b, const ConvGeom& g, std::int64_t OC,
+                                    const ConvGeom& pg) {
+  const SampleForward<T> forward(x, w, b, g, OC);
+  const int nt = forward.threads();
+  const std::int64_t P = g.P(), PP = pg.P(), scratch = forward.scratch_numel();
+  const std::int64_t per_thread = OC * P + scratch;  // the sample's conv output, scratch
+  Tensor workspace({nt, per_thread}, dtype_of<T>());
+  parallel_region(nt, [&](int t, int /*nth*/) {
+    T* c_n = workspace.data_as<T>() + t * per_thread;
 #pragma omp for schedule(dynamic)
     for (std::int64_t n = 0; n < g.N; ++n) {
-      const T* x_n = x + n * g.image();
-      T* y_n = y + n * OC * P;
-      if (!pointwise) im2col_sample(col, x_n, xp, g);
-      const T* src = pointwise ? x_n : col;
-      if (b != nullptr) {
-        for (std::int64_t oc = 0; oc < OC; ++oc) std::fill(y_n + oc * P, y_n + (oc + 1) * P, b[oc]);
-      }
-      gemm<T>(false, false, OC, P, CKK, T(1), w, CKK, src, P, b != nullptr ? T(1) : T(0), y_n, P);
+      forward.run(c_n, n, c_n + OC * P);
+      max_pool2d_planes<T>(y + n * OC * PP, argmax + n * OC * PP, c_n, OC, n * OC * P, pg,
+                           true);
     }
   });
 }
@@ -251,7 +286,10 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
   template void conv2d_forward<T>(T*, const T*, const T*, const T*, const ConvGeom&,          \
                                   std::int64_t);                                              \
   template void conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const ConvGeom&, \
-                                   std::int64_t);
+                                   std::int64_t);                                             \
+  template void conv2d_relu_max_pool2d_forward<T>(T*, std::int64_t*, const T*, const T*,      \
+                                                  const T*, const ConvGeom&, std::int64_t,    \
+                                                  const ConvGeom&);
 FASTBP_INSTANTIATE(float)
 FASTBP_INSTANTIATE(double)
 #undef FASTBP_INSTANTIATE

@@ -31,6 +31,15 @@ template <class T>
 void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
                     std::int64_t OC);
 
+// The convolution, a ReLU and max pooling in one pass per sample, the convolution's output
+// (N, OC, OH, OW) never stored: y and argmax are bitwise what max_pool2d_forward with relu
+// (conv/pool.hpp) returns for conv2d_forward's output. pg: the pooling's geometry over that
+// output (N, OC, OH, OW; no padding); argmax indexes the (unstored) output.
+template <class T>
+void conv2d_relu_max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const T* w,
+                                    const T* b, const ConvGeom& g, std::int64_t OC,
+                                    const ConvGeom& pg);
+
 // dx (N, C, H, W), dw (OC, C, KH, KW), db (OC,) from dout (N, OC, OH, OW); all overwritten.
 // dx may be null: the first layer of a network needs no input gradient, and skipping it
 // saves one of the three GEMMs and the col2im.

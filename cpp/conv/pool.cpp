@@ -95,18 +95,32 @@ void max_pool_plane_2x2s2(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t 
   }
 }
 
+// Plane pl of max pooling: y_p, a_p, x_p at its start, base the flat index of x_p[0].
+template <class T>
+void max_pool_any_plane(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t base,
+                        const ConvGeom& g, bool relu) {
+  if (g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2) {
+    max_pool_plane_2x2s2<T>(y_p, a_p, x_p, base, g, relu);
+  } else {
+    max_pool_plane<T>(y_p, a_p, x_p, base, g, relu);
+  }
+}
+
 template <class T>
 void max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const ConvGeom& g, bool relu) {
   const std::int64_t planes = g.N * g.C, HW = g.H * g.W, P = g.P();
   const int nt = threads_for(static_cast<double>(planes) * P * g.KH * g.KW, kMinWorkPerThread);
-  const bool k22 = g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2;
   parallel_for(nt, 0, planes, [&](std::int64_t pl) {
-    if (k22) {
-      max_pool_plane_2x2s2<T>(y + pl * P, argmax + pl * P, x + pl * HW, pl * HW, g, relu);
-    } else {
-      max_pool_plane<T>(y + pl * P, argmax + pl * P, x + pl * HW, pl * HW, g, relu);
-    }
+    max_pool_any_plane<T>(y + pl * P, argmax + pl * P, x + pl * HW, pl * HW, g, relu);
   });
+}
+
+template <class T>
+void max_pool2d_planes(T* y, std::int64_t* argmax, const T* x, std::int64_t planes,
+                       std::int64_t base, const ConvGeom& g, bool relu) {
+  const std::int64_t HW = g.H * g.W, P = g.P();
+  for (std::int64_t pl = 0; pl < planes; ++pl)
+    max_pool_any_plane<T>(y + pl * P, argmax + pl * P, x + pl * HW, base + pl * HW, g, relu);
 }
 
 namespace {
@@ -262,6 +276,8 @@ void avg_pool2d_backward(T* dx, const T* dout, const ConvGeom& g) {
 
 #define FASTBP_INSTANTIATE(T)                                                                 \
   template void max_pool2d_forward<T>(T*, std::int64_t*, const T*, const ConvGeom&, bool);    \
+  template void max_pool2d_planes<T>(T*, std::int64_t*, const T*, std::int64_t, std::int64_t,  \
+                                     const ConvGeom&, bool);                                  \
   template std::int64_t max_pool2d_backward<T>(T*, const T*, const std::int64_t*,               \
                                                const PoolShape&, const T*);                   \
   template void avg_pool2d_forward<T>(T*, const T*, const ConvGeom&);                         \

@@ -20,6 +20,12 @@ template <class T>
 void max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const ConvGeom& g,
                         bool relu = false);
 
+// max_pool2d_forward of `planes` planes (each g.H x g.W) on the calling thread, argmax
+// offset by `base` (the flat index of x's first element in a larger array).
+template <class T>
+void max_pool2d_planes(T* y, std::int64_t* argmax, const T* x, std::int64_t planes,
+                       std::int64_t base, const ConvGeom& g, bool relu);
+
 // The sizes max_pool2d_backward needs: planes = N * C; x planes H x W; dout planes OH x OW.
 struct PoolShape {
   std::int64_t planes, OH, OW, H, W;

@@ -98,6 +98,15 @@ def max_pool2d_forward(
 def max_pool2d_backward(
     dout: np.ndarray, argmax: np.ndarray, x_shape: Sequence[int]
 ) -> np.ndarray: ...
+def conv2d_relu_max_pool2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: Optional[np.ndarray],
+    stride: IntPair,
+    padding: IntPair,
+    kernel_size: IntPair,
+    pool_stride: Optional[IntPair] = None,
+) -> Tuple[np.ndarray, np.ndarray]: ...
 def relu_max_pool2d_forward(
     x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
 ) -> Tuple[np.ndarray, np.ndarray]: ...

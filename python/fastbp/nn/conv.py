@@ -131,12 +131,17 @@ class Conv2d(Module):
         return (int(x_shape[0]), self.out_channels, OH, OW)
 
     def forward(self, x) -> np.ndarray:
+        x = self._prepare(x)
+        b = None if self.bias is None else self.bias.data
+        return ops.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
+
+    def _prepare(self, x) -> np.ndarray:
+        """x converted and checked; caches it and the output shape for backward."""
         x = as_input(x, self.dtype, self)
         _check_images(self, x, self.in_channels)
         self._y_shape = self.output_shape(x.shape)
         self._x = x
-        b = None if self.bias is None else self.bias.data
-        return ops.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
+        return x
 
     def backward(self, dout) -> Optional[np.ndarray]:
         """Returns dx (N, C, H, W), or None when ``input_grad`` is False; adds dw
@@ -183,11 +188,15 @@ class _Pool2d(Module):
     def _prepare(self, x) -> np.ndarray:
         x = as_input(x, None, self)
         _check_images(self, x)
-        OH, OW = _output_hw(self, x.shape, self.kernel_size, self.stride, (0, 0))
-        self._x_shape = x.shape
-        self._y_shape = x.shape[:2] + (OH, OW)
-        self._dtype = x.dtype
+        self._prepare_shape(x.shape, x.dtype)
         return x
+
+    def _prepare_shape(self, x_shape: Tuple[int, ...], dtype: np.dtype) -> None:
+        """Checks and caches the shapes of a pass over input of x_shape (4-D)."""
+        OH, OW = _output_hw(self, x_shape, self.kernel_size, self.stride, (0, 0))
+        self._x_shape = tuple(x_shape)
+        self._y_shape = tuple(x_shape[:2]) + (OH, OW)
+        self._dtype = dtype
 
     def _dout(self, dout) -> np.ndarray:
         y_shape = self._require_cache("_y_shape")

@@ -3,11 +3,14 @@
 - A ``Linear`` directly followed by a ``ReLU``: one call into the core applies
   the ReLU to the product while it is warm in cache, and one call runs both
   backward passes (``ops.linear_relu_forward`` / ``_backward_accumulate``).
-- A ``ReLU`` directly followed by a ``MaxPool2d`` (the conv - ReLU - pool block
-  of most CNNs): max commutes with the ReLU, so the pooling reads the
-  convolution's output once and relu(x) is never stored; backward routes dout
-  to the window maxima and applies the ReLU's mask in the same pass
+- A ``ReLU`` directly followed by a ``MaxPool2d``: max commutes with the ReLU,
+  so the pooling reads its input once and relu(x) is never stored; backward
+  routes dout to the window maxima and applies the ReLU's mask in the same pass
   (``ops.relu_max_pool2d_forward`` / ``_backward``).
+- A ``Conv2d`` before such a pair (the conv - ReLU - pool block of most CNNs):
+  each sample's convolution output is pooled while it is in cache and never
+  stored (``ops.conv2d_relu_max_pool2d_forward``); backward is the pair's, then
+  the convolution's.
 
 Outputs and gradients are bitwise those of the layers run one after the other.
 A ReLU between a Linear and a MaxPool2d fuses with the Linear.
@@ -20,7 +23,7 @@ from typing import Iterable, List, Optional
 import numpy as np
 
 from fastbp import ops
-from fastbp.nn.conv import MaxPool2d
+from fastbp.nn.conv import Conv2d, MaxPool2d
 from fastbp.nn.dense import Linear, ReLU
 from fastbp.nn.module import Module, as_input
 
@@ -60,6 +63,40 @@ class ReLUMaxPool2d(Module):
         return f"{self.relu._short_repr()} + {self.pool._short_repr()}"
 
 
+class ConvReLUMaxPool2d(Module):
+    """A Sequential's ``Conv2d``, ``ReLU`` and ``MaxPool2d``, run as one step; like
+    :class:`ReLUMaxPool2d`, it holds the three without owning them. The
+    convolution keeps its own cache (its backward runs as usual); the ReLU's and
+    the pool's are cleared."""
+
+    def __init__(self, conv: Conv2d, relu: ReLU, pool: MaxPool2d) -> None:
+        super().__init__()
+        self.__dict__.update(conv=conv, relu=relu, pool=pool, _y=None, _argmax=None)
+
+    def forward(self, x) -> np.ndarray:
+        conv: Conv2d = self.conv
+        pool: MaxPool2d = self.pool
+        x = conv._prepare(x)
+        pool._prepare_shape(conv._y_shape, x.dtype)
+        self.relu.__dict__["_x"] = None
+        pool.__dict__["_argmax"] = None
+        b = None if conv.bias is None else conv.bias.data
+        y, argmax = ops.conv2d_relu_max_pool2d_forward(
+            x, conv.weight.data, b, conv.stride, conv.padding, pool.kernel_size, pool.stride
+        )
+        self.__dict__.update(_y=y, _argmax=argmax)
+        return y
+
+    def backward(self, dout) -> Optional[np.ndarray]:
+        argmax = self._require_cache("_argmax")
+        pool: MaxPool2d = self.pool
+        d_conv = ops.relu_max_pool2d_backward(pool._dout(dout), argmax, self._y, pool._x_shape)
+        return self.conv.backward(d_conv)
+
+    def _short_repr(self) -> str:
+        return " + ".join(m._short_repr() for m in (self.conv, self.relu, self.pool))
+
+
 class LinearReLU(Module):
     """A Sequential's ``Linear`` and the ``ReLU`` after it, run as one step; like
     :class:`ReLUMaxPool2d`, it holds the two without owning them, and clears the
@@ -86,7 +123,8 @@ class LinearReLU(Module):
 def fused_steps(modules: Iterable[Module]) -> List[Module]:
     """``modules`` in order, with each ``Linear`` directly followed by a ``ReLU``
     replaced by one :class:`LinearReLU` step, then each remaining ``ReLU``
-    directly followed by a ``MaxPool2d`` by one :class:`ReLUMaxPool2d` step.
+    directly followed by a ``MaxPool2d`` by one :class:`ReLUMaxPool2d` step, or
+    with the ``Conv2d`` right before them by one :class:`ConvReLUMaxPool2d`.
     Only these exact classes fuse: a subclass may change what its forward or
     backward does."""
     steps: List[Module] = []
@@ -95,7 +133,11 @@ def fused_steps(modules: Iterable[Module]) -> List[Module]:
         if type(module) is ReLU and type(last) is Linear:
             steps[-1] = LinearReLU(last, module)
         elif type(module) is MaxPool2d and type(last) is ReLU:
-            steps[-1] = ReLUMaxPool2d(last, module)
+            before = steps[-2] if len(steps) >= 2 else None
+            if type(before) is Conv2d:
+                steps[-2:] = [ConvReLUMaxPool2d(before, last, module)]
+            else:
+                steps[-1] = ReLUMaxPool2d(last, module)
         else:
             steps.append(module)
     return steps

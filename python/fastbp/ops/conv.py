@@ -73,6 +73,28 @@ def conv2d_backward(
     return _core.conv2d_backward(dout, x, w, stride, padding, input_grad=input_grad)
 
 
+def conv2d_relu_max_pool2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: Optional[np.ndarray],
+    stride: IntPair,
+    padding: IntPair,
+    kernel_size: IntPair,
+    pool_stride: Optional[IntPair] = None,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """A convolution, a ReLU and max pooling, one sample at a time, so that the
+    convolution's output (N, OC, OH, OW) never leaves the cache.
+
+    -> (y, argmax), bitwise ``relu_max_pool2d_forward(conv2d_forward(x, w, b,
+    stride, padding), kernel_size, pool_stride)``: argmax indexes the (unstored)
+    convolution output. The backward is :func:`relu_max_pool2d_backward` into
+    that output's shape, then :func:`conv2d_backward`.
+    """
+    return _core.conv2d_relu_max_pool2d_forward(
+        x, w, b, stride, padding, kernel_size, pool_stride
+    )
+
+
 def max_pool2d_forward(
     x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
 ) -> Tuple[np.ndarray, np.ndarray]:

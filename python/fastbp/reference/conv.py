@@ -155,6 +155,12 @@ def relu_max_pool2d_forward(x, kernel_size, stride=None):
     return y, argmax
 
 
+def conv2d_relu_max_pool2d_forward(x, w, b, stride, padding, kernel_size, pool_stride=None):
+    """-> relu_max_pool2d_forward of the convolution's output."""
+    return relu_max_pool2d_forward(conv2d_forward(x, w, b, stride, padding), kernel_size,
+                                   pool_stride)
+
+
 def relu_max_pool2d_backward(dout, argmax, y, x_shape: Sequence[int]):
     """max_pool2d_backward of dout where y > 0 (0 elsewhere)."""
     _require_4d(dout, "dout")
