@@ -154,6 +154,8 @@ def test_direct_convolution_matches_reference(rng, case):
     (1, 1, 5, 5, 3, 1, 1, 0, (2, 3), 1),
 ])
 def test_conv_relu_max_pool_is_bitwise_the_unfused_ops(rng, dtype, case):
+    """conv2d_relu_max_pool2d_forward / _backward against the convolution and the fused
+    ReLU + pooling ops called one after the other, and against their NumPy twins."""
     N, C, H, W, OC, k, s, p, pk, ps = case
     x = rng.integers(-2, 3, size=(N, C, H, W)).astype(dtype)  # ties and zeros in the output
     w = rng.integers(-1, 2, size=(OC, C) + _pair(k)).astype(dtype)
@@ -167,6 +169,29 @@ def test_conv_relu_max_pool_is_bitwise_the_unfused_ops(rng, dtype, case):
     np.testing.assert_array_equal(argmax, argmax_ref)
     with pytest.raises(ValueError, match="conv2d_relu_max_pool2d_forward"):
         ops.conv2d_relu_max_pool2d_forward(x, w, b, s, p, 64)  # pool larger than the output
+    # backward: bitwise the unfused ops, with and without dx; indices that leave their
+    # planes take the whole-gradient path, which must agree too
+    dout = rng.integers(-2, 3, size=y.shape).astype(dtype)
+    c_shape = ops.conv2d_forward(x, w, b, s, p).shape
+    moved = argmax.copy()
+    moved.flat[0] = argmax.flat[-1]  # the last plane's maximum, from the first window
+    for am in (argmax, moved):
+        for input_grad in (True, False):
+            got = ops.conv2d_relu_max_pool2d_backward(dout, am, y, x, w, s, p,
+                                                      input_grad=input_grad)
+            d_conv = ops.relu_max_pool2d_backward(dout, am, y, c_shape)
+            want = ops.conv2d_backward(d_conv, x, w, s, p, input_grad=input_grad)
+            for g_, w_ in zip(got, want):
+                assert (g_ is None) == (w_ is None)
+                if g_ is not None:
+                    _same_bits(g_, w_)
+    got = ops.conv2d_relu_max_pool2d_backward(dout, argmax, y, x, w, s, p)
+    for g_, w_ in zip(got, ref.conv2d_relu_max_pool2d_backward(dout, argmax, y, x, w, s, p)):
+        np.testing.assert_array_equal(g_, w_)  # small integers: exact in any order
+    with pytest.raises(ValueError, match="outside"):
+        ops.conv2d_relu_max_pool2d_backward(dout, argmax + int(np.prod(c_shape)), y, x, w, s, p)
+    with pytest.raises(ValueError, match="shape"):
+        ops.conv2d_relu_max_pool2d_backward(dout, argmax, y[:, :1], x, w, s, p)
 
 
 def test_direct_kernels_ignore_pixels_past_the_row(rng):
@@ -439,6 +464,7 @@ def _all_outputs(rng, dtype, N):
     yr, amr = ops.relu_max_pool2d_forward(x, 2)
     dr = _rand(rng, yr.shape, dtype)
     yc, amc = ops.conv2d_relu_max_pool2d_forward(x, w, b, 1, 1, 2)
+    dc = _rand(rng, yc.shape, dtype)
     cols = ops.im2col(x, 3, 2, 1)
     return [
         y,
@@ -457,6 +483,7 @@ def _all_outputs(rng, dtype, N):
         ops.relu_max_pool2d_backward(dr, amr, yr, x.shape),
         yc,
         amc,
+        *ops.conv2d_relu_max_pool2d_backward(dc, amc, yc, x, w, 1, 1),
     ]
 
 

@@ -205,6 +205,47 @@ py::tuple conv2d_backward_binding(py::handle dout_obj, py::handle x_obj, py::han
   return py::make_tuple(dx_out, to_numpy(std::move(dw)), to_numpy(std::move(db)));
 }
 
+py::tuple conv2d_relu_max_pool2d_backward_binding(py::handle dout_obj, py::handle argmax_obj,
+                                                  py::handle y_obj, py::handle x_obj,
+                                                  py::handle w_obj, py::handle s_obj,
+                                                  py::handle p_obj, bool input_grad) {
+  const char* op = "conv2d_relu_max_pool2d_backward";
+  FloatArg dout = float_arg(dout_obj, "dout");
+  FloatArg y = float_arg(y_obj, "y");
+  FloatArg x = float_arg(x_obj, "x");
+  FloatArg w = float_arg(w_obj, "w");
+  const ConvGeom g = conv_geom(op, x, w, s_obj, p_obj);
+  const std::int64_t OC = w.shape[0];
+  require_ndim(dout, 4, "(N, OC, PH, PW)");
+  require_same_dtype(dout, x);
+  require_same_dtype(y, x);
+  if (dout.shape[0] != g.N || dout.shape[1] != OC)
+    throw py::value_error(std::string(op) + ": dout " + shape_str(dout.shape) +
+                          " must have the (N, OC) of the convolution's output " +
+                          shape_str({g.N, OC, g.OH, g.OW}));
+  require_shape(y, dout.shape);
+  IndexArg argmax = index_arg(argmax_obj, "argmax");
+  if (argmax.shape != dout.shape)
+    throw py::value_error("argmax must have the shape of dout " + shape_str(dout.shape) +
+                          ", got " + shape_str(argmax.shape));
+  const PoolShape ps{g.N * OC, dout.shape[2], dout.shape[3], g.OH, g.OW};
+  Tensor dx(input_grad ? x.shape : Shape{0}, x.dtype), dw(w.shape, x.dtype), db({OC}, x.dtype);
+  const std::int64_t bad = dispatch_dtype(x.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    py::gil_scoped_release release;
+    return conv2d_relu_max_pool2d_backward<T>(
+        input_grad ? dx.data_as<T>() : nullptr, dw.data_as<T>(), db.data_as<T>(), dout.data<T>(),
+        argmax.data(), y.data<T>(), x.data<T>(), w.data<T>(), g, OC, ps);
+  });
+  if (bad >= 0)
+    throw py::value_error("argmax holds " + std::to_string(argmax.data()[bad]) +
+                          " (flat entry " + std::to_string(bad) + "), outside [0, " +
+                          std::to_string(g.N * OC * g.OH * g.OW) +
+                          ") for the convolution's output " + shape_str({g.N, OC, g.OH, g.OW}));
+  py::object dx_out = input_grad ? py::object(to_numpy(std::move(dx))) : py::object(py::none());
+  return py::make_tuple(dx_out, to_numpy(std::move(dw)), to_numpy(std::move(db)));
+}
+
 // max_pool2d_forward, or with relu its fusion after a ReLU (see conv/pool.hpp).
 py::tuple max_pool_forward(const char* op, py::handle x_obj, py::handle k_obj, py::handle s_obj,
                            bool relu) {
@@ -332,6 +373,10 @@ void bind_conv(py::module_& m) {
         py::arg("kernel_size"), py::arg("pool_stride") = py::none(),
         "relu_max_pool2d_forward(conv2d_forward(x, w, b, stride, padding), kernel_size, "
         "pool_stride), without storing the convolution's output");
+  m.def("conv2d_relu_max_pool2d_backward", &conv2d_relu_max_pool2d_backward_binding,
+        py::arg("dout"), py::arg("argmax"), py::arg("y"), py::arg("x"), py::arg("w"),
+        py::arg("stride"), py::arg("padding"), py::kw_only(), py::arg("input_grad") = true,
+        "(dx, dw, db) of conv2d_relu_max_pool2d_forward, whose outputs were y and argmax");
   m.def("max_pool2d_forward", &max_pool2d_forward_binding, py::arg("x"), py::arg("kernel_size"),
         py::arg("stride") = py::none(),
         "x (N, C, H, W) -> (y (N, C, OH, OW), argmax int64 flat indices into x)");

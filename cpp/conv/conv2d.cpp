@@ -151,6 +151,118 @@ std::int64_t chunk_size(std::int64_t N) {
   return std::max(kMinChunk, (N + kMaxChunks - 1) / kMaxChunks);
 }
 
+// conv2d_backward, with dout_n (OC, P) of sample n given by
+// dout_of(n, scratch) -> const T* (scratch: dout_scratch elements of the calling thread's).
+// dout_of returns null to stop: the remaining work is skipped and the result is false
+// (dx, dw, db unspecified); true when every sample ran.
+template <class T, class DoutOf>
+bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout_scratch,
+                   const T* x, const T* w, const ConvGeom& g, std::int64_t OC) {
+  const std::int64_t P = g.P(), CKK = g.CKK(), N = g.N;
+  const bool pointwise = is_pointwise(g);
+  const bool direct = use_direct<T>(g, OC);  // dw by the direct kernel
+  // dx as the convolution of dout with the flipped, transposed filters (see dx_geom).
+  const ConvGeom gt = dx_geom(g, OC);
+  const bool direct_dx = dx != nullptr && direct && g.SH == 1 && gt.PH >= 0 && gt.PW >= 0 &&
+                         use_direct<T>(gt, g.C);
+  const std::int64_t chunk = chunk_size(N);
+  const std::int64_t chunks = (N + chunk - 1) / chunk;
+  const int nt = outer_threads(chunks, 1, (dx != nullptr ? 6.0 : 4.0) * N * OC * CKK * P);
+
+  // Per thread: col (GEMM dw) and dcol (GEMM dx), then a padded image (for im2col, col2im
+  // or the direct dw) and a padded dout (direct dx); per-chunk dw/db partials (none when
+  // one chunk).
+  const std::int64_t col_numel = pointwise || direct ? 0 : CKK * P;
+  const std::int64_t dcol_numel = dx != nullptr && !pointwise && !direct_dx ? CKK * P : 0;
+  const std::int64_t xp_numel = pointwise && !direct ? 0 : direct_xp_numel(g);
+  const std::int64_t doutp_numel = direct_dx ? direct_xp_numel(gt) : 0;
+  const std::int64_t per_thread = col_numel + dcol_numel + xp_numel + doutp_numel + dout_scratch;
+  Tensor workspace({nt, per_thread}, dtype_of<T>());
+  const std::int64_t part = OC * CKK + OC;
+  Tensor partials({chunks > 1 ? chunks : 0, part}, dtype_of<T>());
+  Tensor w_flipped({direct_dx ? g.C * OC * g.KH * g.KW : 0}, dtype_of<T>());
+  if (direct_dx) flip_filters(w_flipped.data_as<T>(), w, g, OC);
+
+  int stopped = 0;  // set (to 1 only) by any thread whose dout_of returned null
+  parallel_region(nt, [&](int t, int /*nth*/) {
+    T* col = workspace.data_as<T>() + t * per_thread;
+    T* dcol = col + col_numel;
+    T* xp = dcol + dcol_numel;
+    T* doutp = xp + xp_numel;
+    T* scratch = doutp + doutp_numel;
+#pragma omp for schedule(dynamic)
+    for (std::int64_t ch = 0; ch < chunks; ++ch) {
+      int stop;
+#pragma omp atomic read
+      stop = stopped;
+      if (stop) continue;
+      T* pdw = chunks > 1 ? partials.data_as<T>() + ch * part : dw;
+      T* pdb = chunks > 1 ? pdw + OC * CKK : db;
+      const std::int64_t n0 = ch * chunk, n1 = std::min(N, n0 + chunk);
+      for (std::int64_t n = n0; n < n1; ++n) {
+        const T* x_n = x + n * g.image();
+        const T* dout_n = dout_of(n, scratch);
+        if (dout_n == nullptr) {
+#pragma omp atomic write
+          stopped = 1;
+          break;
+        }
+        const bool first = n == n0;
+        // dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T
+        if (direct) {
+          pad_for_direct(xp, x_n, g);
+          if constexpr (std::is_same_v<T, float>)
+            conv_kernels::conv_direct_dw_f32_avx2(pdw, dout_n, xp, g, OC, !first);
+        } else {
+          if (!pointwise) im2col_sample(col, x_n, xp, g);
+          gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, pointwise ? x_n : col, P,
+                  first ? T(0) : T(1), pdw, CKK);
+        }
+        // db (+)= row sums of dout_n (a fixed order: see row_sum)
+        for (std::int64_t oc = 0; oc < OC; ++oc) {
+          const T s = row_sum(dout_n + oc * P, P);
+          pdb[oc] = first ? s : pdb[oc] + s;
+        }
+        if (direct_dx) {
+          pad_for_direct(doutp, dout_n, gt);
+          if constexpr (std::is_same_v<T, float>)
+            conv_kernels::conv_direct_forward_f32_avx2(dx + n * g.image(), doutp,
+                                                       w_flipped.data_as<T>(), nullptr, gt,
+                                                       g.C);
+          continue;
+        }
+        if (dx == nullptr) continue;
+        // dx_n = col2im(w^T (CKK, OC) @ dout_n (OC, P))
+        T* dx_n = dx + n * g.image();
+        gemm<T>(true, false, CKK, P, OC, T(1), w, CKK, dout_n, P, T(0), pointwise ? dx_n : dcol,
+                P);
+        if (!pointwise) col2im_sample(dx_n, dcol, xp, g);
+      }
+    }
+  });
+
+  if (stopped) return false;
+  if (chunks == 0) {  // empty batch
+    std::fill(dw, dw + OC * CKK, T(0));
+    std::fill(db, db + OC, T(0));
+    return true;
+  }
+  if (chunks == 1) return true;
+  // Sum the chunk partials in chunk order; elements are independent.
+  const T* parts = partials.data_as<T>();
+  const int rt = threads_for(static_cast<double>(chunks) * part, 1 << 16);
+  parallel_for(rt, 0, part, [&](std::int64_t i) {
+    T s = parts[i];
+    for (std::int64_t ch = 1; ch < chunks; ++ch) s += parts[ch * part + i];
+    if (i < OC * CKK) {
+      dw[i] = s;
+    } else {
+      db[i - OC * CKK] = s;
+    }
+  });
+  return true;
+}
+
 }  // namespace
 
 template <class T>
@@ -190,96 +302,31 @@ void conv2d_relu_max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, cons
 template <class T>
 void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
                      const ConvGeom& g, std::int64_t OC) {
-  const std::int64_t P = g.P(), CKK = g.CKK(), N = g.N;
-  const bool pointwise = is_pointwise(g);
-  const bool direct = use_direct<T>(g, OC);  // dw by the direct kernel
-  // dx as the convolution of dout with the flipped, transposed filters (see dx_geom).
-  const ConvGeom gt = dx_geom(g, OC);
-  const bool direct_dx = dx != nullptr && direct && g.SH == 1 && gt.PH >= 0 && gt.PW >= 0 &&
-                         use_direct<T>(gt, g.C);
-  const std::int64_t chunk = chunk_size(N);
-  const std::int64_t chunks = (N + chunk - 1) / chunk;
-  const int nt = outer_threads(chunks, 1, (dx != nullptr ? 6.0 : 4.0) * N * OC * CKK * P);
+  const std::int64_t sample = OC * g.P();
+  conv_backward(dx, dw, db, [=](std::int64_t n, T*) { return dout + n * sample; }, 0, x, w, g,
+                OC);
+}
 
-  // Per thread: col (GEMM dw) and dcol (GEMM dx), then a padded image (for im2col, col2im
-  // or the direct dw) and a padded dout (direct dx); per-chunk dw/db partials (none when
-  // one chunk).
-  const std::int64_t col_numel = pointwise || direct ? 0 : CKK * P;
-  const std::int64_t dcol_numel = dx != nullptr && !pointwise && !direct_dx ? CKK * P : 0;
-  const std::int64_t xp_numel = pointwise && !direct ? 0 : direct_xp_numel(g);
-  const std::int64_t doutp_numel = direct_dx ? direct_xp_numel(gt) : 0;
-  const std::int64_t per_thread = col_numel + dcol_numel + xp_numel + doutp_numel;
-  Tensor workspace({nt, per_thread}, dtype_of<T>());
-  const std::int64_t part = OC * CKK + OC;
-  Tensor partials({chunks > 1 ? chunks : 0, part}, dtype_of<T>());
-  Tensor w_flipped({direct_dx ? g.C * OC * g.KH * g.KW : 0}, dtype_of<T>());
-  if (direct_dx) flip_filters(w_flipped.data_as<T>(), w, g, OC);
-
-  parallel_region(nt, [&](int t, int /*nth*/) {
-    T* col = workspace.data_as<T>() + t * per_thread;
-    T* dcol = col + col_numel;
-    T* xp = dcol + dcol_numel;
-    T* doutp = xp + xp_numel;
-#pragma omp for schedule(dynamic)
-    for (std::int64_t ch = 0; ch < chunks; ++ch) {
-      T* pdw = chunks > 1 ? partials.data_as<T>() + ch * part : dw;
-      T* pdb = chunks > 1 ? pdw + OC * CKK : db;
-      const std::int64_t n0 = ch * chunk, n1 = std::min(N, n0 + chunk);
-      for (std::int64_t n = n0; n < n1; ++n) {
-        const T* x_n = x + n * g.image();
-        const T* dout_n = dout + n * OC * P;
-        const bool first = n == n0;
-        // dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T
-        if (direct) {
-          pad_for_direct(xp, x_n, g);
-          if constexpr (std::is_same_v<T, float>)
-            conv_kernels::conv_direct_dw_f32_avx2(pdw, dout_n, xp, g, OC, !first);
-        } else {
-          if (!pointwise) im2col_sample(col, x_n, xp, g);
-          gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, pointwise ? x_n : col, P,
-                  first ? T(0) : T(1), pdw, CKK);
-        }
-        // db (+)= row sums of dout_n (a fixed order: see row_sum)
-        for (std::int64_t oc = 0; oc < OC; ++oc) {
-          const T s = row_sum(dout_n + oc * P, P);
-          pdb[oc] = first ? s : pdb[oc] + s;
-        }
-        if (direct_dx) {
-          pad_for_direct(doutp, dout_n, gt);
-          if constexpr (std::is_same_v<T, float>)
-            conv_kernels::conv_direct_forward_f32_avx2(dx + n * g.image(), doutp,
-                                                       w_flipped.data_as<T>(), nullptr, gt,
-                                                       g.C);
-          continue;
-        }
-        if (dx == nullptr) continue;
-        // dx_n = col2im(w^T (CKK, OC) @ dout_n (OC, P))
-        T* dx_n = dx + n * g.image();
-        gemm<T>(true, false, CKK, P, OC, T(1), w, CKK, dout_n, P, T(0), pointwise ? dx_n : dcol,
-                P);
-        if (!pointwise) col2im_sample(dx_n, dcol, xp, g);
-      }
-    }
-  });
-
-  if (chunks == 0) {  // empty batch
-    std::fill(dw, dw + OC * CKK, T(0));
-    std::fill(db, db + OC, T(0));
-    return;
-  }
-  if (chunks == 1) return;
-  // Sum the chunk partials in chunk order; elements are independent.
-  const T* parts = partials.data_as<T>();
-  const int rt = threads_for(static_cast<double>(chunks) * part, 1 << 16);
-  parallel_for(rt, 0, part, [&](std::int64_t i) {
-    T s = parts[i];
-    for (std::int64_t ch = 1; ch < chunks; ++ch) s += parts[ch * part + i];
-    if (i < OC * CKK) {
-      dw[i] = s;
-    } else {
-      db[i - OC * CKK] = s;
-    }
-  });
+template <class T>
+std::int64_t conv2d_relu_max_pool2d_backward(T* dx, T* dw, T* db, const T* dout,
+                                             const std::int64_t* argmax, const T* y,
+                                             const T* x, const T* w, const ConvGeom& g,
+                                             std::int64_t OC, const PoolShape& ps) {
+  // Each sample's gradient at the convolution's output, unpooled into the thread's scratch
+  // (in cache) just before the convolution's backward reads it.
+  const std::int64_t sample = OC * g.P(), pooled = OC * ps.OH * ps.OW;
+  const auto unpool = [=](std::int64_t n, T* scratch) -> const T* {
+    const bool local = max_pool2d_backward_planes(scratch, dout + n * pooled, argmax + n * pooled,
+                                                  y + n * pooled, OC, n * sample, ps);
+    return local ? scratch : nullptr;
+  };
+  if (conv_backward(dx, dw, db, unpool, sample, x, w, g, OC)) return -1;
+  // Some index left its plane: the whole gradient at the output first, then the backward.
+  Tensor d_conv({g.N * sample}, dtype_of<T>());
+  const std::int64_t bad = max_pool2d_backward(d_conv.data_as<T>(), dout, argmax, ps, y);
+  if (bad >= 0) return bad;
+  conv2d_backward(dx, dw, db, d_conv.data_as<T>(), x, w, g, OC);
+  return -1;
 }
 
 #define FASTBP_INSTANTIATE(T)                                                                 \
@@ -289,7 +336,10 @@ void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
                                    std::int64_t);                                             \
   template void conv2d_relu_max_pool2d_forward<T>(T*, std::int64_t*, const T*, const T*,      \
                                                   const T*, const ConvGeom&, std::int64_t,    \
-                                                  const ConvGeom&);
+                                                  const ConvGeom&);                           \
+  template std::int64_t conv2d_relu_max_pool2d_backward<T>(                                    \
+      T*, T*, T*, const T*, const std::int64_t*, const T*, const T*, const T*,                \
+      const ConvGeom&, std::int64_t, const PoolShape&);
 FASTBP_INSTANTIATE(float)
 FASTBP_INSTANTIATE(double)
 #undef FASTBP_INSTANTIATE

@@ -23,6 +23,7 @@
 #include <cstdint>
 
 #include "conv/im2col.hpp"
+#include "conv/pool.hpp"
 
 namespace fastbp {
 
@@ -39,6 +40,17 @@ template <class T>
 void conv2d_relu_max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const T* w,
                                     const T* b, const ConvGeom& g, std::int64_t OC,
                                     const ConvGeom& pg);
+
+// The backward of conv2d_relu_max_pool2d_forward (its y and argmax; dout (N, OC, PH, PW)):
+// conv2d_backward of relu_max_pool2d's gradient at the convolution's output, which is
+// built one sample at a time in cache (when the indices stay in their planes, as the
+// forward's do) instead of whole. ps: that pooling's sizes, planes = N * OC. Returns -1,
+// or the position of the first argmax entry outside the output (dx, dw, db unspecified).
+template <class T>
+std::int64_t conv2d_relu_max_pool2d_backward(T* dx, T* dw, T* db, const T* dout,
+                                             const std::int64_t* argmax, const T* y,
+                                             const T* x, const T* w, const ConvGeom& g,
+                                             std::int64_t OC, const PoolShape& ps);
 
 // dx (N, C, H, W), dw (OC, C, KH, KW), db (OC,) from dout (N, OC, OH, OW); all overwritten.
 // dx may be null: the first layer of a network needs no input gradient, and skipping it

@@ -193,11 +193,27 @@ bool max_unpool_plane_2x2s2(T* dx_p, const T* d_p, const T* g_p, const std::int6
   return true;
 }
 
+// One plane of the backward: dx_p (H x W), whose first element has flat index lo, from
+// the plane's dout, gate (or null) and argmax. False (dx_p partly written) when an index
+// lies outside the plane.
+template <class T>
+bool max_pool_backward_plane(T* dx_p, const T* d_p, const T* g_p, const std::int64_t* a_p,
+                             std::int64_t lo, const PoolShape& s) {
+  const std::int64_t plane_out = s.OH * s.OW, plane_in = s.H * s.W, hi = lo + plane_in;
+  const bool blocks = s.OH == s.H / 2 && s.OW == s.W / 2;  // 2x2 stride-2 geometry
+  if (blocks && max_unpool_plane_2x2s2(dx_p, d_p, g_p, a_p, lo, s)) return true;
+  bool local = true;
+  for (std::int64_t i = 0; i < plane_out; ++i) local &= a_p[i] >= lo && a_p[i] < hi;
+  if (!local) return false;
+  std::fill(dx_p, dx_p + plane_in, T(0));
+  for (std::int64_t i = 0; i < plane_out; ++i) dx_p[a_p[i] - lo] += gated(d_p, g_p, i);
+  return true;
+}
+
 template <class T>
 std::int64_t max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argmax,
                                  const PoolShape& s, const T* gate) {
   const std::int64_t planes = s.planes, plane_out = s.OH * s.OW, plane_in = s.H * s.W;
-  const bool blocks = s.OH == s.H / 2 && s.OW == s.W / 2;  // 2x2 stride-2 geometry
   // One pass over argmax in the common case: each plane checks that its indices stay
   // inside it (always so for argmax from max_pool2d_forward), then zeroes and scatters
   // its own plane of dx while it is hot in cache; or writes each 2x2 block once.
@@ -206,16 +222,10 @@ std::int64_t max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argma
                              kMinWorkPerThread);
   // Plane pl; false when its indices leave it (then it is left to the slow path below).
   const auto backward_plane = [&](std::int64_t pl) -> int {
-    const std::int64_t lo = pl * plane_in, hi = lo + plane_in, first = pl * plane_out;
-    const std::int64_t* a_p = argmax + first;
-    const T* g_p = gate == nullptr ? nullptr : gate + first;
-    if (blocks && max_unpool_plane_2x2s2(dx + lo, dout + first, g_p, a_p, lo, s)) return 1;
-    bool local = true;
-    for (std::int64_t i = 0; i < plane_out; ++i) local &= a_p[i] >= lo && a_p[i] < hi;
-    if (!local) return 0;
-    std::fill(dx + lo, dx + hi, T(0));
-    for (std::int64_t i = 0; i < plane_out; ++i) dx[a_p[i]] += gated(dout, gate, first + i);
-    return 1;
+    const std::int64_t first = pl * plane_out;
+    return max_pool_backward_plane(dx + pl * plane_in, dout + first,
+                                   gate == nullptr ? nullptr : gate + first, argmax + first,
+                                   pl * plane_in, s);
   };
   if (nt <= 1) {  // no parallel region: see parallel_for
     for (std::int64_t pl = 0; pl < planes; ++pl) all_local &= backward_plane(pl);
@@ -231,6 +241,21 @@ std::int64_t max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argma
   std::fill(dx, dx + planes * plane_in, T(0));
   for (std::int64_t i = 0; i < n; ++i) dx[argmax[i]] += gated(dout, gate, i);
   return -1;
+}
+
+template <class T>
+bool max_pool2d_backward_planes(T* dx, const T* dout, const std::int64_t* argmax,
+                                const T* gate, std::int64_t planes, std::int64_t base,
+                                const PoolShape& s) {
+  const std::int64_t plane_out = s.OH * s.OW, plane_in = s.H * s.W;
+  for (std::int64_t pl = 0; pl < planes; ++pl) {
+    const std::int64_t first = pl * plane_out;
+    if (!max_pool_backward_plane(dx + pl * plane_in, dout + first,
+                                 gate == nullptr ? nullptr : gate + first, argmax + first,
+                                 base + pl * plane_in, s))
+      return false;
+  }
+  return true;
 }
 
 template <class T>
@@ -280,6 +305,8 @@ void avg_pool2d_backward(T* dx, const T* dout, const ConvGeom& g) {
                                      const ConvGeom&, bool);                                  \
   template std::int64_t max_pool2d_backward<T>(T*, const T*, const std::int64_t*,               \
                                                const PoolShape&, const T*);                   \
+  template bool max_pool2d_backward_planes<T>(T*, const T*, const std::int64_t*, const T*,      \
+                                              std::int64_t, std::int64_t, const PoolShape&);  \
   template void avg_pool2d_forward<T>(T*, const T*, const ConvGeom&);                         \
   template void avg_pool2d_backward<T>(T*, const T*, const ConvGeom&);
 FASTBP_INSTANTIATE(float)

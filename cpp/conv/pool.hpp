@@ -42,6 +42,14 @@ template <class T>
 std::int64_t max_pool2d_backward(T* dx, const T* dout, const std::int64_t* argmax,
                                  const PoolShape& s, const T* gate = nullptr);
 
+// max_pool2d_backward of `planes` planes on the calling thread, into dx (planes * H * W),
+// whose first element has flat index `base` in the array argmax indexes; s.planes is not
+// used. False, with dx partly written, when an index lies outside its own plane.
+template <class T>
+bool max_pool2d_backward_planes(T* dx, const T* dout, const std::int64_t* argmax,
+                                const T* gate, std::int64_t planes, std::int64_t base,
+                                const PoolShape& s);
+
 // y = window means.
 template <class T>
 void avg_pool2d_forward(T* y, const T* x, const ConvGeom& g);

@@ -107,6 +107,17 @@ def conv2d_relu_max_pool2d_forward(
     kernel_size: IntPair,
     pool_stride: Optional[IntPair] = None,
 ) -> Tuple[np.ndarray, np.ndarray]: ...
+def conv2d_relu_max_pool2d_backward(
+    dout: np.ndarray,
+    argmax: np.ndarray,
+    y: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: IntPair,
+    padding: IntPair,
+    *,
+    input_grad: bool = True,
+) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]: ...
 def relu_max_pool2d_forward(
     x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
 ) -> Tuple[np.ndarray, np.ndarray]: ...

@@ -152,10 +152,13 @@ class Conv2d(Module):
         dx, dw, db = ops.conv2d_backward(
             dout, x, self.weight.data, self.stride, self.padding, input_grad=self.input_grad
         )
+        self._accumulate_grads(dw, db)
+        return dx
+
+    def _accumulate_grads(self, dw: np.ndarray, db: np.ndarray) -> None:
         np.add(self.weight.grad, dw, out=self.weight.grad)
         if self.bias is not None:
             np.add(self.bias.grad, db, out=self.bias.grad)
-        return dx
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"

@@ -9,8 +9,9 @@
   (``ops.relu_max_pool2d_forward`` / ``_backward``).
 - A ``Conv2d`` before such a pair (the conv - ReLU - pool block of most CNNs):
   each sample's convolution output is pooled while it is in cache and never
-  stored (``ops.conv2d_relu_max_pool2d_forward``); backward is the pair's, then
-  the convolution's.
+  stored, and backward builds each sample's gradient at that output in cache
+  just before the convolution's backward reads it
+  (``ops.conv2d_relu_max_pool2d_forward`` / ``_backward``).
 
 Outputs and gradients are bitwise those of the layers run one after the other.
 A ReLU between a Linear and a MaxPool2d fuses with the Linear.
@@ -65,9 +66,8 @@ class ReLUMaxPool2d(Module):
 
 class ConvReLUMaxPool2d(Module):
     """A Sequential's ``Conv2d``, ``ReLU`` and ``MaxPool2d``, run as one step; like
-    :class:`ReLUMaxPool2d`, it holds the three without owning them. The
-    convolution keeps its own cache (its backward runs as usual); the ReLU's and
-    the pool's are cleared."""
+    :class:`ReLUMaxPool2d`, it holds the three without owning them, and clears
+    the ReLU's and the pool's caches (the convolution's holds its input)."""
 
     def __init__(self, conv: Conv2d, relu: ReLU, pool: MaxPool2d) -> None:
         super().__init__()
@@ -89,9 +89,15 @@ class ConvReLUMaxPool2d(Module):
 
     def backward(self, dout) -> Optional[np.ndarray]:
         argmax = self._require_cache("_argmax")
-        pool: MaxPool2d = self.pool
-        d_conv = ops.relu_max_pool2d_backward(pool._dout(dout), argmax, self._y, pool._x_shape)
-        return self.conv.backward(d_conv)
+        conv: Conv2d = self.conv
+        dout = self.pool._dout(dout)
+        x = conv._require_cache("_x")
+        dx, dw, db = ops.conv2d_relu_max_pool2d_backward(
+            dout, argmax, self._y, x, conv.weight.data, conv.stride, conv.padding,
+            input_grad=conv.input_grad,
+        )
+        conv._accumulate_grads(dw, db)
+        return dx
 
     def _short_repr(self) -> str:
         return " + ".join(m._short_repr() for m in (self.conv, self.relu, self.pool))

@@ -95,6 +95,27 @@ def conv2d_relu_max_pool2d_forward(
     )
 
 
+def conv2d_relu_max_pool2d_backward(
+    dout: np.ndarray,
+    argmax: np.ndarray,
+    y: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: IntPair,
+    padding: IntPair,
+    *,
+    input_grad: bool = True,
+) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
+    """Gradients (dx, dw, db) of :func:`conv2d_relu_max_pool2d_forward`, whose
+    outputs were ``y`` and ``argmax``: bitwise ``conv2d_backward`` of
+    :func:`relu_max_pool2d_backward` into the convolution's output shape, with
+    that gradient built one sample at a time in cache instead of whole.
+    dx is None without ``input_grad``."""
+    return _core.conv2d_relu_max_pool2d_backward(
+        dout, argmax, y, x, w, stride, padding, input_grad=input_grad
+    )
+
+
 def max_pool2d_forward(
     x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
 ) -> Tuple[np.ndarray, np.ndarray]:

@@ -161,6 +161,14 @@ def conv2d_relu_max_pool2d_forward(x, w, b, stride, padding, kernel_size, pool_s
                                    pool_stride)
 
 
+def conv2d_relu_max_pool2d_backward(dout, argmax, y, x, w, stride, padding, *,
+                                    input_grad=True):
+    """-> conv2d_backward of relu_max_pool2d_backward into the convolution's output."""
+    c_shape = conv2d_forward(x, w, None, stride, padding).shape
+    d_conv = relu_max_pool2d_backward(dout, argmax, y, c_shape)
+    return conv2d_backward(d_conv, x, w, stride, padding, input_grad=input_grad)
+
+
 def relu_max_pool2d_backward(dout, argmax, y, x_shape: Sequence[int]):
     """max_pool2d_backward of dout where y > 0 (0 elsewhere)."""
     _require_4d(dout, "dout")
