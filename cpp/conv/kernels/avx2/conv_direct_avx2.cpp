@@ -148,24 +148,14 @@ void dw_tile(float* dw, const float* dout, const float* xp, std::int64_t k0, con
   }
 }
 
-template <int MR>
-void dw_tile_kb(int kb, float* dw, const float* dout, const float* xp, std::int64_t k0,
+// dw_tile<mr, KB>, for mr in [1, MR].
+template <int KB, int MR = kMaxFilters>
+void dw_tile_mr(int mr, float* dw, const float* dout, const float* xp, std::int64_t k0,
                 const Plane& s, bool accumulate) {
-  switch (kb) {
-    case 1: return dw_tile<MR, 1>(dw, dout, xp, k0, s, accumulate);
-    case 2: return dw_tile<MR, 2>(dw, dout, xp, k0, s, accumulate);
-    default: return dw_tile<MR, 3>(dw, dout, xp, k0, s, accumulate);
+  if constexpr (MR > 1) {
+    if (mr < MR) return dw_tile_mr<KB, MR - 1>(mr, dw, dout, xp, k0, s, accumulate);
   }
-}
-
-void dw_tile_any(int mr, int kb, float* dw, const float* dout, const float* xp, std::int64_t k0,
-                 const Plane& s, bool accumulate) {
-  switch (mr) {
-    case 1: return dw_tile_kb<1>(kb, dw, dout, xp, k0, s, accumulate);
-    case 2: return dw_tile_kb<2>(kb, dw, dout, xp, k0, s, accumulate);
-    case 3: return dw_tile_kb<3>(kb, dw, dout, xp, k0, s, accumulate);
-    default: return dw_tile_kb<4>(kb, dw, dout, xp, k0, s, accumulate);
-  }
+  dw_tile<MR, KB>(dw, dout, xp, k0, s, accumulate);
 }
 
 }  // namespace
@@ -189,11 +179,12 @@ void conv_direct_forward_f32_avx2(float* y, const float* xp, const float* w, con
         float* y_tile = y_row + oc * s.P + ow;
         const float* w_oc = w + oc * s.CKK;
         const float* b_oc = b == nullptr ? nullptr : b + oc;
+        const float* x_tile = x_row + ow;
         switch (nv) {
-          case 1: forward_tile_mr<1>(mr, y_tile, x_row + ow, off.data(), w_oc, b_oc, s, last); break;
-          case 2: forward_tile_mr<2>(mr, y_tile, x_row + ow, off.data(), w_oc, b_oc, s, last); break;
-          case 3: forward_tile_mr<3>(mr, y_tile, x_row + ow, off.data(), w_oc, b_oc, s, last); break;
-          default: forward_tile_mr<4>(mr, y_tile, x_row + ow, off.data(), w_oc, b_oc, s, last);
+          case 1: forward_tile_mr<1>(mr, y_tile, x_tile, off.data(), w_oc, b_oc, s, last); break;
+          case 2: forward_tile_mr<2>(mr, y_tile, x_tile, off.data(), w_oc, b_oc, s, last); break;
+          case 3: forward_tile_mr<3>(mr, y_tile, x_tile, off.data(), w_oc, b_oc, s, last); break;
+          default: forward_tile_mr<4>(mr, y_tile, x_tile, off.data(), w_oc, b_oc, s, last);
         }
       }
       v += nv;
@@ -207,8 +198,13 @@ void conv_direct_dw_f32_avx2(float* dw, const float* dout, const float* xp, cons
   for (std::int64_t oc = 0; oc < OC; oc += kMaxFilters) {
     const int mr = static_cast<int>(std::min<std::int64_t>(kMaxFilters, OC - oc));
     for (std::int64_t k = 0; k < s.CKK; k += kMaxTaps) {
-      const int kb = static_cast<int>(std::min<std::int64_t>(kMaxTaps, s.CKK - k));
-      dw_tile_any(mr, kb, dw + oc * s.CKK + k, dout + oc * s.P, xp, k, s, accumulate);
+      float* dw_tile_at = dw + oc * s.CKK + k;
+      const float* dout_oc = dout + oc * s.P;
+      switch (std::min<std::int64_t>(kMaxTaps, s.CKK - k)) {
+        case 1: dw_tile_mr<1>(mr, dw_tile_at, dout_oc, xp, k, s, accumulate); break;
+        case 2: dw_tile_mr<2>(mr, dw_tile_at, dout_oc, xp, k, s, accumulate); break;
+        default: dw_tile_mr<3>(mr, dw_tile_at, dout_oc, xp, k, s, accumulate);
+      }
     }
   }
 }
