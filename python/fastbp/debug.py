@@ -167,7 +167,7 @@ def checked_backward(module: Any, dout: Any) -> Any:
 
 def checked_sequential_backward(seq: Any, steps: Sequence[Any], dout: Any) -> Any:
     """``Sequential.backward`` with the backward checks, step by step in reverse
-    (``steps``: what the last forward ran, the children or fused pairs of them)."""
+    (``steps``: what the last forward ran, the children or fused runs of them)."""
     try:
         for child in reversed(steps):
             if dout is None:  # the module after child was built with input_grad=False

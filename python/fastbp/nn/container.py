@@ -23,9 +23,10 @@ class Sequential(Module):
     (``net[0]``, ``net[-1]``, slices give a new Sequential sharing the modules),
     ``len(net)`` and iteration work as on a list.
 
-    A ``ReLU`` directly followed by a ``MaxPool2d`` runs as one fused pass
-    (see :mod:`fastbp.nn.fusion`), with bitwise the same outputs and gradients;
-    with ``fastbp.set_debug(check_finite=True)`` every module runs on its own.
+    Adjacent ``Linear`` + ``ReLU``, ``ReLU`` + ``MaxPool2d`` and ``Conv2d`` +
+    ``ReLU`` + ``MaxPool2d`` run as one fused step each (see
+    :mod:`fastbp.nn.fusion`), with bitwise the same outputs and gradients; with
+    ``fastbp.set_debug(check_finite=True)`` every module runs on its own.
     """
 
     def __init__(self, *modules: Module) -> None:
@@ -65,8 +66,8 @@ class Sequential(Module):
         return dout
 
     def _fused_steps(self) -> Tuple[Module, ...]:
-        """The children as forward runs them, fused pairs merged; rebuilt only
-        when some module's structure changed."""
+        """The children as forward runs them, each fused run of them merged into
+        one step; rebuilt only when some module's structure changed."""
         cached = self.__dict__.get("_fused_cache")
         if cached is None or cached[0] != _module._structure_version:
             cached = (_module._structure_version, tuple(fused_steps(self._modules.values())))

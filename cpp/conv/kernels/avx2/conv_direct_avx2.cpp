@@ -163,7 +163,8 @@ void dw_tile_mr(int mr, float* dw, const float* dout, const float* xp, std::int6
 void conv_direct_forward_f32_avx2(float* y, const float* xp, const float* w, const float* b,
                                   const ConvGeom& g, std::int64_t OC) {
   const Plane s(g);
-  std::vector<std::int64_t> off(static_cast<std::size_t>(s.CKK));
+  thread_local std::vector<std::int64_t> off;  // grown once per thread, then reused
+  off.resize(static_cast<std::size_t>(s.CKK));
   for (std::int64_t k = 0; k < s.CKK; ++k) off[static_cast<std::size_t>(k)] = tap_offset(s, k);
   const std::int64_t vectors = (s.OW + 7) / 8;
   for (std::int64_t oh = 0; oh < s.OH; ++oh) {
