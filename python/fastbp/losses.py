@@ -60,6 +60,11 @@ class Loss:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
+def _shapes(scores: np.ndarray, labels: np.ndarray) -> str:
+    """The shapes an error message quotes (formatted only when one is raised)."""
+    return f"scores {scores.shape}, labels {labels.shape}"
+
+
 class _Classification(Loss):
     """Shared validation of (N, C) scores and (N,) integer labels."""
 
@@ -72,16 +77,16 @@ class _Classification(Loss):
             raise TypeError(f"{name}: labels must be integers, got dtype {labels.dtype}")
         if scores.ndim != 2:
             raise ValueError(f"{name}: scores must be 2-D (N, C), got shape {scores.shape}")
-        shapes = f"scores {scores.shape}, labels {labels.shape}"
         if labels.shape != (scores.shape[0],):
             raise ValueError(f"{name}: labels must have shape (N,) = ({scores.shape[0]},); "
-                             f"got {shapes}")
+                             f"got {_shapes(scores, labels)}")
         if scores.shape[0] == 0:
-            raise ValueError(f"{name}: empty batch (N = 0); got {shapes}")
+            raise ValueError(f"{name}: empty batch (N = 0); got {_shapes(scores, labels)}")
         if scores.shape[1] == 0:
-            raise ValueError(f"{name}: scores have no classes (C = 0); got {shapes}")
+            raise ValueError(f"{name}: scores have no classes (C = 0); "
+                             f"got {_shapes(scores, labels)}")
         self._grad = None
-        return scores, labels, shapes
+        return scores, labels
 
 
 class SoftmaxCrossEntropy(_Classification):
@@ -94,10 +99,11 @@ class SoftmaxCrossEntropy(_Classification):
     """
 
     def forward(self, scores: Any, labels: Any) -> float:
-        scores, labels, shapes = self._check(scores, labels)
+        scores, labels = self._check(scores, labels)
         try:
             loss, dscores = ops.softmax_cross_entropy(scores, labels)
         except ValueError as e:  # labels out of range, checked by the core before any work
+            shapes = _shapes(scores, labels)
             raise ValueError(f"{type(self).__name__}: {e}; got {shapes}") from None
         self._grad = dscores
         return float(loss)
@@ -141,11 +147,12 @@ class MultiMarginLoss(_Classification):
         self.reduction = reduction
 
     def forward(self, scores: Any, labels: Any) -> float:
-        scores, labels, shapes = self._check(scores, labels)
+        scores, labels = self._check(scores, labels)
         try:
             loss, dscores = ops.multi_margin_loss(scores, labels, p=self.p, margin=self.margin,
                                                   reduction=self.reduction)
         except ValueError as e:  # labels out of range, checked by the core before any work
+            shapes = _shapes(scores, labels)
             raise ValueError(f"{type(self).__name__}: {e}; got {shapes}") from None
         self._grad = dscores
         return loss

@@ -9,6 +9,7 @@ SH SW stride, PH PW padding, OH OW output size with
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Optional, Tuple, Union
 
@@ -269,13 +270,12 @@ class Flatten(Module):
                 f"{self._short_repr()}: input must have a batch axis and at least one more, "
                 f"(N, ...), got shape {x.shape}"
             )
-        self._x_shape = x.shape
-        self._dtype = x.dtype
-        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
+        self.__dict__.update(_x_shape=x.shape, _dtype=x.dtype)  # plain caches, no registry
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def backward(self, dout) -> np.ndarray:
         x_shape = self._require_cache("_x_shape")
         dout = as_input(dout, self._dtype, self, "dout")
-        expected = (x_shape[0], int(np.prod(x_shape[1:])))
+        expected = (x_shape[0], math.prod(x_shape[1:]))
         _check_dout(self, dout, expected)
         return dout.reshape(x_shape)
