@@ -551,3 +551,88 @@ def test_l2_penalty_loss(reg, dtype):
     np.testing.assert_allclose(value, 0.5 * float(dtype(reg)) * np.sum(w.astype(np.float64) ** 2),
                                rtol=1e-6)
     matched("losses.l2_penalty")
+
+
+# --- Sequential's layer fusions ----------------------------------------------------
+CONV_BLOCK_LAYERS = st.lists(
+    st.sampled_from(["conv", "relu", "pool", "pool3", "avg"]), min_size=1, max_size=5)
+DENSE_LAYERS = st.lists(st.sampled_from(["linear", "relu", "sigmoid"]), min_size=1, max_size=5)
+
+
+def _image_layers(names, channels, seed, dtype):
+    """Modules for `names`; convolutions keep the size (3x3, padding 1)."""
+    out = []
+    for i, name in enumerate(names):
+        if name == "conv":
+            out.append(nn.Conv2d(channels, channels, 3, padding=1, rng=seed + i, dtype=dtype,
+                                 input_grad=i > 0))
+        elif name == "relu":
+            out.append(nn.ReLU())
+        elif name == "pool":
+            out.append(nn.MaxPool2d(2))
+        elif name == "pool3":
+            out.append(nn.MaxPool2d(3, 2))  # overlapping windows
+        else:
+            out.append(nn.AvgPool2d(1))
+    return out
+
+
+def _dense_layers(names, width, seed, dtype):
+    out = []
+    for i, name in enumerate(names):
+        if name == "linear":
+            out.append(nn.Linear(width, width, rng=seed + i, dtype=dtype, input_grad=i > 0))
+        else:
+            out.append(nn.ReLU() if name == "relu" else nn.Sigmoid())
+    return out
+
+
+def _fused_and_plain_agree(make, x, rng, case):
+    """A Sequential (fused steps) and the same layers run one by one give the same bits:
+    output, dx (or None) and every parameter gradient; or raise the same error."""
+    count(case)
+    fused, plain = make(), make()
+    try:
+        h = x
+        for module in plain:
+            h = module(h)
+    except ValueError as e:  # e.g. pooled below a window's size: the same error, fused
+        with pytest.raises(ValueError) as fused_error:
+            fused(x)
+        assert str(fused_error.value) == str(e)
+        return
+    y = fused(x)
+    assert y.tobytes() == h.tobytes()
+    dout = rng.standard_normal(y.shape).astype(y.dtype)
+    dx = fused.backward(dout)
+    d = dout
+    for module in reversed(list(plain)):
+        d = module.backward(d)
+    assert (dx is None) == (d is None)
+    if dx is not None:
+        assert dx.tobytes() == d.tobytes()
+    for p, q in zip(fused.parameters(), plain.parameters()):
+        assert p.grad.tobytes() == q.grad.tobytes()
+    matched(case)
+
+
+@FUZZ
+@given(names=CONV_BLOCK_LAYERS, n=st.integers(0, 3), c=st.integers(1, 3),
+       hw=st.integers(6, 20), dtype=FLOATS, seed=st.integers(0, 100))
+def test_sequential_fusions_match_layer_by_layer_images(names, n, c, hw, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, hw, hw)).astype(dtype)
+    x[rng.random(x.shape) < 0.1] = 0.0  # ties and zeros before the ReLUs
+    _fused_and_plain_agree(lambda: nn.Sequential(*_image_layers(names, c, seed, dtype)), x, rng,
+                           "nn.Sequential fusions (images)")
+
+
+@FUZZ
+@given(names=DENSE_LAYERS, n=st.integers(0, 5), width=st.integers(1, 40), extra_axis=st.booleans(),
+       dtype=FLOATS, seed=st.integers(0, 100))
+def test_sequential_fusions_match_layer_by_layer_dense(names, n, width, extra_axis, dtype, seed):
+    rng = np.random.default_rng(seed)
+    shape = (n, 2, width) if extra_axis else (n, width)
+    x = rng.standard_normal(shape).astype(dtype)
+    _fused_and_plain_agree(lambda: nn.Sequential(*_dense_layers(names, width, seed, dtype)), x,
+                           rng, "nn.Sequential fusions (dense)")
