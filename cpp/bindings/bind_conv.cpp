@@ -138,12 +138,7 @@ py::array conv2d_forward_binding(py::handle x_obj, py::handle w_obj, py::handle 
   FloatArg w = float_arg(w_obj, "w");
   const ConvGeom g = conv_geom("conv2d_forward", x, w, s_obj, p_obj);
   const std::int64_t OC = w.shape[0];
-  std::optional<FloatArg> b;
-  if (!b_obj.is_none()) {
-    b = float_arg(b_obj, "b");
-    require_same_dtype(x, *b);
-    require_shape(*b, {OC});
-  }
+  const std::optional<FloatArg> b = optional_bias(b_obj, x, OC);
   Tensor y({g.N, OC, g.OH, g.OW}, x.dtype);
   dispatch_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -163,12 +158,7 @@ py::tuple conv2d_relu_max_pool2d_forward_binding(py::handle x_obj, py::handle w_
   FloatArg w = float_arg(w_obj, "w");
   const ConvGeom g = conv_geom(op, x, w, s_obj, p_obj);
   const std::int64_t OC = w.shape[0];
-  std::optional<FloatArg> b;
-  if (!b_obj.is_none()) {
-    b = float_arg(b_obj, "b");
-    require_same_dtype(x, *b);
-    require_shape(*b, {OC});
-  }
+  const std::optional<FloatArg> b = optional_bias(b_obj, x, OC);
   const Pair k = pair_arg(k_obj, "kernel_size", 1);
   const ConvGeom pg = geom(op, {g.N, OC, g.OH, g.OW}, k[0], k[1], pool_stride(pool_s_obj, k),
                            {0, 0});

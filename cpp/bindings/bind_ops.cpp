@@ -55,12 +55,7 @@ py::array linear_forward_impl(py::handle x_obj, py::handle w_obj, py::handle b_o
   FloatArg x = float_arg(x_obj, "x");
   FloatArg w = float_arg(w_obj, "w");
   auto [N, D, M] = linear_dims(x, w);
-  std::optional<FloatArg> b;
-  if (!b_obj.is_none()) {
-    b = float_arg(b_obj, "b");
-    require_same_dtype(x, *b);
-    require_shape(*b, {M});
-  }
+  const std::optional<FloatArg> b = optional_bias(b_obj, x, M);
   Tensor y({N, M}, x.dtype);
   dispatch_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);

@@ -85,6 +85,14 @@ void require_same_dtype(const FloatArg& a, const FloatArg& b) {
                          (b.dtype == DType::f32 ? "float32" : "float64"));
 }
 
+std::optional<FloatArg> optional_bias(py::handle obj, const FloatArg& like, std::int64_t n) {
+  if (obj.is_none()) return std::nullopt;
+  FloatArg b = float_arg(obj, "b");
+  require_same_dtype(like, b);
+  require_shape(b, {n});
+  return b;
+}
+
 IndexArg index_arg(py::handle obj, const char* name) {
   if (!py::isinstance<py::array>(obj))
     throw py::type_error(std::string(name) + " must be a numpy.ndarray of integers, got " +

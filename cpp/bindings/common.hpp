@@ -47,6 +47,9 @@ void require_shape(const FloatArg& arg, const Shape& expected);
 // TypeError unless both have the same dtype (fastbp never casts silently).
 void require_same_dtype(const FloatArg& a, const FloatArg& b);
 
+// An optional bias `b`: nothing for None, else a float array of shape (n,) and like's dtype.
+std::optional<FloatArg> optional_bias(py::handle obj, const FloatArg& like, std::int64_t n);
+
 // An integer NumPy array as contiguous int64 (bool and floats raise TypeError).
 struct IndexArg {
   py::array_t<std::int64_t, py::array::c_style> array;

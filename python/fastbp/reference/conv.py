@@ -164,7 +164,9 @@ def conv2d_relu_max_pool2d_forward(x, w, b, stride, padding, kernel_size, pool_s
 def conv2d_relu_max_pool2d_backward(dout, argmax, y, x, w, stride, padding, *,
                                     input_grad=True):
     """-> conv2d_backward of relu_max_pool2d_backward into the convolution's output."""
-    c_shape = conv2d_forward(x, w, None, stride, padding).shape
+    OH, OW = _output_size(x.shape, w.shape[2:], _pair(stride, "stride"),
+                          _pair(padding, "padding"), "conv2d_relu_max_pool2d_backward")
+    c_shape = (x.shape[0], w.shape[0], OH, OW)
     d_conv = relu_max_pool2d_backward(dout, argmax, y, c_shape)
     return conv2d_backward(d_conv, x, w, stride, padding, input_grad=input_grad)
 
