@@ -219,7 +219,28 @@ void pack_b_panel(const Problem<T>& pr, int nr, i64 j, int cols, i64 p0, i64 kc,
   } else {  // op(B)(p, j) = B[j * ldb + p]
     const T* src = pr.B + j * pr.ldb + p0;
     if (cols == R) {
-      for (i64 p = 0; p < kc; ++p)
+      i64 p = 0;
+#if defined(__SSE2__)
+      if constexpr (std::is_same_v<T, float> && NR % 4 == 0 && NR > 0) {
+        // Columns of op(B) are rows of B: 4 x 4 transposes of four rows by four
+        // of their elements, instead of R loads a row apart per element.
+        const i64 ld = pr.ldb;
+        for (; p + 4 <= kc; p += 4) {
+          for (int c = 0; c < R; c += 4) {
+            const float* s = src + c * ld + p;
+            __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + ld);
+            __m128 r2 = _mm_loadu_ps(s + 2 * ld), r3 = _mm_loadu_ps(s + 3 * ld);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            float* d = dst + p * R + c;
+            _mm_storeu_ps(d, r0);
+            _mm_storeu_ps(d + R, r1);
+            _mm_storeu_ps(d + 2 * R, r2);
+            _mm_storeu_ps(d + 3 * R, r3);
+          }
+        }
+      }
+#endif
+      for (; p < kc; ++p)
         for (int c = 0; c < R; ++c) dst[p * R + c] = src[c * pr.ldb + p];
       return;
     }
