@@ -94,6 +94,95 @@ def test_op_matches_reference_bitwise(name, state_names, cfg, shape, dtype, rng)
             np.testing.assert_array_equal(s, s_ref)
 
 
+MANY_SHAPES = [(1,), (7, 1, 9), (0, 4), (300, 500)]
+
+
+@pytest.mark.parametrize("name,state_names,cfg", OP_CASES, ids=[f"{c[0]}-{c[2]}" for c in OP_CASES])
+def test_op_many_matches_op_and_reference_bitwise(name, state_names, cfg, dtype, rng):
+    # The *_many op runs the single op on each entry: the same bits as one call per
+    # parameter, and as its NumPy twin.
+    many, single, ref = (getattr(ops, name + "_many"), getattr(ops, name),
+                         getattr(reference, name + "_many"))
+    stepped = name != "rmsprop_update"
+    params = [rng.standard_normal(s).astype(dtype) for s in MANY_SHAPES]
+    states = [_op_state(state_names, s, dtype) for s in MANY_SHAPES]  # [param][state]
+    copies = [([p.copy() for p in params], [[None if x is None else x.copy() for x in st]
+                                            for st in states]) for _ in range(2)]
+    for t in range(1, 4):
+        grads = [rng.standard_normal(s).astype(dtype) for s in MANY_SHAPES]
+        kw = dict(cfg, step=t) if stepped else cfg
+
+        def columns(st):  # [param][state] -> one list (or None) per state
+            return [None if n is None else [x[k] for x in st] for k, n in enumerate(state_names)]
+
+        assert many(params, grads, *columns(states), **kw) is None
+        for p, g, st in zip(copies[0][0], grads, copies[0][1]):
+            single(p, g, *st, **kw)
+        ref(copies[1][0], grads, *columns(copies[1][1]), **kw)
+    for other_params, other_states in copies:
+        for got, want in zip(params, other_params):
+            np.testing.assert_array_equal(got, want)
+        for st, other in zip(states, other_states):
+            for x, y in zip(st, other):
+                if x is not None:
+                    np.testing.assert_array_equal(x, y)
+
+
+def test_op_many_checks_everything_before_updating():
+    good = np.ones(3)
+
+    def adam(params, vs=None, vmaxs=None, **kw):
+        n = len(params)
+        vs = vs if vs is not None else [np.zeros(3) for _ in range(n)]
+        ops.adam_update_many(params, [np.ones(3)] * n, [np.zeros(3) for _ in range(n)], vs,
+                             vmaxs, step=1, **kw)
+
+    readonly = np.ones(3)
+    readonly.flags.writeable = False
+    cases = [
+        (lambda: adam([good, readonly]), ValueError, r"params\[1\] must be writable"),
+        (lambda: adam([good, np.ones(3)], vs=[np.zeros(3), np.zeros(4)]), ValueError,
+         r"exp_avg_sqs\[1\] must have shape \(3,\)"),
+        (lambda: adam([good, np.ones(3, np.float32)]), TypeError, "same dtype"),
+        (lambda: adam([good], vs=[np.zeros(3), np.zeros(3)]), ValueError, "same length"),
+        (lambda: adam([good], amsgrad=True), ValueError, "max_exp_avg_sqs are required"),
+        (lambda: adam([good], beta2=1.0), ValueError, "beta2"),
+        (lambda: ops.adagrad_update_many([good], [good.copy()], [np.zeros(3)], step=0),
+         ValueError, "step must be >= 1"),
+        (lambda: ops.adagrad_update_many([good], [good.copy()], np.zeros(3), step=1), TypeError,
+         "sums must be a list or tuple"),
+        (lambda: ops.rmsprop_update_many([good], [good.copy()], [np.zeros(3)], centered=True),
+         ValueError, "grad_avgs are required when centered"),
+        (lambda: ops.rmsprop_update_many([good], [good.copy()], [np.zeros(3)], None, [None],
+                                         momentum=0.5), TypeError, r"bufs\[0\]"),
+    ]
+    for call, exc, msg in cases:
+        with pytest.raises(exc, match=msg):
+            call()
+        np.testing.assert_array_equal(good, 1.0)  # the valid first entry was not updated
+
+
+@pytest.mark.parametrize("cls", [SGD, AdaGrad, RMSprop, Adam, AdamW])
+def test_step_is_one_core_call_unless_a_subclass_updates_per_parameter(cls, rng, monkeypatch):
+    many_name = {SGD: "sgd_update_many", AdaGrad: "adagrad_update_many",
+                 RMSprop: "rmsprop_update_many"}.get(cls, "adam_update_many")
+    calls = []
+    real = getattr(ops, many_name)
+    monkeypatch.setattr(ops, many_name, lambda *a, **k: calls.append(1) or real(*a, **k))
+    kwargs = {"lr": 0.1} if cls is SGD else {}
+    cls(make_params(rng), **kwargs).step()
+    assert len(calls) == 1
+
+    class PerParameter(cls):
+        def _update(self, p, state):
+            updated.append(p.name)
+            super()._update(p, state)
+
+    updated = []
+    PerParameter(make_params(rng), **kwargs).step()
+    assert updated == ["p0", "p1", "p2", "p3"] and len(calls) == 1
+
+
 def test_ops_by_hand():
     # AdaGrad's first step from a zero sum moves each element by lr * sign(g).
     p, g, s = np.array([1.0, -1.0]), np.array([0.5, -2.0]), np.zeros(2)

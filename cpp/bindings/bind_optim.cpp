@@ -48,74 +48,91 @@ void sgd_update_binding(py::handle param_obj, py::handle grad_obj, py::handle bu
   });
 }
 
-// sgd_update over lists of parameters in one call (what SGD.step does each step): every
-// array is checked before any is changed, then all are updated with the GIL released once.
-void sgd_update_many_binding(py::handle params_obj, py::handle grads_obj, py::handle bufs_obj,
-                             double lr, double momentum, bool nesterov, double weight_decay) {
-  const auto as_list = [](py::handle obj, const char* name) {
-    if (!py::isinstance<py::list>(obj) && !py::isinstance<py::tuple>(obj))
-      throw py::type_error(std::string(name) + " must be a list or tuple of arrays, got " +
-                           py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
-    return py::reinterpret_borrow<py::sequence>(obj);
-  };
-  const py::sequence params = as_list(params_obj, "params"), grads = as_list(grads_obj, "grads");
-  const std::size_t count = params.size();
-  if (grads.size() != count)
-    throw py::value_error("params and grads must have the same length, got " +
-                          std::to_string(count) + " and " + std::to_string(grads.size()));
-  std::optional<py::sequence> bufs;
-  if (momentum != 0.0) {
-    if (bufs_obj.is_none())
-      throw py::value_error("bufs (the momentum buffers) are required when momentum != 0, got None");
-    bufs = as_list(bufs_obj, "bufs");
-    if (bufs->size() != count)
-      throw py::value_error("params and bufs must have the same length, got " +
-                            std::to_string(count) + " and " + std::to_string(bufs->size()));
+// One list argument of an *_update_many call: a list or tuple with an array per
+// parameter, or None where the update does not use it.
+struct ListArg {
+  const char* name;  // "params", "grads", "bufs", ...
+  py::handle obj;
+  bool in_place;     // updated in place (else only read)
+  bool needed;       // false: ignored, may be None
+  const char* when;  // why it is needed, for the error on None ("momentum != 0")
+};
+
+constexpr std::size_t kMaxLists = 5;
+
+// The arrays of parameter i, in the order of the ListArgs (null where not needed).
+struct BatchEntry {
+  DType dtype;
+  std::int64_t n;
+  std::array<void*, kMaxLists> data;
+  template <class T> T* at(std::size_t k) const { return static_cast<T*>(data[k]); }
+};
+
+struct Batch {
+  std::vector<BatchEntry> entries;
+  std::vector<py::array> alive;  // a reference to every array, while the GIL is released
+};
+
+// What every *_update_many call checks before it changes anything: lists[0] are the
+// parameters (written), each list as long as it, and every array of its parameter's dtype
+// and shape, C-contiguous, and writable where it is updated in place. Errors name the
+// entry ("grads[3]").
+Batch checked_batch(const std::vector<ListArg>& lists) {
+  std::vector<py::sequence> seqs(lists.size());
+  for (std::size_t k = 0; k < lists.size(); ++k) {
+    const ListArg& list = lists[k];
+    if (!list.needed) continue;
+    if (list.obj.is_none())
+      throw py::value_error(std::string(list.name) + " are required when " + list.when +
+                            ", got None");
+    if (!py::isinstance<py::list>(list.obj) && !py::isinstance<py::tuple>(list.obj))
+      throw py::type_error(std::string(list.name) + " must be a list or tuple of arrays, got " +
+                           py::str(py::type::of(list.obj).attr("__name__")).cast<std::string>());
+    seqs[k] = py::reinterpret_borrow<py::sequence>(list.obj);
+    if (seqs[k].size() != seqs[0].size())
+      throw py::value_error(std::string(lists[0].name) + " and " + list.name +
+                            " must have the same length, got " + std::to_string(seqs[0].size()) +
+                            " and " + std::to_string(seqs[k].size()));
   }
-  std::vector<std::string> names;  // "params[3]", ...: the errors name the entry
-  names.reserve(3 * count);
-  std::vector<FloatArg> args;  // param, grad, buf (when momentum) per entry
-  args.reserve(3 * count);
+  Batch batch;
+  const std::size_t count = seqs[0].size();
+  batch.entries.reserve(count);
+  batch.alive.reserve(count * lists.size());
   for (std::size_t i = 0; i < count; ++i) {
     const std::string index = "[" + std::to_string(i) + "]";
-    names.push_back("params" + index);
-    FloatArg param = inplace_arg(params[i], names.back().c_str());
-    names.push_back("grads" + index);
-    FloatArg grad = contiguous_arg(grads[i], names.back().c_str());
-    require_same_dtype(param, grad);
-    require_shape(grad, param.shape);
-    if (bufs) {
-      names.push_back("bufs" + index);
-      FloatArg buf = inplace_arg((*bufs)[i], names.back().c_str());
-      require_same_dtype(param, buf);
-      require_shape(buf, param.shape);
-      args.push_back(std::move(buf));
+    const std::string param_name = lists[0].name + index;
+    FloatArg param = inplace_arg(seqs[0][i], param_name.c_str());
+    BatchEntry entry{param.dtype, param.numel(), {}};
+    entry.data[0] = param.array.mutable_data();
+    batch.alive.push_back(param.array);
+    for (std::size_t k = 1; k < lists.size(); ++k) {
+      if (!lists[k].needed) continue;
+      const std::string name = lists[k].name + index;
+      FloatArg a = lists[k].in_place ? inplace_arg(seqs[k][i], name.c_str())
+                                           : contiguous_arg(seqs[k][i], name.c_str());
+      require_same_dtype(param, a);
+      require_shape(a, param.shape);
+      entry.data[k] =
+          lists[k].in_place ? a.array.mutable_data() : const_cast<void*>(a.array.data());
+      batch.alive.push_back(a.array);
     }
-    args.push_back(std::move(param));
-    args.push_back(std::move(grad));
+    batch.entries.push_back(entry);
   }
-  struct Update {
-    DType dtype;
-    void* param;
-    const void* grad;
-    void* buf;
-    std::int64_t n;
-  };
-  std::vector<Update> updates;
-  const std::size_t stride = bufs ? 3 : 2;
-  for (std::size_t i = 0; i < count; ++i) {
-    FloatArg* entry = &args[i * stride];  // [buf,] param, grad
-    FloatArg& param = entry[stride - 2];
-    updates.push_back({param.dtype, param.array.mutable_data(), entry[stride - 1].array.data(),
-                       bufs ? entry[0].array.mutable_data() : nullptr, param.numel()});
-  }
+  return batch;
+}
+
+// sgd_update over lists of parameters in one call (what SGD.step does each step).
+void sgd_update_many_binding(py::handle params_obj, py::handle grads_obj, py::handle bufs_obj,
+                             double lr, double momentum, bool nesterov, double weight_decay) {
+  const Batch batch = checked_batch({{"params", params_obj, true, true, ""},
+                                     {"grads", grads_obj, false, true, ""},
+                                     {"bufs", bufs_obj, true, momentum != 0.0, "momentum != 0"}});
   py::gil_scoped_release release;
-  for (const Update& u : updates) {
-    dispatch_dtype(u.dtype, [&](auto tag) {
+  for (const BatchEntry& e : batch.entries) {
+    dispatch_dtype(e.dtype, [&](auto tag) {
       using T = decltype(tag);
-      sgd_update<T>(static_cast<T*>(u.param), static_cast<const T*>(u.grad),
-                    static_cast<T*>(u.buf), u.n, static_cast<T>(lr), static_cast<T>(momentum),
-                    nesterov, static_cast<T>(weight_decay));
+      sgd_update<T>(e.at<T>(0), e.at<T>(1), e.at<T>(2), e.n, static_cast<T>(lr),
+                    static_cast<T>(momentum), nesterov, static_cast<T>(weight_decay));
     });
   }
 }
@@ -185,15 +202,19 @@ void rmsprop_update_binding(py::handle param_obj, py::handle grad_obj, py::handl
   });
 }
 
-void adam_update_binding(py::handle param_obj, py::handle grad_obj, py::handle m_obj,
-                         py::handle v_obj, py::handle vmax_obj, std::int64_t step, double lr,
-                         double beta1, double beta2, double eps, double weight_decay,
-                         bool amsgrad, bool decoupled) {
+void adam_scalars(std::int64_t step, double beta1, double beta2) {
   step_arg(step);
   if (!(beta1 >= 0.0 && beta1 < 1.0)) throw py::value_error("beta1 must be in [0, 1), got " +
                                                             std::to_string(beta1));
   if (!(beta2 >= 0.0 && beta2 < 1.0)) throw py::value_error("beta2 must be in [0, 1), got " +
                                                             std::to_string(beta2));
+}
+
+void adam_update_binding(py::handle param_obj, py::handle grad_obj, py::handle m_obj,
+                         py::handle v_obj, py::handle vmax_obj, std::int64_t step, double lr,
+                         double beta1, double beta2, double eps, double weight_decay,
+                         bool amsgrad, bool decoupled) {
+  adam_scalars(step, beta1, beta2);
   FloatArg param = inplace_arg(param_obj, "param");
   FloatArg grad = contiguous_arg(grad_obj, "grad");
   require_same_dtype(param, grad);
@@ -208,6 +229,64 @@ void adam_update_binding(py::handle param_obj, py::handle grad_obj, py::handle m
                    mutable_ptr<T>(vmax), param.numel(), step, lr, beta1, beta2,
                    static_cast<T>(eps), weight_decay, decoupled);
   });
+}
+
+// The *_update_many bindings: the update of each entry, after checked_batch.
+void adagrad_update_many_binding(py::handle params_obj, py::handle grads_obj, py::handle sums_obj,
+                                 std::int64_t step, double lr, double lr_decay, double eps,
+                                 double weight_decay) {
+  step_arg(step);
+  const Batch batch = checked_batch({{"params", params_obj, true, true, ""},
+                                     {"grads", grads_obj, false, true, ""},
+                                     {"sums", sums_obj, true, true, ""}});
+  py::gil_scoped_release release;
+  for (const BatchEntry& e : batch.entries) {
+    dispatch_dtype(e.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      adagrad_update<T>(e.at<T>(0), e.at<T>(1), e.at<T>(2), e.n, step, lr, lr_decay,
+                        static_cast<T>(eps), static_cast<T>(weight_decay));
+    });
+  }
+}
+
+void rmsprop_update_many_binding(py::handle params_obj, py::handle grads_obj, py::handle sq_obj,
+                                 py::handle grad_avgs_obj, py::handle bufs_obj, double lr,
+                                 double alpha, double eps, double weight_decay, double momentum,
+                                 bool centered) {
+  const Batch batch = checked_batch({{"params", params_obj, true, true, ""},
+                                     {"grads", grads_obj, false, true, ""},
+                                     {"square_avgs", sq_obj, true, true, ""},
+                                     {"grad_avgs", grad_avgs_obj, true, centered, "centered"},
+                                     {"bufs", bufs_obj, true, momentum != 0.0, "momentum != 0"}});
+  py::gil_scoped_release release;
+  for (const BatchEntry& e : batch.entries) {
+    dispatch_dtype(e.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      rmsprop_update<T>(e.at<T>(0), e.at<T>(1), e.at<T>(2), e.at<T>(3), e.at<T>(4), e.n,
+                        static_cast<T>(lr), static_cast<T>(alpha), static_cast<T>(eps),
+                        static_cast<T>(weight_decay), static_cast<T>(momentum));
+    });
+  }
+}
+
+void adam_update_many_binding(py::handle params_obj, py::handle grads_obj, py::handle m_obj,
+                              py::handle v_obj, py::handle vmax_obj, std::int64_t step,
+                              double lr, double beta1, double beta2, double eps,
+                              double weight_decay, bool amsgrad, bool decoupled) {
+  adam_scalars(step, beta1, beta2);
+  const Batch batch = checked_batch({{"params", params_obj, true, true, ""},
+                                     {"grads", grads_obj, false, true, ""},
+                                     {"exp_avgs", m_obj, true, true, ""},
+                                     {"exp_avg_sqs", v_obj, true, true, ""},
+                                     {"max_exp_avg_sqs", vmax_obj, true, amsgrad, "amsgrad"}});
+  py::gil_scoped_release release;
+  for (const BatchEntry& e : batch.entries) {
+    dispatch_dtype(e.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      adam_update<T>(e.at<T>(0), e.at<T>(1), e.at<T>(2), e.at<T>(3), e.at<T>(4), e.n, step, lr,
+                     beta1, beta2, static_cast<T>(eps), weight_decay, decoupled);
+    });
+  }
 }
 
 double l2_penalty_accumulate_binding(py::handle grad_obj, py::handle w_obj, double reg) {
@@ -249,6 +328,22 @@ void bind_optim(py::module_& m) {
         py::arg("beta2") = 0.999, py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0,
         py::arg("amsgrad") = false, py::arg("decoupled_weight_decay") = false,
         "One Adam (AdamW when decoupled_weight_decay) step in place; returns None.");
+  m.def("adagrad_update_many", &adagrad_update_many_binding, py::arg("params"),
+        py::arg("grads"), py::arg("sums"), py::kw_only(), py::arg("step"), py::arg("lr") = 1e-2,
+        py::arg("lr_decay") = 0.0, py::arg("eps") = 1e-10, py::arg("weight_decay") = 0.0,
+        "adagrad_update on each entry of the lists; all checked before any update.");
+  m.def("rmsprop_update_many", &rmsprop_update_many_binding, py::arg("params"),
+        py::arg("grads"), py::arg("square_avgs"), py::arg("grad_avgs") = py::none(),
+        py::arg("bufs") = py::none(), py::kw_only(), py::arg("lr") = 1e-2,
+        py::arg("alpha") = 0.99, py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0,
+        py::arg("momentum") = 0.0, py::arg("centered") = false,
+        "rmsprop_update on each entry of the lists; all checked before any update.");
+  m.def("adam_update_many", &adam_update_many_binding, py::arg("params"), py::arg("grads"),
+        py::arg("exp_avgs"), py::arg("exp_avg_sqs"), py::arg("max_exp_avg_sqs") = py::none(),
+        py::kw_only(), py::arg("step"), py::arg("lr") = 1e-3, py::arg("beta1") = 0.9,
+        py::arg("beta2") = 0.999, py::arg("eps") = 1e-8, py::arg("weight_decay") = 0.0,
+        py::arg("amsgrad") = false, py::arg("decoupled_weight_decay") = false,
+        "adam_update on each entry of the lists; all checked before any update.");
   m.def("l2_penalty_accumulate", &l2_penalty_accumulate_binding, py::arg("grad"), py::arg("w"),
         py::arg("reg"), "grad += reg * w in place; returns 0.5 * reg * sum(w**2).");
 }

@@ -156,6 +156,47 @@ def sgd_update_many(
     weight_decay: float = 0.0,
 ) -> None: ...
 def l2_penalty_accumulate(grad: np.ndarray, w: np.ndarray, reg: float) -> float: ...
+def adagrad_update_many(
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    sums: Sequence[np.ndarray],
+    *,
+    step: int,
+    lr: float = 1e-2,
+    lr_decay: float = 0.0,
+    eps: float = 1e-10,
+    weight_decay: float = 0.0,
+) -> None: ...
+def rmsprop_update_many(
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    square_avgs: Sequence[np.ndarray],
+    grad_avgs: Optional[Sequence[np.ndarray]] = None,
+    bufs: Optional[Sequence[np.ndarray]] = None,
+    *,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+) -> None: ...
+def adam_update_many(
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    exp_avgs: Sequence[np.ndarray],
+    exp_avg_sqs: Sequence[np.ndarray],
+    max_exp_avg_sqs: Optional[Sequence[np.ndarray]] = None,
+    *,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    decoupled_weight_decay: bool = False,
+) -> None: ...
 def adagrad_update(
     param: np.ndarray,
     grad: np.ndarray,

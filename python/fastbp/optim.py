@@ -9,8 +9,9 @@ The loop is the PyTorch one::
         model.backward(loss.backward())
         opt.step()
 
-Each parameter's update is one fused C++ pass (``fastbp.ops.sgd_update``,
-``adagrad_update``, ``rmsprop_update``, ``adam_update``). The optimizers are
+Each step is one call into the core for all parameters
+(``fastbp.ops.sgd_update_many``, ``adagrad_update_many``, ``rmsprop_update_many``,
+``adam_update_many``), which makes one fused pass per parameter. The optimizers are
 :class:`SGD` (momentum, Nesterov), :class:`AdaGrad`, :class:`RMSprop`,
 :class:`Adam` and :class:`AdamW`, each with ``torch.optim``'s update formula,
 defaults and state names (``momentum_buffer``, ``sum``, ``square_avg``,
@@ -21,11 +22,13 @@ hyperparameters, per-parameter state arrays, ``zero_grad`` and a flat
 ``state_dict`` (``name -> float/bool/int`` for hyperparameters and the step
 count, ``"state.<i>.<key>" -> array`` for per-parameter state), which maps
 directly onto an ``.npz`` file. A new optimizer declares its hyperparameters,
-the state arrays it keeps, and ``_update``.
+the state arrays it keeps, and ``_update`` (one parameter); ``_update_all`` (all
+of them in one call) is optional.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections import OrderedDict
@@ -76,6 +79,11 @@ class Optimizer:
     def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
+    def _update_all(self) -> None:
+        """Every parameter's :meth:`_update` in one call into the core. ``step`` uses
+        it unless a subclass overrides ``_update`` below the class that defines it."""
+        raise NotImplementedError
+
     def _validate(self, hyper: Mapping[str, Any]) -> "OrderedDict[str, Any]":
         """Checked and normalised hyperparameters; raises ValueError/TypeError."""
         return OrderedDict(hyper)
@@ -83,8 +91,11 @@ class Optimizer:
     # --- public API -----------------------------------------------------
     def step(self) -> None:
         """Updates every parameter in place from its ``.grad``."""
-        for p, state in zip(self.params, self.state):
-            self._update(p, state)
+        if _batches_its_update(type(self)):
+            self._update_all()
+        else:
+            for p, state in zip(self.params, self.state):
+                self._update(p, state)
         self.step_count += 1
 
     def zero_grad(self) -> None:
@@ -160,6 +171,18 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())
         return f"{type(self).__name__}({len(self.params)} parameters, {args})"
+
+
+def _defining_class(cls: type, name: str) -> type:
+    return next(klass for klass in cls.__mro__ if name in vars(klass))
+
+
+@functools.lru_cache(maxsize=None)
+def _batches_its_update(cls: type) -> bool:
+    """Whether ``cls._update_all`` does what ``cls._update`` does per parameter: it is
+    defined by a subclass of Optimizer, in the class that defines ``_update`` or below."""
+    batched = _defining_class(cls, "_update_all")
+    return batched is not Optimizer and issubclass(batched, _defining_class(cls, "_update"))
 
 
 def _scalar(value: Any, key: str, owner: str) -> Any:
@@ -245,11 +268,7 @@ class SGD(Optimizer):
     def _state_keys(self, hyper: Mapping[str, Any]) -> Tuple[str, ...]:
         return ("momentum_buffer",) if hyper["momentum"] != 0 else ()
 
-    def step(self) -> None:
-        """Updates every parameter in place from its ``.grad``."""
-        if type(self)._update is not SGD._update:  # a subclass with its own update
-            super().step()
-            return
+    def _update_all(self) -> None:
         h = self.hyper
         momentum = h["momentum"]
         params = self.params
@@ -257,7 +276,6 @@ class SGD(Optimizer):
         ops.sgd_update_many([p.data for p in params], [p.grad for p in params], bufs,
                             lr=h["lr"], momentum=momentum, nesterov=h["nesterov"],
                             weight_decay=h["weight_decay"])
-        self.step_count += 1
 
     def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:
         h = self.hyper
@@ -317,6 +335,14 @@ class AdaGrad(Optimizer):
         h = self.hyper
         ops.adagrad_update(p.data, p.grad, state["sum"], step=self.step_count + 1, lr=h["lr"],
                            lr_decay=h["lr_decay"], eps=h["eps"], weight_decay=h["weight_decay"])
+
+    def _update_all(self) -> None:
+        h = self.hyper
+        params = self.params
+        ops.adagrad_update_many([p.data for p in params], [p.grad for p in params],
+                                [state["sum"] for state in self.state],
+                                step=self.step_count + 1, lr=h["lr"], lr_decay=h["lr_decay"],
+                                eps=h["eps"], weight_decay=h["weight_decay"])
 
 
 Adagrad = AdaGrad
@@ -382,6 +408,18 @@ class RMSprop(Optimizer):
                            eps=h["eps"], weight_decay=h["weight_decay"],
                            momentum=h["momentum"], centered=h["centered"])
 
+    def _update_all(self) -> None:
+        h = self.hyper
+        params, states = self.params, self.state
+        ops.rmsprop_update_many(
+            [p.data for p in params], [p.grad for p in params],
+            [state["square_avg"] for state in states],
+            [state.get("grad_avg") for state in states] if h["centered"] else None,
+            [state.get("momentum_buffer") for state in states] if h["momentum"] != 0 else None,
+            lr=h["lr"], alpha=h["alpha"], eps=h["eps"], weight_decay=h["weight_decay"],
+            momentum=h["momentum"], centered=h["centered"],
+        )
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with ``torch.optim.Adam``'s formula and defaults
@@ -441,6 +479,18 @@ class Adam(Optimizer):
                         beta1=h["beta1"], beta2=h["beta2"], eps=h["eps"],
                         weight_decay=h["weight_decay"], amsgrad=h["amsgrad"],
                         decoupled_weight_decay=self._decoupled)
+
+    def _update_all(self) -> None:
+        h = self.hyper
+        params, states = self.params, self.state
+        ops.adam_update_many(
+            [p.data for p in params], [p.grad for p in params],
+            [state["exp_avg"] for state in states], [state["exp_avg_sq"] for state in states],
+            [state.get("max_exp_avg_sq") for state in states] if h["amsgrad"] else None,
+            step=self.step_count + 1, lr=h["lr"], beta1=h["beta1"], beta2=h["beta2"],
+            eps=h["eps"], weight_decay=h["weight_decay"], amsgrad=h["amsgrad"],
+            decoupled_weight_decay=self._decoupled,
+        )
 
     @property
     def betas(self) -> Tuple[float, float]:

@@ -41,9 +41,12 @@ from fastbp.ops.dense import (
 )
 from fastbp.ops.optim import (
     adagrad_update,
+    adagrad_update_many,
     adam_update,
+    adam_update_many,
     l2_penalty_accumulate,
     rmsprop_update,
+    rmsprop_update_many,
     sgd_update,
     sgd_update_many,
 )
@@ -57,7 +60,9 @@ from fastbp.ops.train import (
 
 __all__ = [
     "adagrad_update",
+    "adagrad_update_many",
     "adam_update",
+    "adam_update_many",
     "avg_pool2d_backward",
     "avg_pool2d_forward",
     "batchnorm_backward",
@@ -88,6 +93,7 @@ __all__ = [
     "relu_backward",
     "relu_forward",
     "rmsprop_update",
+    "rmsprop_update_many",
     "sgd_update",
     "sgd_update_many",
     "sigmoid_backward",

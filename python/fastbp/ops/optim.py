@@ -161,3 +161,71 @@ def adam_update(
         beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
         decoupled_weight_decay=decoupled_weight_decay,
     )
+
+
+def adagrad_update_many(
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    sums: Sequence[np.ndarray],
+    *,
+    step: int,
+    lr: float = 1e-2,
+    lr_decay: float = 0.0,
+    eps: float = 1e-10,
+    weight_decay: float = 0.0,
+) -> None:
+    """:func:`adagrad_update` on each ``(params[i], grads[i], sums[i])`` in one call;
+    every array is checked before any is updated (as :func:`sgd_update_many`)."""
+    _core.adagrad_update_many(
+        params, grads, sums, step=step, lr=lr, lr_decay=lr_decay, eps=eps,
+        weight_decay=weight_decay,
+    )
+
+
+def rmsprop_update_many(
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    square_avgs: Sequence[np.ndarray],
+    grad_avgs: Optional[Sequence[np.ndarray]] = None,
+    bufs: Optional[Sequence[np.ndarray]] = None,
+    *,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+) -> None:
+    """:func:`rmsprop_update` on each entry of the lists in one call; ``grad_avgs``
+    may be None unless ``centered``, ``bufs`` unless ``momentum != 0``. Every array
+    is checked before any is updated."""
+    _core.rmsprop_update_many(
+        params, grads, square_avgs, grad_avgs, bufs, lr=lr, alpha=alpha, eps=eps,
+        weight_decay=weight_decay, momentum=momentum, centered=centered,
+    )
+
+
+def adam_update_many(
+    params: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    exp_avgs: Sequence[np.ndarray],
+    exp_avg_sqs: Sequence[np.ndarray],
+    max_exp_avg_sqs: Optional[Sequence[np.ndarray]] = None,
+    *,
+    step: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    decoupled_weight_decay: bool = False,
+) -> None:
+    """:func:`adam_update` on each entry of the lists in one call (what
+    :class:`fastbp.optim.Adam` and ``AdamW`` do each step); ``max_exp_avg_sqs``
+    may be None unless ``amsgrad``. Every array is checked before any is updated."""
+    _core.adam_update_many(
+        params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step=step, lr=lr, beta1=beta1,
+        beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+        decoupled_weight_decay=decoupled_weight_decay,
+    )

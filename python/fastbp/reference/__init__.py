@@ -37,9 +37,12 @@ from fastbp.reference.dense import (
 )
 from fastbp.reference.optim import (
     adagrad_update,
+    adagrad_update_many,
     adam_update,
+    adam_update_many,
     l2_penalty_accumulate,
     rmsprop_update,
+    rmsprop_update_many,
     sgd_update,
     sgd_update_many,
 )
@@ -53,7 +56,9 @@ from fastbp.reference.train import (
 
 __all__ = [
     "adagrad_update",
+    "adagrad_update_many",
     "adam_update",
+    "adam_update_many",
     "avg_pool2d_backward",
     "avg_pool2d_forward",
     "batchnorm_backward",
@@ -84,6 +89,7 @@ __all__ = [
     "relu_backward",
     "relu_forward",
     "rmsprop_update",
+    "rmsprop_update_many",
     "sgd_update",
     "sgd_update_many",
     "sigmoid_backward",

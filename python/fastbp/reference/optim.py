@@ -100,3 +100,32 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, step, 
         np.maximum(vmax, exp_avg_sq, out=vmax)
         v = vmax
     param -= step_size * exp_avg / (np.sqrt(v) / bc2_sqrt + t(eps))
+
+
+def _entries(params, *lists):
+    """Per parameter, its entry of each list (None for a list given as None)."""
+    for lst in lists:
+        if lst is not None and len(lst) != len(params):
+            raise ValueError("every list must have as many entries as params")
+    columns = [lst if lst is not None else [None] * len(params) for lst in lists]
+    return zip(params, *columns)
+
+
+def adagrad_update_many(params, grads, sums, *, step, **hyper):
+    """:func:`adagrad_update` on each entry of the lists."""
+    for param, grad, s in _entries(params, grads, sums):
+        adagrad_update(param, grad, s, step=step, **hyper)
+
+
+def rmsprop_update_many(params, grads, square_avgs, grad_avgs=None, bufs=None, **hyper):
+    """:func:`rmsprop_update` on each entry of the lists."""
+    for param, grad, sq, ga, buf in _entries(params, grads, square_avgs, grad_avgs, bufs):
+        rmsprop_update(param, grad, sq, ga, buf, **hyper)
+
+
+def adam_update_many(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step,
+                     **hyper):
+    """:func:`adam_update` on each entry of the lists."""
+    for param, grad, m, v, vmax in _entries(params, grads, exp_avgs, exp_avg_sqs,
+                                            max_exp_avg_sqs):
+        adam_update(param, grad, m, v, vmax, step=step, **hyper)
