@@ -505,6 +505,82 @@ def test_sgd_update_op(dtype, bad_dtype, shape, g_readonly, momentum, nesterov, 
     matched("ops.sgd_update")
 
 
+# Each *_many op: its lists after params and grads, and its keyword arguments.
+MANY_OPS = {
+    "sgd_update_many": (["bufs"], dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    "adagrad_update_many": (["sums"], dict(step=2, lr=0.1, lr_decay=0.01, weight_decay=0.01)),
+    "rmsprop_update_many": (["square_avgs", "grad_avgs", "bufs"],
+                            dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.01)),
+    "adam_update_many": (["exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"],
+                         dict(step=3, lr=0.01, amsgrad=True, weight_decay=0.01)),
+}
+MANY_ERRORS = {
+    "bad-dtype": (TypeError, "float32 or float64"),
+    "other-dtype": (TypeError, "must have the same dtype"),
+    "shape": (ValueError, "must have shape"),
+    "layout": (ValueError, "must be a C-contiguous"),
+    "readonly": (ValueError, "must be writable"),
+    "none": (TypeError, "float32 or float64, got NoneType"),
+    "short": (ValueError, "must have the same length"),
+    "not-a-list": (TypeError, "must be a list or tuple"),
+}
+
+
+@FUZZ
+@given(name=st.sampled_from(sorted(MANY_OPS)), dtype=FLOATS,
+       shapes=st.lists(hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=5),
+                       min_size=1, max_size=4),
+       error=st.sampled_from([None] * 4 + sorted(MANY_ERRORS)), data=st.data())
+def test_update_many_ops(name, dtype, shapes, error, data):
+    count(f"ops.{name}")
+    state_names, kwargs = MANY_OPS[name]
+    lists = {"params": [data.draw(arrays(dtype, s, finite=True, view="plain")) for s in shapes],
+             "grads": [data.draw(arrays(dtype, s, finite=True, view="plain")) for s in shapes]}
+    for state in state_names:  # square averages must stay >= 0: start every state at 0.5
+        lists[state] = [np.full(s, 0.5 if state != "grad_avgs" else 0.01, dtype) for s in shapes]
+    if error is not None:
+        target = data.draw(st.sampled_from(sorted(lists)))
+        i = data.draw(st.integers(0, len(shapes) - 1))
+        entry = lists[target][i]
+        if error == "readonly" and target == "grads":
+            error = "shape"  # grads are only read: a read-only one is fine
+        if error == "short" and target == "params":
+            target, i = "grads", 0
+        replaced = {
+            "bad-dtype": lambda: entry.astype(np.int32),
+            "other-dtype": lambda: entry.astype(np.float32 if dtype == np.float64 else np.float64),
+            "shape": lambda: np.zeros(entry.shape + (2,), dtype),
+            "layout": lambda: np.zeros(entry.shape[::-1] + (2,), dtype)[..., 0].T,
+            "readonly": lambda: np.require(entry, requirements="C"),
+            "none": lambda: None,
+        }
+        if error == "short":
+            lists[target] = lists[target][1:]
+        elif error == "not-a-list":
+            lists[target] = entry
+        else:
+            lists[target][i] = replaced[error]()
+            if error == "readonly":
+                lists[target][i].flags.writeable = False
+        before = [a.copy() for key in lists if isinstance(lists[key], list)
+                  for a in lists[key] if isinstance(a, np.ndarray)]
+        exc, match = MANY_ERRORS[error]
+        with pytest.raises(exc, match=match):
+            getattr(ops, name)(*lists.values(), **kwargs)
+        after = [a for key in lists if isinstance(lists[key], list)
+                 for a in lists[key] if isinstance(a, np.ndarray)]
+        for a, b in zip(after, before):  # nothing was updated
+            np.testing.assert_array_equal(a, b)
+        return
+    want = {key: [a.copy() for a in arrays_] for key, arrays_ in lists.items()}
+    getattr(ops, name)(*lists.values(), **kwargs)
+    getattr(ref, name)(*want.values(), **kwargs)
+    for key in lists:
+        for got, expected in zip(lists[key], want[key]):
+            np.testing.assert_array_equal(got, expected)  # the same formulas, bitwise
+    matched(f"ops.{name}")
+
+
 @FUZZ
 @given(dtype=MOSTLY_FLOAT, shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5),
        w_view=VIEWS, reg=st.floats(0, 10), other_shape=RARELY, data=st.data())
