@@ -104,12 +104,13 @@ inline std::int64_t tap_offset(const Plane& s, std::int64_t k) {
   return (c * s.HP + kh) * s.WP + kw;
 }
 
-// dw[r, k0 + t] for r < MR, t < KB, from one sample (see the header's order).
+// dw[r, t] for r < MR, t < KB, from one sample (see the header's order); offsets[t] is
+// tap t's tap_offset.
 template <int MR, int KB>
-void dw_tile(float* dw, const float* dout, const float* xp, std::int64_t k0, const Plane& s,
-             bool accumulate) {
-  std::int64_t off[KB];
-  for (int t = 0; t < KB; ++t) off[t] = tap_offset(s, k0 + t);
+void dw_tile(float* dw, const float* dout, const float* xp, const std::int64_t* offsets,
+             const Plane& s, bool accumulate) {
+  std::int64_t off[KB];  // in registers
+  for (int t = 0; t < KB; ++t) off[t] = offsets[t];
   __m256 acc[MR][KB];
   for (int r = 0; r < MR; ++r)
     for (int t = 0; t < KB; ++t) acc[r][t] = _mm256_setzero_ps();
@@ -150,12 +151,20 @@ void dw_tile(float* dw, const float* dout, const float* xp, std::int64_t k0, con
 
 // dw_tile<mr, KB>, for mr in [1, MR].
 template <int KB, int MR = kMaxFilters>
-void dw_tile_mr(int mr, float* dw, const float* dout, const float* xp, std::int64_t k0,
+void dw_tile_mr(int mr, float* dw, const float* dout, const float* xp, const std::int64_t* off,
                 const Plane& s, bool accumulate) {
   if constexpr (MR > 1) {
-    if (mr < MR) return dw_tile_mr<KB, MR - 1>(mr, dw, dout, xp, k0, s, accumulate);
+    if (mr < MR) return dw_tile_mr<KB, MR - 1>(mr, dw, dout, xp, off, s, accumulate);
   }
-  dw_tile<MR, KB>(dw, dout, xp, k0, s, accumulate);
+  dw_tile<MR, KB>(dw, dout, xp, off, s, accumulate);
+}
+
+// Every tap's tap_offset, in a per-thread buffer that is grown once and then reused.
+const std::int64_t* tap_offsets(const Plane& s) {
+  thread_local std::vector<std::int64_t> off;
+  off.resize(static_cast<std::size_t>(s.CKK));
+  for (std::int64_t k = 0; k < s.CKK; ++k) off[static_cast<std::size_t>(k)] = tap_offset(s, k);
+  return off.data();
 }
 
 }  // namespace
@@ -163,9 +172,7 @@ void dw_tile_mr(int mr, float* dw, const float* dout, const float* xp, std::int6
 void conv_direct_forward_f32_avx2(float* y, const float* xp, const float* w, const float* b,
                                   const ConvGeom& g, std::int64_t OC) {
   const Plane s(g);
-  thread_local std::vector<std::int64_t> off;  // grown once per thread, then reused
-  off.resize(static_cast<std::size_t>(s.CKK));
-  for (std::int64_t k = 0; k < s.CKK; ++k) off[static_cast<std::size_t>(k)] = tap_offset(s, k);
+  const std::int64_t* off = tap_offsets(s);
   const std::int64_t vectors = (s.OW + 7) / 8;
   for (std::int64_t oh = 0; oh < s.OH; ++oh) {
     const float* x_row = xp + oh * s.SH * s.WP;
@@ -182,10 +189,10 @@ void conv_direct_forward_f32_avx2(float* y, const float* xp, const float* w, con
         const float* b_oc = b == nullptr ? nullptr : b + oc;
         const float* x_tile = x_row + ow;
         switch (nv) {
-          case 1: forward_tile_mr<1>(mr, y_tile, x_tile, off.data(), w_oc, b_oc, s, last); break;
-          case 2: forward_tile_mr<2>(mr, y_tile, x_tile, off.data(), w_oc, b_oc, s, last); break;
-          case 3: forward_tile_mr<3>(mr, y_tile, x_tile, off.data(), w_oc, b_oc, s, last); break;
-          default: forward_tile_mr<4>(mr, y_tile, x_tile, off.data(), w_oc, b_oc, s, last);
+          case 1: forward_tile_mr<1>(mr, y_tile, x_tile, off, w_oc, b_oc, s, last); break;
+          case 2: forward_tile_mr<2>(mr, y_tile, x_tile, off, w_oc, b_oc, s, last); break;
+          case 3: forward_tile_mr<3>(mr, y_tile, x_tile, off, w_oc, b_oc, s, last); break;
+          default: forward_tile_mr<4>(mr, y_tile, x_tile, off, w_oc, b_oc, s, last);
         }
       }
       v += nv;
@@ -196,15 +203,16 @@ void conv_direct_forward_f32_avx2(float* y, const float* xp, const float* w, con
 void conv_direct_dw_f32_avx2(float* dw, const float* dout, const float* xp, const ConvGeom& g,
                              std::int64_t OC, bool accumulate) {
   const Plane s(g);
+  const std::int64_t* off = tap_offsets(s);
   for (std::int64_t oc = 0; oc < OC; oc += kMaxFilters) {
     const int mr = static_cast<int>(std::min<std::int64_t>(kMaxFilters, OC - oc));
     for (std::int64_t k = 0; k < s.CKK; k += kMaxTaps) {
       float* dw_tile_at = dw + oc * s.CKK + k;
       const float* dout_oc = dout + oc * s.P;
       switch (std::min<std::int64_t>(kMaxTaps, s.CKK - k)) {
-        case 1: dw_tile_mr<1>(mr, dw_tile_at, dout_oc, xp, k, s, accumulate); break;
-        case 2: dw_tile_mr<2>(mr, dw_tile_at, dout_oc, xp, k, s, accumulate); break;
-        default: dw_tile_mr<3>(mr, dw_tile_at, dout_oc, xp, k, s, accumulate);
+        case 1: dw_tile_mr<1>(mr, dw_tile_at, dout_oc, xp, off + k, s, accumulate); break;
+        case 2: dw_tile_mr<2>(mr, dw_tile_at, dout_oc, xp, off + k, s, accumulate); break;
+        default: dw_tile_mr<3>(mr, dw_tile_at, dout_oc, xp, off + k, s, accumulate);
       }
     }
   }
