@@ -73,10 +73,10 @@ struct Batch {
   std::vector<py::array> alive;  // a reference to every array, while the GIL is released
 };
 
-// What every *_update_many call checks before it changes anything: lists[0] are the
-// parameters (written), each list as long as it, and every array of its parameter's dtype
-// and shape, C-contiguous, and writable where it is updated in place. Errors name the
-// entry ("grads[3]").
+// What every *_update_many call checks before it changes anything (at most kMaxLists
+// lists): lists[0] are the parameters (written), each list as long as it, and every array
+// of its parameter's dtype and shape, C-contiguous, and writable where it is updated in
+// place. Errors name the entry ("grads[3]").
 Batch checked_batch(const std::vector<ListArg>& lists) {
   std::vector<py::sequence> seqs(lists.size());
   for (std::size_t k = 0; k < lists.size(); ++k) {
@@ -109,7 +109,7 @@ Batch checked_batch(const std::vector<ListArg>& lists) {
       if (!lists[k].needed) continue;
       const std::string name = lists[k].name + index;
       FloatArg a = lists[k].in_place ? inplace_arg(seqs[k][i], name.c_str())
-                                           : contiguous_arg(seqs[k][i], name.c_str());
+                                     : contiguous_arg(seqs[k][i], name.c_str());
       require_same_dtype(param, a);
       require_shape(a, param.shape);
       entry.data[k] =
