@@ -52,7 +52,11 @@ PYBIND11_MODULE(_core, m) {
         if (n < 1) throw py::value_error("num_threads must be >= 1, got " + std::to_string(n));
         set_num_threads(n);
       },
-      py::arg("n"), "Set the threads fastbp's parallel regions use (n >= 1).");
+      py::arg("n"),
+      "Set the threads fastbp's parallel regions use (n >= 1; default: the cores, or "
+      "OMP_NUM_THREADS). Where other programs keep cores busy, fewer threads, or "
+      "GOMP_SPINCOUNT=1000 in the environment before Python starts, can be much faster "
+      "(README, 'Busy cores').");
   m.def(
       "fma_peak_gflops",
       [](int threads, double seconds) {
