@@ -113,6 +113,8 @@ DIRECT_CASES = [  # (N, C, H, W, OC, kernel, stride, padding)
     (3, 1, 28, 28, 30, 5, 1, 0),  # SimpleConvNet's first layer
     (2, 3, 9, 9, 5, 3, 1, 1),
     (2, 1, 5, 12, 1, (1, 5), (2, 1), 0),  # OW = 8: one full vector
+    (2, 3, 6, 16, 5, 3, 1, 1),  # OW = 16: rows of two whole vectors (the unrolled dw rows)
+    (2, 2, 4, 34, 6, 3, 1, 0),  # OW = 32: four whole vectors
     (1, 2, 6, 32, 7, 2, (3, 1), (1, 0)),  # OW = 31
     (5, 1, 4, 4, 2, 3, 1, 0),  # OW = 2: one partial vector
     (2, 4, 3, 40, 3, (1, 2), 1, (0, 1)),  # OW = 41, 8 taps

@@ -104,9 +104,18 @@ inline std::int64_t tap_offset(const Plane& s, std::int64_t k) {
   return (c * s.HP + kh) * s.WP + kw;
 }
 
+// Every tap's tap_offset, in a per-thread buffer that is grown once and then reused.
+const std::int64_t* tap_offsets(const Plane& s) {
+  thread_local std::vector<std::int64_t> off;
+  off.resize(static_cast<std::size_t>(s.CKK));
+  for (std::int64_t k = 0; k < s.CKK; ++k) off[static_cast<std::size_t>(k)] = tap_offset(s, k);
+  return off.data();
+}
+
 // dw[r, t] for r < MR, t < KB, from one sample (see the header's order); offsets[t] is
-// tap t's tap_offset.
-template <int MR, int KB>
+// tap t's tap_offset. NV > 0: rows of exactly NV vectors (OW == 8 * NV), whose loop the
+// compiler unrolls (the same operations in the same order as NV == 0, any OW).
+template <int MR, int KB, int NV>
 void dw_tile(float* dw, const float* dout, const float* xp, const std::int64_t* offsets,
              const Plane& s, bool accumulate) {
   std::int64_t off[KB];  // in registers
@@ -114,11 +123,12 @@ void dw_tile(float* dw, const float* dout, const float* xp, const std::int64_t* 
   __m256 acc[MR][KB];
   for (int r = 0; r < MR; ++r)
     for (int t = 0; t < KB; ++t) acc[r][t] = _mm256_setzero_ps();
-  const std::int64_t full = s.OW / 8 * 8;
+  const std::int64_t full = NV > 0 ? 8 * NV : s.OW / 8 * 8;
   const __m256i tail = first_lanes(s.OW - full);
   for (std::int64_t oh = 0; oh < s.OH; ++oh) {
     const float* d_row = dout + oh * s.OW;
     const float* x_row = xp + oh * s.SH * s.WP;
+#pragma GCC unroll 4
     for (std::int64_t ow = 0; ow < full; ow += 8) {
       __m256 dv[MR];
       for (int r = 0; r < MR; ++r) dv[r] = _mm256_loadu_ps(d_row + r * s.P + ow);
@@ -127,7 +137,7 @@ void dw_tile(float* dw, const float* dout, const float* xp, const std::int64_t* 
         for (int r = 0; r < MR; ++r) acc[r][t] = _mm256_fmadd_ps(dv[r], xv, acc[r][t]);
       }
     }
-    if (full < s.OW) {  // the lanes past OW load as zeros on both sides (0 * Inf is NaN)
+    if (NV == 0 && full < s.OW) {  // lanes past OW load as zeros on both sides (0 * Inf = NaN)
       __m256 dv[MR];
       for (int r = 0; r < MR; ++r) dv[r] = _mm256_maskload_ps(d_row + r * s.P + full, tail);
       for (int t = 0; t < KB; ++t) {
@@ -149,22 +159,33 @@ void dw_tile(float* dw, const float* dout, const float* xp, const std::int64_t* 
   }
 }
 
-// dw_tile<mr, KB>, for mr in [1, MR].
-template <int KB, int MR = kMaxFilters>
+// dw_tile<mr, KB, NV>, for mr in [1, MR].
+template <int KB, int NV, int MR = kMaxFilters>
 void dw_tile_mr(int mr, float* dw, const float* dout, const float* xp, const std::int64_t* off,
                 const Plane& s, bool accumulate) {
   if constexpr (MR > 1) {
-    if (mr < MR) return dw_tile_mr<KB, MR - 1>(mr, dw, dout, xp, off, s, accumulate);
+    if (mr < MR) return dw_tile_mr<KB, NV, MR - 1>(mr, dw, dout, xp, off, s, accumulate);
   }
-  dw_tile<MR, KB>(dw, dout, xp, off, s, accumulate);
+  dw_tile<MR, KB, NV>(dw, dout, xp, off, s, accumulate);
 }
 
-// Every tap's tap_offset, in a per-thread buffer that is grown once and then reused.
-const std::int64_t* tap_offsets(const Plane& s) {
-  thread_local std::vector<std::int64_t> off;
-  off.resize(static_cast<std::size_t>(s.CKK));
-  for (std::int64_t k = 0; k < s.CKK; ++k) off[static_cast<std::size_t>(k)] = tap_offset(s, k);
-  return off.data();
+// The weight gradient of one sample with rows of NV vectors (0: any width).
+template <int NV>
+void dw_sample(float* dw, const float* dout, const float* xp, const Plane& s, std::int64_t OC,
+               bool accumulate) {
+  const std::int64_t* off = tap_offsets(s);
+  for (std::int64_t oc = 0; oc < OC; oc += kMaxFilters) {
+    const int mr = static_cast<int>(std::min<std::int64_t>(kMaxFilters, OC - oc));
+    for (std::int64_t k = 0; k < s.CKK; k += kMaxTaps) {
+      float* dw_tile_at = dw + oc * s.CKK + k;
+      const float* dout_oc = dout + oc * s.P;
+      switch (std::min<std::int64_t>(kMaxTaps, s.CKK - k)) {
+        case 1: dw_tile_mr<1, NV>(mr, dw_tile_at, dout_oc, xp, off + k, s, accumulate); break;
+        case 2: dw_tile_mr<2, NV>(mr, dw_tile_at, dout_oc, xp, off + k, s, accumulate); break;
+        default: dw_tile_mr<3, NV>(mr, dw_tile_at, dout_oc, xp, off + k, s, accumulate);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -203,18 +224,12 @@ void conv_direct_forward_f32_avx2(float* y, const float* xp, const float* w, con
 void conv_direct_dw_f32_avx2(float* dw, const float* dout, const float* xp, const ConvGeom& g,
                              std::int64_t OC, bool accumulate) {
   const Plane s(g);
-  const std::int64_t* off = tap_offsets(s);
-  for (std::int64_t oc = 0; oc < OC; oc += kMaxFilters) {
-    const int mr = static_cast<int>(std::min<std::int64_t>(kMaxFilters, OC - oc));
-    for (std::int64_t k = 0; k < s.CKK; k += kMaxTaps) {
-      float* dw_tile_at = dw + oc * s.CKK + k;
-      const float* dout_oc = dout + oc * s.P;
-      switch (std::min<std::int64_t>(kMaxTaps, s.CKK - k)) {
-        case 1: dw_tile_mr<1>(mr, dw_tile_at, dout_oc, xp, off + k, s, accumulate); break;
-        case 2: dw_tile_mr<2>(mr, dw_tile_at, dout_oc, xp, off + k, s, accumulate); break;
-        default: dw_tile_mr<3>(mr, dw_tile_at, dout_oc, xp, off + k, s, accumulate);
-      }
-    }
+  switch (s.OW % 8 == 0 ? s.OW / 8 : 0) {  // short rows of whole vectors: unrolled
+    case 1: return dw_sample<1>(dw, dout, xp, s, OC, accumulate);
+    case 2: return dw_sample<2>(dw, dout, xp, s, OC, accumulate);
+    case 3: return dw_sample<3>(dw, dout, xp, s, OC, accumulate);
+    case 4: return dw_sample<4>(dw, dout, xp, s, OC, accumulate);
+    default: return dw_sample<0>(dw, dout, xp, s, OC, accumulate);
   }
 }
 
