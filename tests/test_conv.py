@@ -148,8 +148,47 @@ def test_direct_convolution_matches_reference(rng, case):
     np.testing.assert_array_equal(db_only, db)
 
 
+# 3x3, stride 1, at least 16 channels in and out: float32 runs Winograd F(2x2, 3x3) (forward,
+# dw, and dx as a forward of dout). Odd sizes leave part of the last 2x2 tile of a row or
+# column outside; tile rows beyond 8 tiles, images of several blocks of tile rows, channel
+# counts that are not multiples of the GEMM tile's 6 rows or 16 columns.
+WINOGRAD_CASES = [  # (N, C, H, W, OC, padding)
+    (2, 16, 16, 16, 16, 1),
+    (3, 17, 7, 9, 20, 1),  # odd height and width
+    (2, 32, 5, 13, 18, 0),  # no padding
+    (1, 16, 3, 3, 16, 2),  # padding 2: dx with unpadded dout
+    (2, 16, 1, 1, 16, 1),  # one pixel
+    (2, 16, 6, 21, 16, (3, 1)),  # padding past the kernel: dx by GEMM + col2im
+    (33, 16, 4, 4, 16, 1),  # several chunks of samples in the weight gradient
+    (1, 16, 40, 37, 24, 1),  # several blocks of tile rows, 19 tiles per row
+    (2, 20, 9, 40, 64, (1, 0)),  # 20 tiles per row, unequal padding
+]
+
+
+@pytest.mark.parametrize("case", WINOGRAD_CASES)
+def test_winograd_convolution_matches_reference(rng, case):
+    N, C, H, W, OC, p = case
+    x = _rand(rng, (N, C, H, W), np.float32)
+    w = _rand(rng, (OC, C, 3, 3), np.float32)
+    b = _rand(rng, (OC,), np.float32)
+    x64, w64, b64 = (a.astype(np.float64) for a in (x, w, b))
+    y = ops.conv2d_forward(x, w, b, 1, p)
+    _close(y, ref.conv2d_forward(x64, w64, b64, 1, p).astype(np.float32), np.float32, C * 9)
+    dout = _rand(rng, y.shape, np.float32)
+    dx, dw, db = ops.conv2d_backward(dout, x, w, 1, p)
+    want = ref.conv2d_backward(dout.astype(np.float64), x64, w64, 1, p)
+    P = y.shape[2] * y.shape[3]
+    for got, expected, terms in zip((dx, dw, db), want, (OC * 9, N * P, N * P)):
+        _close(got, expected.astype(np.float32), np.float32, terms)
+    none, dw_only, db_only = ops.conv2d_backward(dout, x, w, 1, p, input_grad=False)
+    assert none is None
+    np.testing.assert_array_equal(dw_only, dw)
+    np.testing.assert_array_equal(db_only, db)
+
+
 @pytest.mark.parametrize("case", [  # (N, C, H, W, OC, kernel, stride, padding, pool, pool stride)
     (5, 1, 28, 28, 30, 5, 1, 0, 2, None),  # SimpleConvNet's block, direct kernel
+    (3, 16, 9, 12, 18, 3, 1, 1, 2, None),  # Winograd
     (3, 2, 9, 11, 5, 3, 1, 1, 2, None),
     (2, 3, 10, 10, 4, 3, 2, 1, 3, 2),  # row stride 2: im2col + GEMM; overlapping windows
     (4, 2, 6, 34, 7, (1, 3), 1, (0, 1), 2, None),
@@ -468,7 +507,12 @@ def _all_outputs(rng, dtype, N):
     yc, amc = ops.conv2d_relu_max_pool2d_forward(x, w, b, 1, 1, 2)
     dc = _rand(rng, yc.shape, dtype)
     cols = ops.im2col(x, 3, 2, 1)
+    xw = _rand(rng, (N, 16, 7, 10), dtype)  # 16 channels: Winograd for float32
+    ww = _rand(rng, (16, 16, 3, 3), dtype)
+    yw = ops.conv2d_forward(xw, ww, None, 1, 1)
     return [
+        yw,
+        *ops.conv2d_backward(_rand(rng, yw.shape, dtype), xw, ww, 1, 1),
         y,
         *ops.conv2d_backward(dout, x, w, 1, 1),
         *ops.conv2d_backward(dout[:, :, ::2, ::2].copy(), x, w, 2, 1),

@@ -1,10 +1,12 @@
 #include "conv/conv2d.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <type_traits>
 
 #include "conv/kernels/conv_kernels.hpp"
 #include "conv/pool.hpp"
+#include "conv/winograd.hpp"
 #include "gemm/gemm.hpp"
 #include "runtime/cpu.hpp"
 #include "runtime/threads.hpp"
@@ -84,16 +86,28 @@ void flip_filters(T* wt, const T* w, const ConvGeom& g, std::int64_t OC) {
         wt[(c * OC + oc) * KK + (KK - 1 - k)] = w[(oc * g.C + c) * KK + k];
 }
 
-// The forward of one sample at a time, by the direct kernel or by im2col + GEMM, in a
-// scratch area of scratch_numel() elements per thread.
+// True when T's convolution runs by Winograd (conv/winograd.hpp): float32 only.
+template <class T>
+bool use_winograd(const ConvGeom& g, std::int64_t OC) {
+  return std::is_same_v<T, float> && winograd::applies(g, OC);
+}
+
+// The forward of one sample at a time, by Winograd, the direct kernel or im2col + GEMM, in
+// a scratch area of scratch_numel() elements per thread.
 template <class T>
 class SampleForward {
  public:
-  SampleForward(const T* x, const T* w, const T* b, const ConvGeom& g, std::int64_t OC)
-      : x_(x), w_(w), b_(b), g_(g), OC_(OC), direct_(use_direct<T>(g, OC)),
-        pointwise_(is_pointwise(g)) {}
+  SampleForward(const T* w, const T* b, const ConvGeom& g, std::int64_t OC)
+      : w_(w), b_(b), g_(g), OC_(OC), winograd_(use_winograd<T>(g, OC)),
+        direct_(!winograd_ && use_direct<T>(g, OC)), pointwise_(is_pointwise(g)) {
+    if (!winograd_) return;
+    shape_ = winograd::make_shape(g, OC);
+    u_ = Tensor({winograd::filters_numel(shape_)}, dtype_of<float>());
+    winograd::transform_filters(u_.data_as<float>(), reinterpret_cast<const float*>(w), shape_);
+  }
 
   std::int64_t scratch_numel() const {
+    if (winograd_) return winograd::forward_scratch_numel(shape_);
     if (direct_) return direct_xp_numel(g_);
     return pointwise_ ? 0 : g_.CKK() * g_.P() + padded_numel(g_);  // col, padded image
   }
@@ -102,15 +116,19 @@ class SampleForward {
   // thread themselves.
   int threads() const { return outer_threads(g_.N, 2, 2.0 * g_.N * OC_ * g_.CKK() * g_.P()); }
 
-  // y_n (OC, P) = the convolution of sample n.
-  void run(T* y_n, std::int64_t n, T* scratch) const {
+  // y_n (OC, P) = the convolution of the sample x_n (C, H, W).
+  void run(T* y_n, const T* x_n, T* scratch) const {
     const std::int64_t P = g_.P(), CKK = g_.CKK();
-    const T* x_n = x_ + n * g_.image();
-    if (direct_) {
-      pad_for_direct(scratch, x_n, g_);
-      if constexpr (std::is_same_v<T, float>)
+    if constexpr (std::is_same_v<T, float>) {
+      if (winograd_) {
+        winograd::forward_f32_avx2(y_n, x_n, u_.data_as<float>(), b_, shape_, scratch);
+        return;
+      }
+      if (direct_) {
+        pad_for_direct(scratch, x_n, g_);
         conv_kernels::conv_direct_forward_f32_avx2(y_n, scratch, w_, b_, g_, OC_);
-      return;
+        return;
+      }
     }
     if (!pointwise_) im2col_sample(scratch, x_n, scratch + CKK * P, g_);
     if (b_ != nullptr) {
@@ -121,12 +139,13 @@ class SampleForward {
   }
 
  private:
-  const T* x_;
   const T* w_;
   const T* b_;
   ConvGeom g_;
   std::int64_t OC_;
-  bool direct_, pointwise_;
+  bool winograd_, direct_, pointwise_;
+  winograd::Shape shape_{};
+  Tensor u_{{0}, dtype_of<float>()};  // Winograd's transformed filters
 };
 
 // Sum of row[0:n] in a fixed order that vectorises: 16 interleaved partial sums (lane j
@@ -160,44 +179,55 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
                    const T* x, const T* w, const ConvGeom& g, std::int64_t OC) {
   const std::int64_t P = g.P(), CKK = g.CKK(), N = g.N;
   const bool pointwise = is_pointwise(g);
-  const bool direct = use_direct<T>(g, OC);  // dw by the direct kernel
-  // dx as the convolution of dout with the flipped, transposed filters (see dx_geom).
+  const bool winograd_dw = use_winograd<T>(g, OC);
+  const bool direct = !winograd_dw && use_direct<T>(g, OC);  // dw by the direct kernel
+  const winograd::Shape wshape = winograd_dw ? winograd::make_shape(g, OC) : winograd::Shape{};
+  // For stride 1, dx by a forward: the convolution of dout with the flipped, transposed
+  // filters (see dx_geom), by Winograd or the direct kernel.
   const ConvGeom gt = dx_geom(g, OC);
-  const bool direct_dx = dx != nullptr && direct && g.SH == 1 && gt.PH >= 0 && gt.PW >= 0 &&
-                         use_direct<T>(gt, g.C);
+  const bool dx_by_forward =
+      dx != nullptr && g.SH == 1 && g.SW == 1 && gt.PH >= 0 && gt.PW >= 0 &&
+      (use_winograd<T>(gt, g.C) || (use_direct<T>(g, OC) && use_direct<T>(gt, g.C)));
+  Tensor w_flipped({dx_by_forward ? g.C * OC * g.KH * g.KW : 0}, dtype_of<T>());
+  if (dx_by_forward) flip_filters(w_flipped.data_as<T>(), w, g, OC);
+  std::optional<SampleForward<T>> dx_forward;
+  if (dx_by_forward) dx_forward.emplace(w_flipped.data_as<T>(), nullptr, gt, g.C);
   const std::int64_t chunk = chunk_size(N);
   const std::int64_t chunks = (N + chunk - 1) / chunk;
   const int nt = outer_threads(chunks, 1, (dx != nullptr ? 6.0 : 4.0) * N * OC * CKK * P);
 
-  // Per thread: col (GEMM dw) and dcol (GEMM dx), then a padded image (for im2col, col2im
-  // or the direct dw) and a padded dout (direct dx); per-chunk dw/db partials (none when
-  // one chunk).
-  const std::int64_t col_numel = pointwise || direct ? 0 : CKK * P;
-  const std::int64_t dcol_numel = dx != nullptr && !pointwise && !direct_dx ? CKK * P : 0;
+  // Per thread: col (GEMM dw) and dcol (GEMM dx), a padded image (for im2col, col2im or the
+  // direct dw), the dx forward's scratch and Winograd's dw scratch. Per chunk: partials of
+  // dw (Winograd: its transformed accumulator) and db; none when one chunk writes dw and db.
+  const std::int64_t col_numel = pointwise || direct || winograd_dw ? 0 : CKK * P;
+  const std::int64_t dcol_numel = dx != nullptr && !pointwise && !dx_by_forward ? CKK * P : 0;
   const std::int64_t xp_numel = pointwise && !direct ? 0 : direct_xp_numel(g);
-  const std::int64_t doutp_numel = direct_dx ? direct_xp_numel(gt) : 0;
-  const std::int64_t per_thread = col_numel + dcol_numel + xp_numel + doutp_numel + dout_scratch;
+  const std::int64_t dxf_numel = dx_by_forward ? dx_forward->scratch_numel() : 0;
+  const std::int64_t wdw_numel = winograd_dw ? winograd::dw_scratch_numel(wshape) : 0;
+  const std::int64_t per_thread =
+      col_numel + dcol_numel + xp_numel + dxf_numel + wdw_numel + dout_scratch;
   Tensor workspace({nt, per_thread}, dtype_of<T>());
-  const std::int64_t part = OC * CKK + OC;
-  Tensor partials({chunks > 1 ? chunks : 0, part}, dtype_of<T>());
-  Tensor w_flipped({direct_dx ? g.C * OC * g.KH * g.KW : 0}, dtype_of<T>());
-  if (direct_dx) flip_filters(w_flipped.data_as<T>(), w, g, OC);
+  const std::int64_t dw_part = winograd_dw ? winograd::dw_acc_numel(wshape) : OC * CKK;
+  const std::int64_t part = dw_part + OC;
+  const bool partial = chunks > 1 || winograd_dw;
+  Tensor partials({partial ? chunks : 0, part}, dtype_of<T>());
 
   int stopped = 0;  // set (to 1 only) by any thread whose dout_of returned null
   parallel_region(nt, [&](int t, int /*nth*/) {
     T* col = workspace.data_as<T>() + t * per_thread;
     T* dcol = col + col_numel;
     T* xp = dcol + dcol_numel;
-    T* doutp = xp + xp_numel;
-    T* scratch = doutp + doutp_numel;
+    T* dxf = xp + xp_numel;
+    T* wdw = dxf + dxf_numel;
+    T* scratch = wdw + wdw_numel;
 #pragma omp for schedule(dynamic)
     for (std::int64_t ch = 0; ch < chunks; ++ch) {
       int stop;
 #pragma omp atomic read
       stop = stopped;
       if (stop) continue;
-      T* pdw = chunks > 1 ? partials.data_as<T>() + ch * part : dw;
-      T* pdb = chunks > 1 ? pdw + OC * CKK : db;
+      T* pdw = partial ? partials.data_as<T>() + ch * part : dw;
+      T* pdb = partial ? pdw + dw_part : db;
       const std::int64_t n0 = ch * chunk, n1 = std::min(N, n0 + chunk);
       for (std::int64_t n = n0; n < n1; ++n) {
         const T* x_n = x + n * g.image();
@@ -209,11 +239,15 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
         }
         const bool first = n == n0;
         // dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T
-        if (direct) {
-          pad_for_direct(xp, x_n, g);
-          if constexpr (std::is_same_v<T, float>)
+        if constexpr (std::is_same_v<T, float>) {
+          if (winograd_dw) {
+            winograd::dw_f32_avx2(pdw, dout_n, x_n, wshape, !first, wdw);
+          } else if (direct) {
+            pad_for_direct(xp, x_n, g);
             conv_kernels::conv_direct_dw_f32_avx2(pdw, dout_n, xp, g, OC, !first);
-        } else {
+          }
+        }
+        if (!winograd_dw && !direct) {
           if (!pointwise) im2col_sample(col, x_n, xp, g);
           gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, pointwise ? x_n : col, P,
                   first ? T(0) : T(1), pdw, CKK);
@@ -223,17 +257,13 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
           const T s = row_sum(dout_n + oc * P, P);
           pdb[oc] = first ? s : pdb[oc] + s;
         }
-        if (direct_dx) {
-          pad_for_direct(doutp, dout_n, gt);
-          if constexpr (std::is_same_v<T, float>)
-            conv_kernels::conv_direct_forward_f32_avx2(dx + n * g.image(), doutp,
-                                                       w_flipped.data_as<T>(), nullptr, gt,
-                                                       g.C);
+        if (dx == nullptr) continue;
+        T* dx_n = dx + n * g.image();
+        if (dx_by_forward) {
+          dx_forward->run(dx_n, dout_n, dxf);
           continue;
         }
-        if (dx == nullptr) continue;
         // dx_n = col2im(w^T (CKK, OC) @ dout_n (OC, P))
-        T* dx_n = dx + n * g.image();
         gemm<T>(true, false, CKK, P, OC, T(1), w, CKK, dout_n, P, T(0), pointwise ? dx_n : dcol,
                 P);
         if (!pointwise) col2im_sample(dx_n, dcol, xp, g);
@@ -247,19 +277,24 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
     std::fill(db, db + OC, T(0));
     return true;
   }
-  if (chunks == 1) return true;
-  // Sum the chunk partials in chunk order; elements are independent.
+  if (!partial) return true;
+  // Sum the chunk partials in chunk order (elements are independent), into dw and db or
+  // Winograd's accumulator and db; then the accumulator into dw.
+  Tensor acc({winograd_dw ? dw_part : 0}, dtype_of<T>());
+  T* dw_sum = winograd_dw ? acc.data_as<T>() : dw;
   const T* parts = partials.data_as<T>();
   const int rt = threads_for(static_cast<double>(chunks) * part, 1 << 16);
   parallel_for(rt, 0, part, [&](std::int64_t i) {
     T s = parts[i];
     for (std::int64_t ch = 1; ch < chunks; ++ch) s += parts[ch * part + i];
-    if (i < OC * CKK) {
-      dw[i] = s;
+    if (i < dw_part) {
+      dw_sum[i] = s;
     } else {
-      db[i - OC * CKK] = s;
+      db[i - dw_part] = s;
     }
   });
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd_dw) winograd::finish_dw(dw, acc.data_as<float>(), wshape);
   return true;
 }
 
@@ -268,14 +303,14 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
 template <class T>
 void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
                     std::int64_t OC) {
-  const SampleForward<T> forward(x, w, b, g, OC);
+  const SampleForward<T> forward(w, b, g, OC);
   const int nt = forward.threads();
   const std::int64_t scratch = forward.scratch_numel();
   Tensor workspace({nt, scratch}, dtype_of<T>());
   parallel_region(nt, [&](int t, int /*nth*/) {
 #pragma omp for schedule(dynamic)
     for (std::int64_t n = 0; n < g.N; ++n)
-      forward.run(y + n * OC * g.P(), n, workspace.data_as<T>() + t * scratch);
+      forward.run(y + n * OC * g.P(), x + n * g.image(), workspace.data_as<T>() + t * scratch);
   });
 }
 
@@ -283,7 +318,7 @@ template <class T>
 void conv2d_relu_max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const T* w,
                                     const T* b, const ConvGeom& g, std::int64_t OC,
                                     const ConvGeom& pg) {
-  const SampleForward<T> forward(x, w, b, g, OC);
+  const SampleForward<T> forward(w, b, g, OC);
   const int nt = forward.threads();
   const std::int64_t P = g.P(), PP = pg.P(), scratch = forward.scratch_numel();
   const std::int64_t per_thread = OC * P + scratch;  // the sample's conv output, scratch
@@ -292,7 +327,7 @@ void conv2d_relu_max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, cons
     T* c_n = workspace.data_as<T>() + t * per_thread;
 #pragma omp for schedule(dynamic)
     for (std::int64_t n = 0; n < g.N; ++n) {
-      forward.run(c_n, n, c_n + OC * P);
+      forward.run(c_n, x + n * g.image(), c_n + OC * P);
       max_pool2d_planes<T>(y + n * OC * PP, argmax + n * OC * PP, c_n, OC, n * OC * P, pg,
                            true);
     }

@@ -1,0 +1,70 @@
+// Winograd F(2x2, 3x3) convolution for 3x3, stride-1 filters (float32, AVX2): each 2x2 block
+// of outputs ("tile") costs 16 multiplies per channel pair instead of 36.
+//
+// Legend: as in conv/im2col.hpp, K = out channels; tiles are TH x TW, TH = ceil(OH / 2),
+// TW = ceil(OW / 2); e = 4 i + j indexes the 4 x 4 transformed positions. With
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+//   A^T = [1 1 1 0; 0 1 -1 -1],
+// and d the 4 x 4 input patch of a tile (padded image rows 2 ty .. 2 ty + 3, likewise columns):
+//   forward   y_tile (2 x 2)  = A^T [ sum_c (G w[k, c] G^T) * (B^T d_c B) ] A
+//   dw        dw[k, c] (3 x 3) = G^T [ sum_tiles (A dout_tile[k] A^T) * (B^T d_c B) ] G
+// (* elementwise). Per tile position e these are GEMMs: y: (K x C) @ (C x tiles); dw:
+// (C x tiles) @ (tiles x K). dx is the forward of dout with the flipped filters (as for the
+// direct kernels). The sums run in a fixed order, so results do not depend on threads.
+//
+// Tiles are processed in blocks of whole tile rows (each row padded to TWp tiles, a multiple
+// of 8 for the 8-lane transforms), sized so that one block's transformed operands stay in L2.
+#pragma once
+
+#include <cstdint>
+
+#include "conv/im2col.hpp"
+
+namespace fastbp::winograd {
+
+// The sizes every Winograd routine of one convolution uses (conv g, K out channels).
+struct Shape {
+  std::int64_t C, K, H, W, PH, PW, OH, OW;
+  std::int64_t TH, TW, TWp;  // tile rows, tiles per row, TW rounded up to 8
+  std::int64_t XH, XW;       // the padded image: rows 2 TH + 2, columns 2 TWp + 2
+  std::int64_t Cp6, Kp6;     // C, K rounded up to the micro-kernel's 6 rows
+  std::int64_t Kp16;         // K rounded up to its 16 columns
+  std::int64_t rows_fwd, cols_fwd;  // forward: tile rows per block, block columns (x16)
+  std::int64_t rows_dw, cols_dw;    // weight gradient: likewise
+  // Elements between the 16 planes of each transformed operand: forward input (C, cols_fwd)
+  // and GEMM results (Kp6, cols_fwd); weight-gradient input (Cp6, cols_dw) and dout
+  // (cols_dw, Kp16). Padded by a cache line, so that planes a multiple of 4 KiB long do not
+  // all fall in the same L1 set.
+  std::int64_t fwd_v_plane, fwd_m_plane, dw_v_plane, dw_dt_plane;
+};
+
+// True when the convolution (float32) can and should run by Winograd: 3x3 filters, stride
+// 1, and enough channels on both sides for the GEMMs (a function of the shape only).
+bool applies(const ConvGeom& g, std::int64_t K);
+
+Shape make_shape(const ConvGeom& g, std::int64_t K);
+
+// Transformed filters u (16, Kp6 / 6, C, 6) = G w[k, c] G^T, packed as the micro-kernel's
+// A panels (rows k >= K zero), from w (K, C, 3, 3).
+std::int64_t filters_numel(const Shape& s);
+void transform_filters(float* u, const float* w, const Shape& s);
+
+// Weight-gradient accumulator (16, Cp6, Kp16) -> dw (K, C, 3, 3).
+std::int64_t dw_acc_numel(const Shape& s);
+void finish_dw(float* dw, const float* acc, const Shape& s);
+
+// Per-thread scratch (elements) of the sample routines below.
+std::int64_t forward_scratch_numel(const Shape& s);
+std::int64_t dw_scratch_numel(const Shape& s);
+
+// One sample, single-threaded, AVX2 (conv/kernels/avx2/conv_winograd_avx2.cpp):
+// y_n (K, OH, OW) = the convolution of x_n (C, H, W) with the filters u, plus b (null: none).
+void forward_f32_avx2(float* y_n, const float* x_n, const float* u, const float* b,
+                      const Shape& s, float* scratch);
+
+// acc (16, Cp6, Kp16) = (accumulate ? acc : 0) + the sample's transformed dw, from dout_n
+// (K, OH, OW) and x_n (C, H, W).
+void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape& s,
+                 bool accumulate, float* scratch);
+
+}  // namespace fastbp::winograd
