@@ -1,8 +1,9 @@
-// 2-D convolution (cross-correlation, as in PyTorch), NCHW: by im2col + GEMM, or, for
-// float32 on AVX2 CPUs with stride 1 along rows and one sample's image and dout within L2,
-// by the direct kernels of conv/kernels/conv_kernels.hpp (no col buffer; for stride 1, dx
-// is the convolution of dout, padded by (KH - 1 - PH, KW - 1 - PW), with the filters
-// flipped and transposed).
+// 2-D convolution (cross-correlation, as in PyTorch), NCHW: by im2col + GEMM, or for float32
+// on AVX2 CPUs either by Winograd F(2x2, 3x3) (conv/winograd.hpp: 3x3 filters, stride 1, at
+// least 16 channels in and out) or, with stride 1 along rows and one sample's image and
+// dout within L2, by the direct kernels of conv/kernels/conv_kernels.hpp. Neither needs a
+// col buffer; for stride 1 both compute dx as the convolution of dout, padded by
+// (KH - 1 - PH, KW - 1 - PW), with the filters flipped and transposed.
 //
 // Legend: as in conv/im2col.hpp, plus OC out channels.
 //   x (N, C, H, W), w (OC, C, KH, KW) = (OC, CKK), b (OC,), y and dout (N, OC, OH, OW).
@@ -14,7 +15,8 @@
 //   db        (OC,)          += row sums of dout_n (OC, P)
 // Threads: samples are split over threads (each running single-threaded GEMMs, since nested
 // OpenMP regions are inactive) when the batch is large enough, else the GEMMs thread
-// themselves. Samples (forward) and chunks (backward) are handed out dynamically, which
+// themselves (Winograd and the direct kernels do not: a batch of one runs on one thread;
+// the algorithm is a function of the shapes only, never of the thread count). Samples (forward) and chunks (backward) are handed out dynamically, which
 // only decides who computes them, not what: dw and db are summed per fixed chunk of samples
 // (the chunk size depends on N only), and the chunk partials in chunk order, so results
 // are bitwise identical for any thread count.
