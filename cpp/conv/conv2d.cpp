@@ -238,6 +238,12 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
           break;
         }
         const bool first = n == n0;
+        // db (+)= row sums of dout_n (a fixed order: see row_sum); first, since this reads
+        // dout_n in order, which brings it into cache fastest
+        for (std::int64_t oc = 0; oc < OC; ++oc) {
+          const T s = row_sum(dout_n + oc * P, P);
+          pdb[oc] = first ? s : pdb[oc] + s;
+        }
         // dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T
         if constexpr (std::is_same_v<T, float>) {
           if (winograd_dw) {
@@ -251,11 +257,6 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
           if (!pointwise) im2col_sample(col, x_n, xp, g);
           gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, pointwise ? x_n : col, P,
                   first ? T(0) : T(1), pdw, CKK);
-        }
-        // db (+)= row sums of dout_n (a fixed order: see row_sum)
-        for (std::int64_t oc = 0; oc < OC; ++oc) {
-          const T s = row_sum(dout_n + oc * P, P);
-          pdb[oc] = first ? s : pdb[oc] + s;
         }
         if (dx == nullptr) continue;
         T* dx_n = dx + n * g.image();

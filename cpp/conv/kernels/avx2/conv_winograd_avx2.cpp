@@ -39,17 +39,19 @@ __m256 odds(__m256 lo, __m256 hi) {
 
 // xw (C, XH, XW) = x_n (C, H, W) at offset (PH, PW), zeros elsewhere (XH >= H + PH,
 // XW >= W + PW: see make_shape).
+// Rows are short (tens of floats): plain loops, not calls to memset and memcpy per row.
 void pad_image(float* xw, const float* x_n, const Shape& s) {
   for (std::int64_t c = 0; c < s.C; ++c) {
     float* plane = xw + c * s.XH * s.XW;
-    std::fill(plane, plane + s.PH * s.XW, 0.0f);
+    for (std::int64_t i = 0; i < s.PH * s.XW; ++i) plane[i] = 0.0f;
     for (std::int64_t h = 0; h < s.H; ++h) {
       float* row = plane + (h + s.PH) * s.XW;
-      std::fill(row, row + s.PW, 0.0f);
-      std::copy_n(x_n + (c * s.H + h) * s.W, s.W, row + s.PW);
-      std::fill(row + s.PW + s.W, row + s.XW, 0.0f);
+      const float* src = x_n + (c * s.H + h) * s.W;
+      for (std::int64_t i = 0; i < s.PW; ++i) row[i] = 0.0f;
+      for (std::int64_t i = 0; i < s.W; ++i) row[s.PW + i] = src[i];
+      for (std::int64_t i = s.PW + s.W; i < s.XW; ++i) row[i] = 0.0f;
     }
-    std::fill(plane + (s.H + s.PH) * s.XW, plane + s.XH * s.XW, 0.0f);
+    for (std::int64_t i = (s.H + s.PH) * s.XW; i < s.XH * s.XW; ++i) plane[i] = 0.0f;
   }
 }
 
