@@ -3,6 +3,7 @@
 #include "conv/winograd.hpp"
 
 #include <algorithm>
+#include <numeric>
 
 #include "runtime/cpu.hpp"
 
@@ -10,9 +11,15 @@ namespace fastbp::winograd {
 
 namespace {
 
-// G (4 x 3): the filter transform.
+// G (4 x 3) of F(2x2, 3x3) (the weight gradient) and G (6 x 3) of F(4x4, 3x3) (the forward).
 constexpr float kG[4][3] = {{1.0f, 0.0f, 0.0f}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f},
                             {0.0f, 0.0f, 1.0f}};
+constexpr double kG6[6][3] = {{1.0 / 4, 0.0, 0.0},
+                              {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                              {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                              {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                              {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                              {0.0, 0.0, 1.0}};
 
 // Fewer channels than this on either side leave the per-position GEMMs too thin to beat
 // the direct kernels.
@@ -23,15 +30,19 @@ constexpr std::int64_t kBlockBytes = 256 * 1024;
 
 std::int64_t round_up(std::int64_t n, std::int64_t m) { return (n + m - 1) / m * m; }
 
-// Tile rows per block for `floats_per_tile` floats of transformed data per tile: as many as
-// the budget allows, then evened out over the blocks that takes, and even when a row's
-// tiles fill only half of the micro-kernel's 16 columns (block columns are a multiple of 16).
-std::int64_t block_rows(const Shape& s, std::int64_t floats_per_tile) {
-  const std::int64_t per_row = floats_per_tile * s.TWp * static_cast<std::int64_t>(sizeof(float));
-  const std::int64_t most = std::clamp<std::int64_t>(kBlockBytes / per_row, 1, s.TH);
-  const std::int64_t blocks = (s.TH + most - 1) / most;
-  const std::int64_t rows = (s.TH + blocks - 1) / blocks;
-  return s.TWp % 16 != 0 && rows % 2 != 0 && rows < s.TH ? rows + 1 : rows;
+// Rows per block of tile rows (`tile_rows` rows of `row_tiles` tiles, `floats_per_tile`
+// floats of transformed data per tile): as many as the budget allows, evened out over the
+// blocks that takes, then rounded up so that the block fills whole 16-column panels of the
+// micro-kernel.
+std::int64_t block_rows(std::int64_t tile_rows, std::int64_t row_tiles,
+                        std::int64_t floats_per_tile) {
+  const std::int64_t per_row =
+      floats_per_tile * row_tiles * static_cast<std::int64_t>(sizeof(float));
+  const std::int64_t most = std::clamp<std::int64_t>(kBlockBytes / per_row, 1, tile_rows);
+  const std::int64_t blocks = (tile_rows + most - 1) / most;
+  const std::int64_t rows = (tile_rows + blocks - 1) / blocks;
+  const std::int64_t step = 16 / std::gcd<std::int64_t>(row_tiles, 16);  // rows per panel
+  return std::min(round_up(rows, step), tile_rows);
 }
 
 }  // namespace
@@ -44,17 +55,22 @@ bool applies(const ConvGeom& g, std::int64_t K) {
 Shape make_shape(const ConvGeom& g, std::int64_t K) {
   Shape s{};
   s.C = g.C, s.K = K, s.H = g.H, s.W = g.W, s.PH = g.PH, s.PW = g.PW, s.OH = g.OH, s.OW = g.OW;
+  s.Cp6 = round_up(s.C, 6);
+  s.Kp6 = round_up(K, 6);
+  s.Kp16 = round_up(K, 16);
+  s.FH = (g.OH + 3) / 4;
+  s.FW = (g.OW + 3) / 4;
+  s.FWp = round_up(s.FW, 4);
+  s.FXH = 4 * s.FH + 2;
+  s.FXW = 4 * s.FWp + 4;
   s.TH = (g.OH + 1) / 2;
   s.TW = (g.OW + 1) / 2;
   s.TWp = round_up(s.TW, 8);
   s.XH = 2 * s.TH + 2;
   s.XW = 2 * s.TWp + 2;
-  s.Cp6 = round_up(s.C, 6);
-  s.Kp6 = round_up(K, 6);
-  s.Kp16 = round_up(K, 16);
-  s.rows_fwd = block_rows(s, 16 * (s.C + s.Kp6));
-  s.cols_fwd = round_up(s.rows_fwd * s.TWp, 16);
-  s.rows_dw = block_rows(s, 16 * (s.Cp6 + s.Kp16) + 4 * s.Kp16);
+  s.rows_fwd = block_rows(s.FH, s.FWp, 36 * (s.C + s.Kp6));
+  s.cols_fwd = round_up(s.rows_fwd * s.FWp, 16);
+  s.rows_dw = block_rows(s.TH, s.TWp, 16 * (s.Cp6 + s.Kp16) + 4 * s.Kp16);
   s.cols_dw = round_up(s.rows_dw * s.TWp, 16);
   constexpr std::int64_t kLine = 16;  // floats
   s.fwd_v_plane = s.C * s.cols_fwd + kLine;
@@ -64,22 +80,23 @@ Shape make_shape(const ConvGeom& g, std::int64_t K) {
   return s;
 }
 
-std::int64_t filters_numel(const Shape& s) { return 16 * s.Kp6 * s.C; }
+std::int64_t filters_numel(const Shape& s) { return 36 * s.Kp6 * s.C; }
 
+// In double, rounded once: the transformed filters are as exact as float32 allows.
 void transform_filters(float* u, const float* w, const Shape& s) {
   std::fill(u, u + filters_numel(s), 0.0f);
   for (std::int64_t k = 0; k < s.K; ++k) {
     for (std::int64_t c = 0; c < s.C; ++c) {
       const float* g = w + (k * s.C + c) * 9;  // (3, 3)
-      float gg[4][3];                          // G g
-      for (int a = 0; a < 4; ++a)
+      double gg[6][3];                         // G g
+      for (int a = 0; a < 6; ++a)
         for (int j = 0; j < 3; ++j)
-          gg[a][j] = kG[a][0] * g[j] + kG[a][1] * g[3 + j] + kG[a][2] * g[6 + j];
-      for (int a = 0; a < 4; ++a) {
-        for (int b = 0; b < 4; ++b) {
-          const float v = gg[a][0] * kG[b][0] + gg[a][1] * kG[b][1] + gg[a][2] * kG[b][2];
-          const std::int64_t e = 4 * a + b, panel = k / 6;
-          u[((e * (s.Kp6 / 6) + panel) * s.C + c) * 6 + k % 6] = v;  // G g G^T
+          gg[a][j] = kG6[a][0] * g[j] + kG6[a][1] * g[3 + j] + kG6[a][2] * g[6 + j];
+      for (int a = 0; a < 6; ++a) {
+        for (int b = 0; b < 6; ++b) {
+          const double v = gg[a][0] * kG6[b][0] + gg[a][1] * kG6[b][1] + gg[a][2] * kG6[b][2];
+          const std::int64_t e = 6 * a + b, panel = k / 6;
+          u[((e * (s.Kp6 / 6) + panel) * s.C + c) * 6 + k % 6] = static_cast<float>(v);
         }
       }
     }
@@ -108,11 +125,11 @@ void finish_dw(float* dw, const float* acc, const Shape& s) {
 }
 
 std::int64_t forward_scratch_numel(const Shape& s) {
-  return s.C * s.XH * s.XW + 16 * (s.fwd_v_plane + s.fwd_m_plane);
+  return s.C * s.FXH * s.FXW + kImageSlack + 36 * (s.fwd_v_plane + s.fwd_m_plane);
 }
 
 std::int64_t dw_scratch_numel(const Shape& s) {
-  return s.C * s.XH * s.XW + 16 * (s.dw_v_plane + s.dw_dt_plane) +
+  return s.C * s.XH * s.XW + kImageSlack + 16 * (s.dw_v_plane + s.dw_dt_plane) +
          4 * s.rows_dw * s.TWp * s.Kp16;
 }
 

@@ -1,19 +1,28 @@
-// Winograd F(2x2, 3x3) convolution for 3x3, stride-1 filters (float32, AVX2): each 2x2 block
-// of outputs ("tile") costs 16 multiplies per channel pair instead of 36.
+// Winograd convolution for 3x3, stride-1 filters (float32, AVX2): the forward (and so dx) by
+// F(4x4, 3x3), 36 multiplies per 4x4 block of outputs ("tile") and channel pair instead of
+// 144; the weight gradient by F(2x2, 3x3) (16 instead of 36 per 2x2 tile).
 //
-// Legend: as in conv/im2col.hpp, K = out channels; tiles are TH x TW, TH = ceil(OH / 2),
-// TW = ceil(OW / 2); e = 4 i + j indexes the 4 x 4 transformed positions. With
-//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
-//   A^T = [1 1 1 0; 0 1 -1 -1],
-// and d the 4 x 4 input patch of a tile (padded image rows 2 ty .. 2 ty + 3, likewise columns):
-//   forward   y_tile (2 x 2)  = A^T [ sum_c (G w[k, c] G^T) * (B^T d_c B) ] A
+// Legend: as in conv/im2col.hpp, K = out channels. For F(m x m, 3x3) with n = m + 2: tiles
+// are ceil(OH / m) x ceil(OW / m); d is the n x n input patch of a tile (padded image rows
+// m ty .. m ty + n - 1, likewise columns), e = n i + j indexes the n x n transformed
+// positions, and
+//   forward   y_tile (m x m)   = A^T [ sum_c (G w[k, c] G^T) * (B^T d_c B) ] A
 //   dw        dw[k, c] (3 x 3) = G^T [ sum_tiles (A dout_tile[k] A^T) * (B^T d_c B) ] G
-// (* elementwise). Per tile position e these are GEMMs: y: (K x C) @ (C x tiles); dw:
-// (C x tiles) @ (tiles x K). dx is the forward of dout with the flipped filters (as for the
-// direct kernels). The sums run in a fixed order, so results do not depend on threads.
+// (* elementwise; dw is the same identity read the other way). F(2x2, 3x3):
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+//   A^T = [1 1 1 0; 0 1 -1 -1].
+// F(4x4, 3x3), interpolating at 0, +-1, +-2 and infinity:
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+//          0 4 0 -5 0 1],
+//   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+// Per position e these are GEMMs: y: (K x C) @ (C x tiles); dw: (C x tiles) @ (tiles x K).
+// dx is the forward of dout with the flipped filters (as for the direct kernels). The sums
+// run in a fixed order, so results do not depend on threads.
 //
-// Tiles are processed in blocks of whole tile rows (each row padded to TWp tiles, a multiple
-// of 8 for the 8-lane transforms), sized so that one block's transformed operands stay in L2.
+// Tiles are processed in blocks of whole tile rows, each row padded to a multiple of the
+// tiles one vector transforms together (forward: quads of 4 tiles, two per vector; dw: 8
+// tiles of one row), and blocks sized so that their transformed operands stay in L2.
 #pragma once
 
 #include <cstdint>
@@ -25,16 +34,20 @@ namespace fastbp::winograd {
 // The sizes every Winograd routine of one convolution uses (conv g, K out channels).
 struct Shape {
   std::int64_t C, K, H, W, PH, PW, OH, OW;
-  std::int64_t TH, TW, TWp;  // tile rows, tiles per row, TW rounded up to 8
-  std::int64_t XH, XW;       // the padded image: rows 2 TH + 2, columns 2 TWp + 2
-  std::int64_t Cp6, Kp6;     // C, K rounded up to the micro-kernel's 6 rows
-  std::int64_t Kp16;         // K rounded up to its 16 columns
+  std::int64_t Cp6, Kp6;  // C, K rounded up to the micro-kernel's 6 rows
+  std::int64_t Kp16;      // K rounded up to its 16 columns
+  // Forward, F(4x4, 3x3): FH x FW tiles, FWp = FW rounded up to 4; the padded image has
+  // FXH = 4 FH + 2 rows and FXW = 4 FWp + 4 columns.
+  std::int64_t FH, FW, FWp, FXH, FXW;
+  // Weight gradient, F(2x2, 3x3): TH x TW tiles, TWp = TW rounded up to 8; the padded image
+  // has XH = 2 TH + 2 rows and XW = 2 TWp + 2 columns.
+  std::int64_t TH, TW, TWp, XH, XW;
   std::int64_t rows_fwd, cols_fwd;  // forward: tile rows per block, block columns (x16)
   std::int64_t rows_dw, cols_dw;    // weight gradient: likewise
-  // Elements between the 16 planes of each transformed operand: forward input (C, cols_fwd)
-  // and GEMM results (Kp6, cols_fwd); weight-gradient input (Cp6, cols_dw) and dout
-  // (cols_dw, Kp16). Padded by a cache line, so that planes a multiple of 4 KiB long do not
-  // all fall in the same L1 set.
+  // Elements between the planes of each transformed operand: forward input (C, cols_fwd)
+  // and GEMM results (Kp6, cols_fwd), 36 planes each; weight-gradient input (Cp6, cols_dw)
+  // and dout (cols_dw, Kp16), 16 each. Padded by a cache line, so that planes a multiple of
+  // 4 KiB long do not all fall in the same L1 set.
   std::int64_t fwd_v_plane, fwd_m_plane, dw_v_plane, dw_dt_plane;
 };
 
@@ -44,8 +57,8 @@ bool applies(const ConvGeom& g, std::int64_t K);
 
 Shape make_shape(const ConvGeom& g, std::int64_t K);
 
-// Transformed filters u (16, Kp6 / 6, C, 6) = G w[k, c] G^T, packed as the micro-kernel's
-// A panels (rows k >= K zero), from w (K, C, 3, 3).
+// Transformed filters u (36, Kp6 / 6, C, 6) = G w[k, c] G^T (F(4x4, 3x3)), packed as the
+// micro-kernel's A panels (rows k >= K zero), from w (K, C, 3, 3).
 std::int64_t filters_numel(const Shape& s);
 void transform_filters(float* u, const float* w, const Shape& s);
 
@@ -53,7 +66,9 @@ void transform_filters(float* u, const float* w, const Shape& s);
 std::int64_t dw_acc_numel(const Shape& s);
 void finish_dw(float* dw, const float* acc, const Shape& s);
 
-// Per-thread scratch (elements) of the sample routines below.
+// Per-thread scratch (elements) of the sample routines below: each starts with a padded
+// image and kImageSlack floats that its row copies may overrun.
+inline constexpr std::int64_t kImageSlack = 8;
 std::int64_t forward_scratch_numel(const Shape& s);
 std::int64_t dw_scratch_numel(const Shape& s);
 

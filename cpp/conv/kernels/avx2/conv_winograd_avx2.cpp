@@ -19,11 +19,7 @@ constexpr int MR = 6, NR = 16;  // the AVX2 float32 micro-kernel's tile
 
 gemm_kernels::MicroKernel<float> micro_kernel() { return gemm_kernels::avx2_table().f32.kernel; }
 
-// Lanes [0, n) set, n in [0, 8].
-__m256i first_lanes(std::int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+std::int64_t round_up8(std::int64_t n) { return (n + 7) / 8 * 8; }
 
 // The four 64-bit quarters of v in the order 0, 2, 1, 3.
 __m256 interleave_halves(__m256 v) {
@@ -37,29 +33,35 @@ __m256 odds(__m256 lo, __m256 hi) {
   return interleave_halves(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
+// Lanes [0, n) set, n in [0, 8].
+__m256i first_lanes(std::int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 // xw (C, XH, XW) = x_n (C, H, W) at offset (PH, PW), zeros elsewhere (XH >= H + PH,
-// XW >= W + PW: see make_shape).
-// Rows are short (tens of floats): plain loops, not calls to memset and memcpy per row.
-void pad_image(float* xw, const float* x_n, const Shape& s) {
+// XW >= W + PW: see make_shape); xw has kImageSlack more floats. Rows are short (tens of
+// floats): one fill, then each row by vectors, its last one padded with zeros (they land in
+// the padding, or on the next row's pixels, which are copied after it).
+void pad_image(float* xw, std::int64_t XH, std::int64_t XW, const float* x_n, const Shape& s) {
+  std::fill(xw, xw + s.C * XH * XW + kImageSlack, 0.0f);
+  const std::int64_t W8 = s.W / 8 * 8;
+  const __m256i tail = first_lanes(s.W - W8);
   for (std::int64_t c = 0; c < s.C; ++c) {
-    float* plane = xw + c * s.XH * s.XW;
-    for (std::int64_t i = 0; i < s.PH * s.XW; ++i) plane[i] = 0.0f;
     for (std::int64_t h = 0; h < s.H; ++h) {
-      float* row = plane + (h + s.PH) * s.XW;
       const float* src = x_n + (c * s.H + h) * s.W;
-      for (std::int64_t i = 0; i < s.PW; ++i) row[i] = 0.0f;
-      for (std::int64_t i = 0; i < s.W; ++i) row[s.PW + i] = src[i];
-      for (std::int64_t i = s.PW + s.W; i < s.XW; ++i) row[i] = 0.0f;
+      float* dst = xw + (c * XH + h + s.PH) * XW + s.PW;
+      for (std::int64_t i = 0; i < W8; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
+      if (W8 < s.W) _mm256_storeu_ps(dst + W8, _mm256_maskload_ps(src + W8, tail));
     }
-    for (std::int64_t i = (s.H + s.PH) * s.XW; i < s.XH * s.XW; ++i) plane[i] = 0.0f;
   }
 }
 
 // Zeros in columns [used, cols) of rows [0, rows) and in rows [rows, all_rows) of each of
-// the 16 planes (e_stride apart) of a (all_rows, cols) operand.
-void zero_unused(float* planes, std::int64_t e_stride, std::int64_t all_rows,
+// the `count` planes (e_stride apart) of a (all_rows, cols) operand.
+void zero_unused(float* planes, int count, std::int64_t e_stride, std::int64_t all_rows,
                  std::int64_t rows, std::int64_t cols, std::int64_t used) {
-  for (int e = 0; e < 16; ++e) {
+  for (int e = 0; e < count; ++e) {
     float* plane = planes + e * e_stride;
     if (used < cols)
       for (std::int64_t r = 0; r < rows; ++r)
@@ -68,12 +70,13 @@ void zero_unused(float* planes, std::int64_t e_stride, std::int64_t all_rows,
   }
 }
 
-// v (16 planes of e_stride, each (v_rows, cols)) = B^T d B for the tiles of tile rows
-// [ty0, ty0 + rows) of every channel (column r * TWp + tx for tile (ty0 + r, tx)); other
-// columns and rows >= C are zero.
-void transform_input(float* v, std::int64_t e_stride, std::int64_t v_rows, std::int64_t cols,
-                     const float* xw, std::int64_t ty0, std::int64_t rows, const Shape& s) {
-  zero_unused(v, e_stride, v_rows, s.C, cols, rows * s.TWp);
+// F(2x2, 3x3): v (16 planes of e_stride, each (v_rows, cols)) = B^T d B for the tiles of
+// tile rows [ty0, ty0 + rows) of every channel (column r * TWp + tx for tile (ty0 + r, tx)),
+// from xw (C, XH, XW); other columns and rows >= C are zero.
+void transform_input_2x2(float* v, std::int64_t e_stride, std::int64_t v_rows,
+                         std::int64_t cols, const float* xw, std::int64_t ty0,
+                         std::int64_t rows, const Shape& s) {
+  zero_unused(v, 16, e_stride, v_rows, s.C, cols, rows * s.TWp);
   for (std::int64_t c = 0; c < s.C; ++c) {
     for (std::int64_t r = 0; r < rows; ++r) {
       const float* x_row = xw + (c * s.XH + 2 * (ty0 + r)) * s.XW;
@@ -102,42 +105,136 @@ void transform_input(float* v, std::int64_t e_stride, std::int64_t v_rows, std::
   }
 }
 
-// y rows 2 ty, 2 ty + 1 of every filter (from row r of the block, ty = ty0 + r) =
-// A^T m A (+ b), m (16 planes of fwd_m_plane, each (Kp6, cols)) the block's GEMM results.
-void transform_output(float* y_n, const float* m, std::int64_t cols, const float* b,
-                      std::int64_t ty0, std::int64_t rows, const Shape& s) {
-  const std::int64_t e_stride = s.fwd_m_plane;
-  for (std::int64_t k = 0; k < s.K; ++k) {
-    const __m256 bias = _mm256_set1_ps(b != nullptr ? b[k] : 0.0f);
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const std::int64_t oy = 2 * (ty0 + r);
-      for (std::int64_t tx0 = 0; tx0 < s.TW; tx0 += 8) {
-        const float* in = m + k * cols + r * s.TWp + tx0;
-        __m256 t[2][4];  // A^T m
-        for (int j = 0; j < 4; ++j) {
-          const __m256 m0 = _mm256_loadu_ps(in + (0 * 4 + j) * e_stride);
-          const __m256 m1 = _mm256_loadu_ps(in + (1 * 4 + j) * e_stride);
-          const __m256 m2 = _mm256_loadu_ps(in + (2 * 4 + j) * e_stride);
-          const __m256 m3 = _mm256_loadu_ps(in + (3 * 4 + j) * e_stride);
-          t[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
-          t[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
-        }
-        const std::int64_t ox = 2 * tx0, width = std::min<std::int64_t>(16, s.OW - ox);
-        for (int i = 0; i < 2 && oy + i < s.OH; ++i) {
-          __m256 y0 = _mm256_add_ps(_mm256_add_ps(t[i][0], t[i][1]), t[i][2]);  // columns 2 l
-          __m256 y1 = _mm256_sub_ps(_mm256_sub_ps(t[i][1], t[i][2]), t[i][3]);  // 2 l + 1
-          y0 = _mm256_add_ps(y0, bias);
-          y1 = _mm256_add_ps(y1, bias);
-          const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
-          const __m256 first = _mm256_permute2f128_ps(lo, hi, 0x20);   // columns 0-7
-          const __m256 second = _mm256_permute2f128_ps(lo, hi, 0x31);  // columns 8-15
-          float* out = y_n + (k * s.OH + oy + i) * s.OW + ox;
-          if (width == 16) {
-            _mm256_storeu_ps(out, first);
-            _mm256_storeu_ps(out + 8, second);
-          } else {
-            _mm256_maskstore_ps(out, first_lanes(std::min<std::int64_t>(width, 8)), first);
-            if (width > 8) _mm256_maskstore_ps(out + 8, first_lanes(width - 8), second);
+// F(4x4, 3x3): the 1-D input transform r = B^T d of six vectors.
+void input_1d(const __m256 d[6], __m256 r[6]) {
+  const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f),
+               five = _mm256_set1_ps(5.0f);
+  const __m256 p = _mm256_fnmadd_ps(four, d[2], d[4]);  // d4 - 4 d2
+  const __m256 q = _mm256_fnmadd_ps(four, d[1], d[3]);  // d3 - 4 d1
+  const __m256 u = _mm256_sub_ps(d[4], d[2]);
+  const __m256 w = _mm256_mul_ps(two, _mm256_sub_ps(d[3], d[1]));
+  r[0] = _mm256_fmadd_ps(four, d[0], _mm256_fnmadd_ps(five, d[2], d[4]));
+  r[1] = _mm256_add_ps(p, q);
+  r[2] = _mm256_sub_ps(p, q);
+  r[3] = _mm256_add_ps(u, w);
+  r[4] = _mm256_sub_ps(u, w);
+  r[5] = _mm256_fmadd_ps(four, d[1], _mm256_fnmadd_ps(five, d[3], d[5]));
+}
+
+// F(4x4, 3x3): the 1-D output transform o = A^T m of six vectors.
+void output_1d(const __m256 m[6], __m256 o[4]) {
+  const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f),
+               eight = _mm256_set1_ps(8.0f);
+  const __m256 a = _mm256_add_ps(m[1], m[2]), b = _mm256_sub_ps(m[1], m[2]);
+  const __m256 c = _mm256_add_ps(m[3], m[4]), d = _mm256_sub_ps(m[3], m[4]);
+  o[0] = _mm256_add_ps(_mm256_add_ps(m[0], a), c);
+  o[1] = _mm256_fmadd_ps(two, d, b);
+  o[2] = _mm256_fmadd_ps(four, c, a);
+  o[3] = _mm256_add_ps(_mm256_fmadd_ps(eight, d, b), m[5]);
+}
+
+// 4 x 4 transposes within each 128-bit half: afterwards lane l of r[j] holds element j of
+// the old r[l] (likewise in the upper half).
+void transpose_halves(__m256 r[4]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  r[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  r[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  r[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  r[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+// The tiles of one vector in F(4x4, 3x3): two quads of 4 tiles in a tile row, block columns
+// col and col + 4 (col a multiple of 8). A quad past the block's tiles is absent.
+struct QuadPair {
+  bool present[2];
+  std::int64_t ty[2], tx[2];  // its first tile
+  QuadPair(std::int64_t col, std::int64_t ty0, std::int64_t rows, const Shape& s) {
+    for (int h = 0; h < 2; ++h) {
+      const std::int64_t c = col + 4 * h;
+      present[h] = c < rows * s.FWp;
+      ty[h] = ty0 + c / s.FWp;
+      tx[h] = c % s.FWp;
+    }
+  }
+};
+
+// F(4x4, 3x3): v (36 planes of fwd_v_plane, each (C, cols)) = B^T d B for the tiles of tile
+// rows [ty0, ty0 + rows) of every channel (column r * FWp + tx for tile (ty0 + r, tx)), from
+// xw (C, FXH, FXW); other columns are zero.
+void transform_input_4x4(float* v, std::int64_t cols, const float* xw, std::int64_t ty0,
+                         std::int64_t rows, const Shape& s) {
+  const std::int64_t used = rows * s.FWp, e_stride = s.fwd_v_plane;
+  zero_unused(v, 36, e_stride, s.C, s.C, cols, round_up8(used));
+  alignas(32) static constexpr float kZeros[20] = {};
+  for (std::int64_t col = 0; col < used; col += 8) {
+    const QuadPair quads(col, ty0, rows, s);
+    for (std::int64_t c = 0; c < s.C; ++c) {
+      const float* plane = xw + c * s.FXH * s.FXW;
+      __m256 t[6][6];  // row i of the patch, then d B (per row)
+      for (int i = 0; i < 6; ++i) {
+        const float* p[2];  // each quad's patch row i: columns 4 tx .. 4 tx + 19
+        for (int h = 0; h < 2; ++h)
+          p[h] = quads.present[h] ? plane + (4 * quads.ty[h] + i) * s.FXW + 4 * quads.tx[h]
+                                  : kZeros;
+        __m256 q[5];  // q[k]: columns 4 k .. 4 k + 3 of both quads
+        for (int k = 0; k < 5; ++k)
+          q[k] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p[0] + 4 * k)),
+                                      _mm_loadu_ps(p[1] + 4 * k), 1);
+        __m256 d[6], lo[4] = {q[0], q[1], q[2], q[3]}, hi[4] = {q[1], q[2], q[3], q[4]};
+        transpose_halves(lo);  // lo[j]: column 4 l + j of tile l
+        transpose_halves(hi);  // hi[j]: column 4 l + 4 + j
+        d[0] = lo[0], d[1] = lo[1], d[2] = lo[2], d[3] = lo[3], d[4] = hi[0], d[5] = hi[1];
+        input_1d(d, t[i]);
+      }
+      float* out = v + c * cols + col;
+      for (int j = 0; j < 6; ++j) {
+        const __m256 column[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]};
+        __m256 r[6];
+        input_1d(column, r);
+        for (int i = 0; i < 6; ++i) _mm256_storeu_ps(out + (6 * i + j) * e_stride, r[i]);
+      }
+    }
+  }
+}
+
+// F(4x4, 3x3): the outputs of the block's tiles (rows [ty0, ty0 + rows)) of every filter,
+// y = A^T m A (+ b), m (36 planes of fwd_m_plane, each (Kp6, cols)) the GEMM results.
+void transform_output_4x4(float* y_n, const float* m, std::int64_t cols, const float* b,
+                          std::int64_t ty0, std::int64_t rows, const Shape& s) {
+  const std::int64_t used = rows * s.FWp, e_stride = s.fwd_m_plane;
+  for (std::int64_t k = 0; k < s.K; ++k) {  // filter by filter: y is written in order
+    for (std::int64_t col = 0; col < used; col += 8) {
+      const QuadPair quads(col, ty0, rows, s);
+      const float* in = m + k * cols + col;
+      __m256 t[4][6];  // A^T m (per column j)
+      for (int j = 0; j < 6; ++j) {
+        __m256 column[6];
+        for (int i = 0; i < 6; ++i) column[i] = _mm256_loadu_ps(in + (6 * i + j) * e_stride);
+        __m256 o[4];
+        output_1d(column, o);
+        for (int a = 0; a < 4; ++a) t[a][j] = o[a];
+      }
+      const __m256 bias = _mm256_set1_ps(b != nullptr ? b[k] : 0.0f);
+      for (int a = 0; a < 4; ++a) {  // output row a of every tile
+        __m256 o[4];
+        output_1d(t[a], o);
+        for (int j = 0; j < 4; ++j) o[j] = _mm256_add_ps(o[j], bias);
+        transpose_halves(o);  // o[l]: the 4 outputs of tile l (each quad in its half)
+        for (int h = 0; h < 2; ++h) {
+          const std::int64_t oy = 4 * quads.ty[h] + a, ox = 4 * quads.tx[h];
+          if (!quads.present[h] || oy >= s.OH || ox >= s.OW) continue;
+          float* out = y_n + (k * s.OH + oy) * s.OW + ox;
+          __m128 tile[4];
+          for (int l = 0; l < 4; ++l)
+            tile[l] = h == 0 ? _mm256_castps256_ps128(o[l]) : _mm256_extractf128_ps(o[l], 1);
+          const std::int64_t width = s.OW - ox;
+          if (width >= 16) {
+            for (int l = 0; l < 4; ++l) _mm_storeu_ps(out + 4 * l, tile[l]);
+          } else {  // the row's last quad, partly past OW
+            alignas(16) float row[16];
+            for (int l = 0; l < 4; ++l) _mm_store_ps(row + 4 * l, tile[l]);
+            for (std::int64_t i = 0; i < width; ++i) out[i] = row[i];
           }
         }
       }
@@ -233,24 +330,25 @@ void forward_f32_avx2(float* y_n, const float* x_n, const float* u, const float*
   const auto kernel = micro_kernel();
   const std::int64_t cols = s.cols_fwd;
   float* xw = scratch;
-  float* v = xw + s.C * s.XH * s.XW;  // 16 planes (C, cols)
-  float* m = v + 16 * s.fwd_v_plane;   // 16 planes (Kp6, cols)
-  pad_image(xw, x_n, s);
-  for (std::int64_t ty0 = 0; ty0 < s.TH; ty0 += s.rows_fwd) {
-    const std::int64_t rows = std::min(s.rows_fwd, s.TH - ty0);
-    transform_input(v, s.fwd_v_plane, s.C, cols, xw, ty0, rows, s);
-    // m[e] (Kp6, cols) = u[e] (Kp6, C) @ v[e] (C, cols)
-    for (int e = 0; e < 16; ++e) {
+  float* v = xw + s.C * s.FXH * s.FXW + kImageSlack;  // 36 planes (C, cols)
+  float* m = v + 36 * s.fwd_v_plane;     // 36 planes (Kp6, cols)
+  pad_image(xw, s.FXH, s.FXW, x_n, s);
+  for (std::int64_t ty0 = 0; ty0 < s.FH; ty0 += s.rows_fwd) {
+    const std::int64_t rows = std::min(s.rows_fwd, s.FH - ty0);
+    transform_input_4x4(v, cols, xw, ty0, rows, s);
+    // m[e] (Kp6, cols) = u[e] (Kp6, C) @ v[e] (C, cols), only the columns in use
+    const std::int64_t used = round_up8(rows * s.FWp);
+    for (int e = 0; e < 36; ++e) {
       const float* v_e = v + e * s.fwd_v_plane;
       float* m_e = m + e * s.fwd_m_plane;
       for (std::int64_t kp = 0; kp < s.Kp6; kp += MR) {
         const float* u_panel = u + (e * s.Kp6 + kp) * s.C;
-        for (std::int64_t col = 0; col < cols; col += NR)
+        for (std::int64_t col = 0; col < used; col += NR)
           kernel(s.C, 1.0f, u_panel, 1, MR, v_e + col, cols, 0.0f, m_e + kp * cols + col, cols,
-                 MR, NR);
+                 MR, static_cast<int>(std::min<std::int64_t>(NR, used - col)));
       }
     }
-    transform_output(y_n, m, cols, b, ty0, rows, s);
+    transform_output_4x4(y_n, m, cols, b, ty0, rows, s);
   }
 }
 
@@ -259,13 +357,13 @@ void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape&
   const auto kernel = micro_kernel();
   const std::int64_t cols = s.cols_dw;
   float* xw = scratch;
-  float* v = xw + s.C * s.XH * s.XW;   // 16 planes (Cp6, cols)
+  float* v = xw + s.C * s.XH * s.XW + kImageSlack;  // 16 planes (Cp6, cols)
   float* dt = v + 16 * s.dw_v_plane;     // 16 planes (cols, Kp16)
   float* dout_t = dt + 16 * s.dw_dt_plane;  // (2 rows, 2 TWp, Kp16)
-  pad_image(xw, x_n, s);
+  pad_image(xw, s.XH, s.XW, x_n, s);
   for (std::int64_t ty0 = 0; ty0 < s.TH; ty0 += s.rows_dw) {
     const std::int64_t rows = std::min(s.rows_dw, s.TH - ty0);
-    transform_input(v, s.dw_v_plane, s.Cp6, cols, xw, ty0, rows, s);
+    transform_input_2x2(v, s.dw_v_plane, s.Cp6, cols, xw, ty0, rows, s);
     transpose_dout(dout_t, dout_n, ty0, rows, s);
     transform_dout(dt, cols, dout_t, rows, s);
     // acc[e] (Cp6, Kp16) (+)= v[e] (Cp6, cols) @ dt[e] (cols, Kp16)
