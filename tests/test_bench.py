@@ -68,11 +68,12 @@ def test_peak_share_by_hand():
         bench.Result("dgemm 8", 1e9, {"fastbp": 0.01}),  # against half the float32 peak
         bench.Result("sgemm 8 (1 thread)", 1e9, {"fastbp": 0.01}),  # another thread count
         bench.Result("spiral step", None, {"fastbp": 0.01}),  # no flop count
+        bench.Result("conv 3x3 (1,1,8,8)->1 fwd+bwd", 1e9, {"fastbp": 0.01}),  # direct-equivalent
     ]
     table = bench.format_peak_share(results, peak_gflops=200.0)
     assert "| sgemm 8 | 50% | 25% | - |" in table
     assert "| dgemm 8 | 100% | - | - |" in table
-    assert "thread" not in table and "spiral" not in table
+    assert "thread" not in table and "spiral" not in table and "conv" not in table
 
 
 def test_mixed_workload_rows():
