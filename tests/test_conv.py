@@ -162,6 +162,7 @@ WINOGRAD_CASES = [  # (N, C, H, W, OC, padding)
     (33, 16, 4, 4, 16, 1),  # several chunks of samples in the weight gradient
     (1, 16, 40, 37, 24, 1),  # several blocks of tile rows, 19 tiles per row
     (2, 20, 9, 40, 64, (1, 0)),  # 20 tiles per row, unequal padding
+    (1, 32, 24, 64, 32, 1),  # one sample in 6 blocks of tile rows, threaded by block
 ]
 
 
@@ -526,9 +527,14 @@ def _all_outputs(rng, dtype, N):
     xw = _rand(rng, (N, 16, 7, 10), dtype)  # 16 channels: Winograd for float32
     ww = _rand(rng, (16, 16, 3, 3), dtype)
     yw = ops.conv2d_forward(xw, ww, None, 1, 1)
+    xb = _rand(rng, (N, 32, 24, 64), dtype)  # Winograd in 6 blocks of tile rows per sample
+    wb = _rand(rng, (32, 32, 3, 3), dtype)
+    yb = ops.conv2d_forward(xb, wb, None, 1, 1)
     return [
         yw,
         *ops.conv2d_backward(_rand(rng, yw.shape, dtype), xw, ww, 1, 1),
+        yb,
+        *ops.conv2d_backward(_rand(rng, yb.shape, dtype), xb, wb, 1, 1),
         y,
         *ops.conv2d_backward(dout, x, w, 1, 1),
         *ops.conv2d_backward(dout[:, :, ::2, ::2].copy(), x, w, 2, 1),

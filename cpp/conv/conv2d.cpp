@@ -93,7 +93,8 @@ bool use_winograd(const ConvGeom& g, std::int64_t OC) {
 }
 
 // The forward of one sample at a time, by Winograd, the direct kernel or im2col + GEMM, in
-// a scratch area of scratch_numel() elements per thread.
+// a scratch area of scratch_numel() elements per thread. Winograd splits a sample into
+// blocks() independent blocks of output rows; the others have one block.
 template <class T>
 class SampleForward {
  public:
@@ -112,16 +113,25 @@ class SampleForward {
     return pointwise_ ? 0 : g_.CKK() * g_.P() + padded_numel(g_);  // col, padded image
   }
 
-  // Threads over samples (each running single-threaded kernels), or 1: then the GEMMs
-  // thread themselves.
-  int threads() const { return outer_threads(g_.N, 2, 2.0 * g_.N * OC_ * g_.CKK() * g_.P()); }
+  std::int64_t blocks() const { return winograd_ ? shape_.blocks_fwd : 1; }
 
-  // y_n (OC, P) = the convolution of the sample x_n (C, H, W).
+  // Threads over `pieces` pieces of the batch (samples or blocks, each running
+  // single-threaded kernels), or 1: then the GEMMs thread themselves.
+  int threads(std::int64_t pieces) const {
+    return outer_threads(pieces, 2, 2.0 * g_.N * OC_ * g_.CKK() * g_.P());
+  }
+
+  // y_n (OC, P) = the convolution of the sample x_n (C, H, W): all of its blocks.
   void run(T* y_n, const T* x_n, T* scratch) const {
+    for (std::int64_t block = 0; block < blocks(); ++block) run(y_n, x_n, block, scratch);
+  }
+
+  // The block `block` of y_n.
+  void run(T* y_n, const T* x_n, std::int64_t block, T* scratch) const {
     const std::int64_t P = g_.P(), CKK = g_.CKK();
     if constexpr (std::is_same_v<T, float>) {
       if (winograd_) {
-        winograd::forward_f32_avx2(y_n, x_n, u_.data_as<float>(), b_, shape_, scratch);
+        winograd::forward_f32_avx2(y_n, x_n, u_.data_as<float>(), b_, shape_, block, scratch);
         return;
       }
       if (direct_) {
@@ -195,6 +205,11 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
   const std::int64_t chunk = chunk_size(N);
   const std::int64_t chunks = (N + chunk - 1) / chunk;
   const int nt = outer_threads(chunks, 1, (dx != nullptr ? 6.0 : 4.0) * N * OC * CKK * P);
+  // With one thread for the chunks (a small batch), dx runs after them in pieces of its own
+  // (samples or Winograd blocks) when those can use more threads: the same arithmetic.
+  const std::int64_t dx_pieces = dx_by_forward ? N * dx_forward->blocks() : 0;
+  const int dx_nt = dx_by_forward ? dx_forward->threads(dx_pieces) : 1;
+  const bool dx_apart = nt == 1 && dx_nt > 1;
 
   // Per thread: col (GEMM dw) and dcol (GEMM dx), a padded image (for im2col, col2im or the
   // direct dw), the dx forward's scratch and Winograd's dw scratch. Per chunk: partials of
@@ -202,7 +217,7 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
   const std::int64_t col_numel = pointwise || direct || winograd_dw ? 0 : CKK * P;
   const std::int64_t dcol_numel = dx != nullptr && !pointwise && !dx_by_forward ? CKK * P : 0;
   const std::int64_t xp_numel = pointwise && !direct ? 0 : direct_xp_numel(g);
-  const std::int64_t dxf_numel = dx_by_forward ? dx_forward->scratch_numel() : 0;
+  const std::int64_t dxf_numel = dx_by_forward && !dx_apart ? dx_forward->scratch_numel() : 0;
   const std::int64_t wdw_numel = winograd_dw ? winograd::dw_scratch_numel(wshape) : 0;
   const std::int64_t per_thread =
       col_numel + dcol_numel + xp_numel + dxf_numel + wdw_numel + dout_scratch;
@@ -261,7 +276,7 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
         if (dx == nullptr) continue;
         T* dx_n = dx + n * g.image();
         if (dx_by_forward) {
-          dx_forward->run(dx_n, dout_n, dxf);
+          if (!dx_apart) dx_forward->run(dx_n, dout_n, dxf);
           continue;
         }
         // dx_n = col2im(w^T (CKK, OC) @ dout_n (OC, P))
@@ -272,6 +287,21 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
     }
   });
 
+  if (dx_apart && !stopped) {
+    const std::int64_t dx_per_thread = dx_forward->scratch_numel() + dout_scratch;
+    Tensor dx_workspace({dx_nt, dx_per_thread}, dtype_of<T>());
+    const std::int64_t blocks = dx_forward->blocks();
+    parallel_region(dx_nt, [&](int t, int /*nth*/) {
+      T* dxf = dx_workspace.data_as<T>() + t * dx_per_thread;
+      T* scratch = dxf + dx_forward->scratch_numel();
+#pragma omp for schedule(dynamic)
+      for (std::int64_t piece = 0; piece < dx_pieces; ++piece) {
+        const std::int64_t n = piece / blocks;
+        const T* dout_n = dout_of(n, scratch);  // valid: the chunks read every sample
+        dx_forward->run(dx + n * g.image(), dout_n, piece % blocks, dxf);
+      }
+    });
+  }
   if (stopped) return false;
   if (chunks == 0) {  // empty batch
     std::fill(dw, dw + OC * CKK, T(0));
@@ -305,13 +335,17 @@ template <class T>
 void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
                     std::int64_t OC) {
   const SampleForward<T> forward(w, b, g, OC);
-  const int nt = forward.threads();
+  const int nt = forward.threads(g.N * forward.blocks());
   const std::int64_t scratch = forward.scratch_numel();
   Tensor workspace({nt, scratch}, dtype_of<T>());
+  const std::int64_t blocks = forward.blocks();
   parallel_region(nt, [&](int t, int /*nth*/) {
 #pragma omp for schedule(dynamic)
-    for (std::int64_t n = 0; n < g.N; ++n)
-      forward.run(y + n * OC * g.P(), x + n * g.image(), workspace.data_as<T>() + t * scratch);
+    for (std::int64_t piece = 0; piece < g.N * blocks; ++piece) {
+      const std::int64_t n = piece / blocks;
+      forward.run(y + n * OC * g.P(), x + n * g.image(), piece % blocks,
+                  workspace.data_as<T>() + t * scratch);
+    }
   });
 }
 
@@ -320,7 +354,7 @@ void conv2d_relu_max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, cons
                                     const T* b, const ConvGeom& g, std::int64_t OC,
                                     const ConvGeom& pg) {
   const SampleForward<T> forward(w, b, g, OC);
-  const int nt = forward.threads();
+  const int nt = forward.threads(g.N);
   const std::int64_t P = g.P(), PP = pg.P(), scratch = forward.scratch_numel();
   const std::int64_t per_thread = OC * P + scratch;  // the sample's conv output, scratch
   Tensor workspace({nt, per_thread}, dtype_of<T>());

@@ -1,9 +1,10 @@
 // 2-D convolution (cross-correlation, as in PyTorch), NCHW: by im2col + GEMM, or for float32
-// on AVX2 CPUs either by Winograd F(2x2, 3x3) (conv/winograd.hpp: 3x3 filters, stride 1, at
-// least 16 channels in and out) or, with stride 1 along rows and one sample's image and
-// dout within L2, by the direct kernels of conv/kernels/conv_kernels.hpp. Neither needs a
-// col buffer; for stride 1 both compute dx as the convolution of dout, padded by
-// (KH - 1 - PH, KW - 1 - PW), with the filters flipped and transposed.
+// on AVX2 CPUs either by Winograd (conv/winograd.hpp: 3x3 filters, stride 1, at least 16
+// channels in and out; F(4x4, 3x3) forward, F(2x2, 3x3) weight gradient) or, with stride 1
+// along rows and one sample's image and dout within L2, by the direct kernels of
+// conv/kernels/conv_kernels.hpp. Neither needs a col buffer; for stride 1 both compute dx as
+// the forward of dout, padded by (KH - 1 - PH, KW - 1 - PW), with the filters flipped and
+// transposed.
 //
 // Legend: as in conv/im2col.hpp, plus OC out channels.
 //   x (N, C, H, W), w (OC, C, KH, KW) = (OC, CKK), b (OC,), y and dout (N, OC, OH, OW).
@@ -15,11 +16,13 @@
 //   db        (OC,)          += row sums of dout_n (OC, P)
 // Threads: samples are split over threads (each running single-threaded GEMMs, since nested
 // OpenMP regions are inactive) when the batch is large enough, else the GEMMs thread
-// themselves (Winograd and the direct kernels do not: a batch of one runs on one thread;
-// the algorithm is a function of the shapes only, never of the thread count). Samples (forward) and chunks (backward) are handed out dynamically, which
-// only decides who computes them, not what: dw and db are summed per fixed chunk of samples
-// (the chunk size depends on N only), and the chunk partials in chunk order, so results
-// are bitwise identical for any thread count.
+// themselves. Winograd's forward splits each sample further into independent blocks of
+// output rows, and so does its dx when the batch is too small for the backward's chunks.
+// The algorithm is a function of the shapes only, never of the thread count. Samples and
+// blocks (forward) and chunks (backward) are handed out dynamically, which only decides who
+// computes them, not what: dw and db are summed per fixed chunk of samples (the chunk size
+// depends on N only), and the chunk partials in chunk order, so results are bitwise
+// identical for any thread count.
 #pragma once
 
 #include <cstdint>

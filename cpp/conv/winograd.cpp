@@ -61,7 +61,6 @@ Shape make_shape(const ConvGeom& g, std::int64_t K) {
   s.FH = (g.OH + 3) / 4;
   s.FW = (g.OW + 3) / 4;
   s.FWp = round_up(s.FW, 4);
-  s.FXH = 4 * s.FH + 2;
   s.FXW = 4 * s.FWp + 4;
   s.TH = (g.OH + 1) / 2;
   s.TW = (g.OW + 1) / 2;
@@ -70,6 +69,7 @@ Shape make_shape(const ConvGeom& g, std::int64_t K) {
   s.XW = 2 * s.TWp + 2;
   s.rows_fwd = block_rows(s.FH, s.FWp, 36 * (s.C + s.Kp6));
   s.cols_fwd = round_up(s.rows_fwd * s.FWp, 16);
+  s.blocks_fwd = (s.FH + s.rows_fwd - 1) / s.rows_fwd;
   s.rows_dw = block_rows(s.TH, s.TWp, 16 * (s.Cp6 + s.Kp16) + 4 * s.Kp16);
   s.cols_dw = round_up(s.rows_dw * s.TWp, 16);
   constexpr std::int64_t kLine = 16;  // floats
@@ -125,7 +125,8 @@ void finish_dw(float* dw, const float* acc, const Shape& s) {
 }
 
 std::int64_t forward_scratch_numel(const Shape& s) {
-  return s.C * s.FXH * s.FXW + kImageSlack + 36 * (s.fwd_v_plane + s.fwd_m_plane);
+  return s.C * (4 * s.rows_fwd + 2) * s.FXW + kImageSlack +
+         36 * (s.fwd_v_plane + s.fwd_m_plane);
 }
 
 std::int64_t dw_scratch_numel(const Shape& s) {

@@ -36,13 +36,14 @@ struct Shape {
   std::int64_t C, K, H, W, PH, PW, OH, OW;
   std::int64_t Cp6, Kp6;  // C, K rounded up to the micro-kernel's 6 rows
   std::int64_t Kp16;      // K rounded up to its 16 columns
-  // Forward, F(4x4, 3x3): FH x FW tiles, FWp = FW rounded up to 4; the padded image has
-  // FXH = 4 FH + 2 rows and FXW = 4 FWp + 4 columns.
-  std::int64_t FH, FW, FWp, FXH, FXW;
+  // Forward, F(4x4, 3x3): FH x FW tiles, FWp = FW rounded up to 4; its padded image has
+  // FXW = 4 FWp + 4 columns (a block of r tile rows reads 4 r + 2 rows of it).
+  std::int64_t FH, FW, FWp, FXW;
   // Weight gradient, F(2x2, 3x3): TH x TW tiles, TWp = TW rounded up to 8; the padded image
   // has XH = 2 TH + 2 rows and XW = 2 TWp + 2 columns.
   std::int64_t TH, TW, TWp, XH, XW;
   std::int64_t rows_fwd, cols_fwd;  // forward: tile rows per block, block columns (x16)
+  std::int64_t blocks_fwd;          // forward: blocks per sample
   std::int64_t rows_dw, cols_dw;    // weight gradient: likewise
   // Elements between the planes of each transformed operand: forward input (C, cols_fwd)
   // and GEMM results (Kp6, cols_fwd), 36 planes each; weight-gradient input (Cp6, cols_dw)
@@ -72,12 +73,14 @@ inline constexpr std::int64_t kImageSlack = 8;
 std::int64_t forward_scratch_numel(const Shape& s);
 std::int64_t dw_scratch_numel(const Shape& s);
 
-// One sample, single-threaded, AVX2 (conv/kernels/avx2/conv_winograd_avx2.cpp):
-// y_n (K, OH, OW) = the convolution of x_n (C, H, W) with the filters u, plus b (null: none).
+// Single-threaded, AVX2 (conv/kernels/avx2/conv_winograd_avx2.cpp):
+// block `block` (of blocks_fwd) of y_n (K, OH, OW) = the convolution of x_n (C, H, W) with
+// the filters u, plus b (null: none): output rows [4 rows_fwd block, 4 rows_fwd (block + 1)).
+// Blocks are independent.
 void forward_f32_avx2(float* y_n, const float* x_n, const float* u, const float* b,
-                      const Shape& s, float* scratch);
+                      const Shape& s, std::int64_t block, float* scratch);
 
-// acc (16, Cp6, Kp16) = (accumulate ? acc : 0) + the sample's transformed dw, from dout_n
+// One sample: acc (16, Cp6, Kp16) = (accumulate ? acc : 0) + its transformed dw, from dout_n
 // (K, OH, OW) and x_n (C, H, W).
 void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape& s,
                  bool accumulate, float* scratch);

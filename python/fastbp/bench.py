@@ -477,7 +477,8 @@ def run(quick: bool = False, repeats: Optional[int] = None, json_path: Optional[
     env = environment()
     log(f"fastbp {env['fastbp']['version']}: isa {env['fastbp']['isa']}, "
         f"{env['fastbp']['num_threads']} threads; NumPy BLAS: {env['numpy_blas']}; "
-        f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}; PyTorch: {env.get('torch', 'not installed')}")
+        f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}; "
+        f"PyTorch: {env.get('torch', 'not installed')}")
     results = []
     for build in default_workloads(quick):
         workload = build()

@@ -39,18 +39,21 @@ __m256i first_lanes(std::int64_t n) {
                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// xw (C, XH, XW) = x_n (C, H, W) at offset (PH, PW), zeros elsewhere (XH >= H + PH,
-// XW >= W + PW: see make_shape); xw has kImageSlack more floats. Rows are short (tens of
-// floats): one fill, then each row by vectors, its last one padded with zeros (they land in
-// the padding, or on the next row's pixels, which are copied after it).
-void pad_image(float* xw, std::int64_t XH, std::int64_t XW, const float* x_n, const Shape& s) {
+// xw (C, XH, XW) = rows [first, first + XH) of the zero-padded image (x_n (C, H, W) at
+// offset (PH, PW), zeros elsewhere; W + 2 PW <= XW), plus kImageSlack floats. Rows are
+// short (tens of floats): one fill, then each row by vectors, its last one padded with
+// zeros (they land in the padding, or on the next row's pixels, which are copied after it).
+void pad_rows(float* xw, std::int64_t first, std::int64_t XH, std::int64_t XW,
+              const float* x_n, const Shape& s) {
   std::fill(xw, xw + s.C * XH * XW + kImageSlack, 0.0f);
   const std::int64_t W8 = s.W / 8 * 8;
   const __m256i tail = first_lanes(s.W - W8);
+  const std::int64_t h0 = std::max<std::int64_t>(0, first - s.PH);
+  const std::int64_t h1 = std::min(s.H, first + XH - s.PH);
   for (std::int64_t c = 0; c < s.C; ++c) {
-    for (std::int64_t h = 0; h < s.H; ++h) {
+    for (std::int64_t h = h0; h < h1; ++h) {
       const float* src = x_n + (c * s.H + h) * s.W;
-      float* dst = xw + (c * XH + h + s.PH) * XW + s.PW;
+      float* dst = xw + (c * XH + h + s.PH - first) * XW + s.PW;
       for (std::int64_t i = 0; i < W8; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
       if (W8 < s.W) _mm256_storeu_ps(dst + W8, _mm256_maskload_ps(src + W8, tail));
     }
@@ -161,22 +164,24 @@ struct QuadPair {
 
 // F(4x4, 3x3): v (36 planes of fwd_v_plane, each (C, cols)) = B^T d B for the tiles of tile
 // rows [ty0, ty0 + rows) of every channel (column r * FWp + tx for tile (ty0 + r, tx)), from
-// xw (C, FXH, FXW); other columns are zero.
+// xw (C, 4 rows + 2, FXW): the padded image's rows from 4 ty0 on; other columns are zero.
 void transform_input_4x4(float* v, std::int64_t cols, const float* xw, std::int64_t ty0,
                          std::int64_t rows, const Shape& s) {
+  const std::int64_t xh = 4 * rows + 2;
   const std::int64_t used = rows * s.FWp, e_stride = s.fwd_v_plane;
   zero_unused(v, 36, e_stride, s.C, s.C, cols, round_up8(used));
   alignas(32) static constexpr float kZeros[20] = {};
   for (std::int64_t col = 0; col < used; col += 8) {
     const QuadPair quads(col, ty0, rows, s);
     for (std::int64_t c = 0; c < s.C; ++c) {
-      const float* plane = xw + c * s.FXH * s.FXW;
+      const float* plane = xw + c * xh * s.FXW;
       __m256 t[6][6];  // row i of the patch, then d B (per row)
       for (int i = 0; i < 6; ++i) {
         const float* p[2];  // each quad's patch row i: columns 4 tx .. 4 tx + 19
         for (int h = 0; h < 2; ++h)
-          p[h] = quads.present[h] ? plane + (4 * quads.ty[h] + i) * s.FXW + 4 * quads.tx[h]
-                                  : kZeros;
+          p[h] = quads.present[h]
+                     ? plane + (4 * (quads.ty[h] - ty0) + i) * s.FXW + 4 * quads.tx[h]
+                     : kZeros;
         __m256 q[5];  // q[k]: columns 4 k .. 4 k + 3 of both quads
         for (int k = 0; k < 5; ++k)
           q[k] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(p[0] + 4 * k)),
@@ -326,30 +331,29 @@ void transpose_dout(float* dout_t, const float* dout_n, std::int64_t ty0, std::i
 }  // namespace
 
 void forward_f32_avx2(float* y_n, const float* x_n, const float* u, const float* b,
-                      const Shape& s, float* scratch) {
+                      const Shape& s, std::int64_t block, float* scratch) {
   const auto kernel = micro_kernel();
   const std::int64_t cols = s.cols_fwd;
+  const std::int64_t ty0 = block * s.rows_fwd, rows = std::min(s.rows_fwd, s.FH - ty0);
+  const std::int64_t xh = 4 * rows + 2;  // padded image rows 4 ty0 .. 4 (ty0 + rows) + 1
   float* xw = scratch;
-  float* v = xw + s.C * s.FXH * s.FXW + kImageSlack;  // 36 planes (C, cols)
-  float* m = v + 36 * s.fwd_v_plane;     // 36 planes (Kp6, cols)
-  pad_image(xw, s.FXH, s.FXW, x_n, s);
-  for (std::int64_t ty0 = 0; ty0 < s.FH; ty0 += s.rows_fwd) {
-    const std::int64_t rows = std::min(s.rows_fwd, s.FH - ty0);
-    transform_input_4x4(v, cols, xw, ty0, rows, s);
-    // m[e] (Kp6, cols) = u[e] (Kp6, C) @ v[e] (C, cols), only the columns in use
-    const std::int64_t used = round_up8(rows * s.FWp);
-    for (int e = 0; e < 36; ++e) {
-      const float* v_e = v + e * s.fwd_v_plane;
-      float* m_e = m + e * s.fwd_m_plane;
-      for (std::int64_t kp = 0; kp < s.Kp6; kp += MR) {
-        const float* u_panel = u + (e * s.Kp6 + kp) * s.C;
-        for (std::int64_t col = 0; col < used; col += NR)
-          kernel(s.C, 1.0f, u_panel, 1, MR, v_e + col, cols, 0.0f, m_e + kp * cols + col, cols,
-                 MR, static_cast<int>(std::min<std::int64_t>(NR, used - col)));
-      }
+  float* v = xw + s.C * xh * s.FXW + kImageSlack;  // 36 planes (C, cols)
+  float* m = v + 36 * s.fwd_v_plane;                // 36 planes (Kp6, cols)
+  pad_rows(xw, 4 * ty0, xh, s.FXW, x_n, s);
+  transform_input_4x4(v, cols, xw, ty0, rows, s);
+  // m[e] (Kp6, cols) = u[e] (Kp6, C) @ v[e] (C, cols), only the columns in use
+  const std::int64_t used = round_up8(rows * s.FWp);
+  for (int e = 0; e < 36; ++e) {
+    const float* v_e = v + e * s.fwd_v_plane;
+    float* m_e = m + e * s.fwd_m_plane;
+    for (std::int64_t kp = 0; kp < s.Kp6; kp += MR) {
+      const float* u_panel = u + (e * s.Kp6 + kp) * s.C;
+      for (std::int64_t col = 0; col < used; col += NR)
+        kernel(s.C, 1.0f, u_panel, 1, MR, v_e + col, cols, 0.0f, m_e + kp * cols + col, cols, MR,
+               static_cast<int>(std::min<std::int64_t>(NR, used - col)));
     }
-    transform_output_4x4(y_n, m, cols, b, ty0, rows, s);
   }
+  transform_output_4x4(y_n, m, cols, b, ty0, rows, s);
 }
 
 void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape& s,
@@ -360,7 +364,7 @@ void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape&
   float* v = xw + s.C * s.XH * s.XW + kImageSlack;  // 16 planes (Cp6, cols)
   float* dt = v + 16 * s.dw_v_plane;     // 16 planes (cols, Kp16)
   float* dout_t = dt + 16 * s.dw_dt_plane;  // (2 rows, 2 TWp, Kp16)
-  pad_image(xw, s.XH, s.XW, x_n, s);
+  pad_rows(xw, 0, s.XH, s.XW, x_n, s);
   for (std::int64_t ty0 = 0; ty0 < s.TH; ty0 += s.rows_dw) {
     const std::int64_t rows = std::min(s.rows_dw, s.TH - ty0);
     transform_input_2x2(v, s.dw_v_plane, s.Cp6, cols, xw, ty0, rows, s);
