@@ -1,9 +1,10 @@
-// AVX2 Winograd F(2x2, 3x3) sample routines (this unit is built with -mavx2 -mfma).
-// Contracts and formulas in conv/winograd.hpp.
+// AVX2 Winograd routines (this unit is built with -mavx2 -mfma): the forward by F(4x4, 3x3),
+// the weight gradient by F(2x2, 3x3). Contracts and formulas in conv/winograd.hpp.
 //
-// Per block of tile rows: the input transform writes V (16, rows, cols) with 8 tiles of one
-// tile row per vector; 16 GEMMs by the AVX2 GEMM micro-kernel (6 x 16 tiles); then the
-// output transform (forward), or the accumulation into the transformed weight gradient.
+// Per block of tile rows: the input transform writes one plane per transformed position
+// (36 or 16), 8 tiles per vector (forward: two quads of 4 tiles; weight gradient: 8 tiles
+// of one row); one GEMM per position by the AVX2 GEMM micro-kernel (6 x 16 tiles); then
+// the output transform (forward), or the accumulation into the transformed weight gradient.
 #include <immintrin.h>
 
 #include <algorithm>
