@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from support import num_threads, tolerance
 
+import fastbp
 from fastbp import ops
 from fastbp import reference as ref
 
@@ -185,6 +186,22 @@ def test_winograd_convolution_matches_reference(rng, case):
     assert none is None
     np.testing.assert_array_equal(dw_only, dw)
     np.testing.assert_array_equal(db_only, db)
+
+
+@pytest.mark.parametrize("channels, winograd", [((16, 16), True), ((15, 16), False),
+                                                ((16, 15), False), ((16, 16, 2), False)])
+def test_winograd_runs_exactly_where_documented(rng, channels, winograd):
+    """Small integers sum exactly in float32 in any direct order, while F(4x4, 3x3)'s
+    transforms (1/6, 1/24) round: an inexact forward shows that Winograd ran, an exact one
+    that it did not (3x3, stride 1, >= 16 channels in and out, an AVX2 CPU)."""
+    C, OC, stride = channels if len(channels) == 3 else (*channels, 1)
+    x = rng.integers(-2, 3, size=(2, C, 8, 8)).astype(np.float32)
+    w = rng.integers(-1, 2, size=(OC, C, 3, 3)).astype(np.float32)
+    y = ops.conv2d_forward(x, w, None, stride, 1)
+    exact = ref.conv2d_forward(x.astype(np.float64), w.astype(np.float64), None, stride, 1)
+    ran_winograd = winograd and fastbp.build_info()["isa"] != "generic"
+    assert np.array_equal(y, exact) != ran_winograd
+    _close(y, exact.astype(np.float32), np.float32, C * 9)
 
 
 @pytest.mark.parametrize("case", [  # (N, C, H, W, OC, kernel, stride, padding, pool, pool stride)

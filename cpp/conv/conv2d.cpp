@@ -216,7 +216,8 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
   // dw (Winograd: its transformed accumulator) and db; none when one chunk writes dw and db.
   const std::int64_t col_numel = pointwise || direct || winograd_dw ? 0 : CKK * P;
   const std::int64_t dcol_numel = dx != nullptr && !pointwise && !dx_by_forward ? CKK * P : 0;
-  const std::int64_t xp_numel = pointwise && !direct ? 0 : direct_xp_numel(g);
+  // The padded image: workspace of im2col and col2im, or the direct dw's input.
+  const std::int64_t xp_numel = direct || col_numel + dcol_numel > 0 ? direct_xp_numel(g) : 0;
   const std::int64_t dxf_numel = dx_by_forward && !dx_apart ? dx_forward->scratch_numel() : 0;
   const std::int64_t wdw_numel = winograd_dw ? winograd::dw_scratch_numel(wshape) : 0;
   const std::int64_t per_thread =

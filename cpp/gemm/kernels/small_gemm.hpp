@@ -22,6 +22,8 @@
 
 #if defined(__AVX2__)
 #include <immintrin.h>
+
+#include "runtime/avx2_lanes.hpp"
 #endif
 
 #include "gemm/kernels/kernels.hpp"
@@ -157,11 +159,7 @@ void cols_small_m(const SmallProduct<T>& p, MatView<T> b, i64 j0, i64 j1) {
 #if defined(__AVX2__) && defined(__FMA__)
 // --- AVX2 float loops: the same sums, in registers -----------------------------------
 
-// The first n lanes (0 <= n <= 8) of a ymm.
-inline __m256i first_lanes(i64 n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+using ::fastbp::avx2::first_lanes;
 
 inline __m256 load_lanes(const float* p, i64 w) {
   return w == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, first_lanes(w));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "conv/kernels/conv_kernels.hpp"
+#include "runtime/avx2_lanes.hpp"
 
 namespace fastbp::conv_kernels {
 
@@ -20,11 +21,7 @@ namespace {
 constexpr int kMaxFilters = 4;  // MR of the weight-gradient tile
 constexpr int kMaxTaps = 3;     // KB
 
-// Lanes [0, n) set, n in [0, 8].
-inline __m256i first_lanes(std::int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+using ::fastbp::avx2::first_lanes;
 
 // Geometry of one padded sample, in the forms the loops use.
 struct Plane {

@@ -11,10 +11,13 @@
 
 #include "conv/winograd.hpp"
 #include "gemm/kernels/kernels.hpp"
+#include "runtime/avx2_lanes.hpp"
 
 namespace fastbp::winograd {
 
 namespace {
+
+using ::fastbp::avx2::first_lanes;
 
 constexpr int MR = 6, NR = 16;  // the AVX2 float32 micro-kernel's tile
 
@@ -32,12 +35,6 @@ __m256 evens(__m256 lo, __m256 hi) {  // l0 l2 h0 h2 l4 l6 h4 h6, then reordered
 }
 __m256 odds(__m256 lo, __m256 hi) {
   return interleave_halves(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
-}
-
-// Lanes [0, n) set, n in [0, 8].
-__m256i first_lanes(std::int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 // xw (C, XH, XW) = rows [first, first + XH) of the zero-padded image (x_n (C, H, W) at
