@@ -104,7 +104,14 @@ class SampleForward {
     if (!winograd_) return;
     shape_ = winograd::make_shape(g, OC);
     u_ = Tensor({winograd::filters_numel(shape_)}, dtype_of<float>());
-    winograd::transform_filters(u_.data_as<float>(), reinterpret_cast<const float*>(w), shape_);
+    float* u = u_.data_as<float>();
+    const float* wf = reinterpret_cast<const float*>(w);
+    // ~250 double operations per filter (k, c), 6 filters a panel
+    const std::int64_t panels = shape_.Kp6 / 6;
+    const int nt = threads_for(1500.0 * double(panels) * double(g.C), kMinFlopsPerThread);
+    parallel_for(nt, 0, panels, [u, wf, shape = shape_](std::int64_t panel) {
+      winograd::transform_filters_f32_avx2(u, wf, shape, panel);
+    });
   }
 
   std::int64_t scratch_numel() const {
@@ -180,6 +187,15 @@ std::int64_t chunk_size(std::int64_t N) {
   return std::max(kMinChunk, (N + kMaxChunks - 1) / kMaxChunks);
 }
 
+// Winograd's dw of a batch of few chunks also splits each sample's blocks into `parts`
+// ranges, each summed apart, so that there are at least kMinPieces pieces: a function of
+// the shape only, never of the thread count.
+std::int64_t dw_row_parts(std::int64_t chunks, std::int64_t blocks) {
+  constexpr std::int64_t kMinPieces = 4;
+  return std::clamp<std::int64_t>((kMinPieces + chunks - 1) / std::max<std::int64_t>(chunks, 1),
+                                  1, blocks);
+}
+
 // conv2d_backward, with dout_n (OC, P) of sample n given by
 // dout_of(n, scratch) -> const T* (scratch: dout_scratch elements of the calling thread's).
 // dout_of returns null to stop: the remaining work is skipped and the result is false
@@ -204,7 +220,11 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
   if (dx_by_forward) dx_forward.emplace(w_flipped.data_as<T>(), nullptr, gt, g.C);
   const std::int64_t chunk = chunk_size(N);
   const std::int64_t chunks = (N + chunk - 1) / chunk;
-  const int nt = outer_threads(chunks, 1, (dx != nullptr ? 6.0 : 4.0) * N * OC * CKK * P);
+  // Pieces of work: chunk ch, part r (of `parts`) at ch * parts + r. Part 0 also computes db
+  // and dx; each part the dw of its range of Winograd blocks.
+  const std::int64_t parts = winograd_dw ? dw_row_parts(chunks, wshape.blocks_dw) : 1;
+  const std::int64_t pieces = chunks * parts;
+  const int nt = outer_threads(pieces, 1, (dx != nullptr ? 6.0 : 4.0) * N * OC * CKK * P);
   // With one thread for the chunks (a small batch), dx runs after them in pieces of its own
   // (samples or Winograd blocks) when those can use more threads: the same arithmetic.
   const std::int64_t dx_pieces = dx_by_forward ? N * dx_forward->blocks() : 0;
@@ -212,8 +232,9 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
   const bool dx_apart = nt == 1 && dx_nt > 1;
 
   // Per thread: col (GEMM dw) and dcol (GEMM dx), a padded image (for im2col, col2im or the
-  // direct dw), the dx forward's scratch and Winograd's dw scratch. Per chunk: partials of
-  // dw (Winograd: its transformed accumulator) and db; none when one chunk writes dw and db.
+  // direct dw), the dx forward's scratch and Winograd's dw scratch. Per piece: partials of
+  // dw (Winograd: its transformed accumulator) and db (part 0 only); none when one piece
+  // writes dw and db.
   const std::int64_t col_numel = pointwise || direct || winograd_dw ? 0 : CKK * P;
   const std::int64_t dcol_numel = dx != nullptr && !pointwise && !dx_by_forward ? CKK * P : 0;
   // The padded image: workspace of im2col and col2im, or the direct dw's input.
@@ -225,8 +246,8 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
   Tensor workspace({nt, per_thread}, dtype_of<T>());
   const std::int64_t dw_part = winograd_dw ? winograd::dw_acc_numel(wshape) : OC * CKK;
   const std::int64_t part = dw_part + OC;
-  const bool partial = chunks > 1 || winograd_dw;
-  Tensor partials({partial ? chunks : 0, part}, dtype_of<T>());
+  const bool partial = pieces > 1 || winograd_dw;
+  Tensor partials({partial ? pieces : 0, part}, dtype_of<T>());
 
   int stopped = 0;  // set (to 1 only) by any thread whose dout_of returned null
   parallel_region(nt, [&](int t, int /*nth*/) {
@@ -237,12 +258,13 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
     T* wdw = dxf + dxf_numel;
     T* scratch = wdw + wdw_numel;
 #pragma omp for schedule(dynamic)
-    for (std::int64_t ch = 0; ch < chunks; ++ch) {
+    for (std::int64_t piece = 0; piece < pieces; ++piece) {
       int stop;
 #pragma omp atomic read
       stop = stopped;
       if (stop) continue;
-      T* pdw = partial ? partials.data_as<T>() + ch * part : dw;
+      const std::int64_t ch = piece / parts, r = piece % parts;
+      T* pdw = partial ? partials.data_as<T>() + piece * part : dw;
       T* pdb = partial ? pdw + dw_part : db;
       const std::int64_t n0 = ch * chunk, n1 = std::min(N, n0 + chunk);
       for (std::int64_t n = n0; n < n1; ++n) {
@@ -256,14 +278,18 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
         const bool first = n == n0;
         // db (+)= row sums of dout_n (a fixed order: see row_sum); first, since this reads
         // dout_n in order, which brings it into cache fastest
-        for (std::int64_t oc = 0; oc < OC; ++oc) {
-          const T s = row_sum(dout_n + oc * P, P);
-          pdb[oc] = first ? s : pdb[oc] + s;
+        if (r == 0) {
+          for (std::int64_t oc = 0; oc < OC; ++oc) {
+            const T s = row_sum(dout_n + oc * P, P);
+            pdb[oc] = first ? s : pdb[oc] + s;
+          }
         }
         // dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T
         if constexpr (std::is_same_v<T, float>) {
           if (winograd_dw) {
-            winograd::dw_f32_avx2(pdw, dout_n, x_n, wshape, !first, wdw);
+            const std::int64_t blocks = wshape.blocks_dw;
+            winograd::dw_f32_avx2(pdw, dout_n, x_n, wshape, blocks * r / parts,
+                                  blocks * (r + 1) / parts, !first, wdw);
           } else if (direct) {
             pad_for_direct(xp, x_n, g);
             conv_kernels::conv_direct_dw_f32_avx2(pdw, dout_n, xp, g, OC, !first);
@@ -274,7 +300,7 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
           gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, pointwise ? x_n : col, P,
                   first ? T(0) : T(1), pdw, CKK);
         }
-        if (dx == nullptr) continue;
+        if (dx == nullptr || r != 0) continue;
         T* dx_n = dx + n * g.image();
         if (dx_by_forward) {
           if (!dx_apart) dx_forward->run(dx_n, dout_n, dxf);
@@ -310,23 +336,38 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
     return true;
   }
   if (!partial) return true;
-  // Sum the chunk partials in chunk order (elements are independent), into dw and db or
-  // Winograd's accumulator and db; then the accumulator into dw.
-  Tensor acc({winograd_dw ? dw_part : 0}, dtype_of<T>());
-  T* dw_sum = winograd_dw ? acc.data_as<T>() : dw;
-  const T* parts = partials.data_as<T>();
-  const int rt = threads_for(static_cast<double>(chunks) * part, 1 << 16);
-  parallel_for(rt, 0, part, [&](std::int64_t i) {
-    T s = parts[i];
-    for (std::int64_t ch = 1; ch < chunks; ++ch) s += parts[ch * part + i];
-    if (i < dw_part) {
-      dw_sum[i] = s;
-    } else {
-      db[i - dw_part] = s;
+  // Sum the partials in piece order (elements are independent): dw's over all pieces, into
+  // dw or Winograd's accumulator, db's over part 0 of each chunk. With one piece, its
+  // partial is the accumulator.
+  const T* sums = partials.data_as<T>();
+  Tensor acc({winograd_dw && pieces > 1 ? dw_part : 0}, dtype_of<T>());
+  T* dw_sum = !winograd_dw ? dw : pieces > 1 ? acc.data_as<T>() : partials.data_as<T>();
+  if (pieces > 1) {
+    const int rt = threads_for(static_cast<double>(pieces) * part, 1 << 16);
+    parallel_for(rt, 0, part, [&](std::int64_t i) {
+      if (i < dw_part) {
+        T s = sums[i];
+        for (std::int64_t q = 1; q < pieces; ++q) s += sums[q * part + i];
+        dw_sum[i] = s;
+      } else {
+        T s = sums[i];
+        for (std::int64_t ch = 1; ch < chunks; ++ch) s += sums[ch * parts * part + i];
+        db[i - dw_part] = s;
+      }
+    });
+  } else {
+    std::copy(sums + dw_part, sums + part, db);
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (winograd_dw) {  // the accumulator into dw, 8 filters a piece
+      const float* wacc = dw_sum;
+      const std::int64_t groups = (OC + 7) / 8;
+      const int ft = threads_for(100.0 * double(OC) * double(g.C), kMinFlopsPerThread);
+      parallel_for(ft, 0, groups, [dw, wacc, wshape](std::int64_t grp) {
+        winograd::finish_dw_f32_avx2(dw, wacc, wshape, 8 * grp);
+      });
     }
-  });
-  if constexpr (std::is_same_v<T, float>)
-    if (winograd_dw) winograd::finish_dw(dw, acc.data_as<float>(), wshape);
+  }
   return true;
 }
 

@@ -1,5 +1,5 @@
 // The portable part of the Winograd convolution (contracts in conv/winograd.hpp): when it
-// applies, its sizes, and the two small transforms that run once per call (filters, dw).
+// applies and its sizes.
 #include "conv/winograd.hpp"
 
 #include <algorithm>
@@ -10,16 +10,6 @@
 namespace fastbp::winograd {
 
 namespace {
-
-// G (4 x 3) of F(2x2, 3x3) (the weight gradient) and G (6 x 3) of F(4x4, 3x3) (the forward).
-constexpr float kG[4][3] = {{1.0f, 0.0f, 0.0f}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f},
-                            {0.0f, 0.0f, 1.0f}};
-constexpr double kG6[6][3] = {{1.0 / 4, 0.0, 0.0},
-                              {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                              {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                              {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                              {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                              {0.0, 0.0, 1.0}};
 
 // Fewer channels than this on either side leave the per-position GEMMs too thin to beat
 // the direct kernels.
@@ -72,6 +62,7 @@ Shape make_shape(const ConvGeom& g, std::int64_t K) {
   s.blocks_fwd = (s.FH + s.rows_fwd - 1) / s.rows_fwd;
   s.rows_dw = block_rows(s.TH, s.TWp, 16 * (s.Cp6 + s.Kp16) + 4 * s.Kp16);
   s.cols_dw = round_up(s.rows_dw * s.TWp, 16);
+  s.blocks_dw = (s.TH + s.rows_dw - 1) / s.rows_dw;
   constexpr std::int64_t kLine = 16;  // floats
   s.fwd_v_plane = s.C * s.cols_fwd + kLine;
   s.fwd_m_plane = s.Kp6 * s.cols_fwd + kLine;
@@ -82,47 +73,7 @@ Shape make_shape(const ConvGeom& g, std::int64_t K) {
 
 std::int64_t filters_numel(const Shape& s) { return 36 * s.Kp6 * s.C; }
 
-// In double, rounded once: the transformed filters are as exact as float32 allows.
-void transform_filters(float* u, const float* w, const Shape& s) {
-  std::fill(u, u + filters_numel(s), 0.0f);
-  for (std::int64_t k = 0; k < s.K; ++k) {
-    for (std::int64_t c = 0; c < s.C; ++c) {
-      const float* g = w + (k * s.C + c) * 9;  // (3, 3)
-      double gg[6][3];                         // G g
-      for (int a = 0; a < 6; ++a)
-        for (int j = 0; j < 3; ++j)
-          gg[a][j] = kG6[a][0] * g[j] + kG6[a][1] * g[3 + j] + kG6[a][2] * g[6 + j];
-      for (int a = 0; a < 6; ++a) {
-        for (int b = 0; b < 6; ++b) {
-          const double v = gg[a][0] * kG6[b][0] + gg[a][1] * kG6[b][1] + gg[a][2] * kG6[b][2];
-          const std::int64_t e = 6 * a + b, panel = k / 6;
-          u[((e * (s.Kp6 / 6) + panel) * s.C + c) * 6 + k % 6] = static_cast<float>(v);
-        }
-      }
-    }
-  }
-}
-
 std::int64_t dw_acc_numel(const Shape& s) { return 16 * s.Cp6 * s.Kp16; }
-
-void finish_dw(float* dw, const float* acc, const Shape& s) {
-  for (std::int64_t k = 0; k < s.K; ++k) {
-    for (std::int64_t c = 0; c < s.C; ++c) {
-      float m[4][4];  // the transformed gradient of (k, c)
-      for (int e = 0; e < 16; ++e) m[e / 4][e % 4] = acc[(e * s.Cp6 + c) * s.Kp16 + k];
-      float* out = dw + (k * s.C + c) * 9;
-      for (int a = 0; a < 3; ++a) {
-        float gm[4];  // row a of G^T m
-        for (int j = 0; j < 4; ++j)
-          gm[j] = kG[0][a] * m[0][j] + kG[1][a] * m[1][j] + kG[2][a] * m[2][j] +
-                  kG[3][a] * m[3][j];
-        for (int b = 0; b < 3; ++b)
-          out[3 * a + b] =
-              gm[0] * kG[0][b] + gm[1] * kG[1][b] + gm[2] * kG[2][b] + gm[3] * kG[3][b];
-      }
-    }
-  }
-}
 
 std::int64_t forward_scratch_numel(const Shape& s) {
   return s.C * (4 * s.rows_fwd + 2) * s.FXW + kImageSlack +

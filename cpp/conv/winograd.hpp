@@ -45,6 +45,7 @@ struct Shape {
   std::int64_t rows_fwd, cols_fwd;  // forward: tile rows per block, block columns (x16)
   std::int64_t blocks_fwd;          // forward: blocks per sample
   std::int64_t rows_dw, cols_dw;    // weight gradient: likewise
+  std::int64_t blocks_dw;           // weight gradient: blocks per sample
   // Elements between the planes of each transformed operand: forward input (C, cols_fwd)
   // and GEMM results (Kp6, cols_fwd), 36 planes each; weight-gradient input (Cp6, cols_dw)
   // and dout (cols_dw, Kp16), 16 each. Padded by a cache line, so that planes a multiple of
@@ -58,14 +59,11 @@ bool applies(const ConvGeom& g, std::int64_t K);
 
 Shape make_shape(const ConvGeom& g, std::int64_t K);
 
-// Transformed filters u (36, Kp6 / 6, C, 6) = G w[k, c] G^T (F(4x4, 3x3)), packed as the
-// micro-kernel's A panels (rows k >= K zero), from w (K, C, 3, 3).
+// Elements of the transformed filters u (36, Kp6 / 6, C, 6): see transform_filters_f32_avx2.
 std::int64_t filters_numel(const Shape& s);
-void transform_filters(float* u, const float* w, const Shape& s);
 
-// Weight-gradient accumulator (16, Cp6, Kp16) -> dw (K, C, 3, 3).
+// Elements of the weight-gradient accumulator (16, Cp6, Kp16): see dw_f32_avx2.
 std::int64_t dw_acc_numel(const Shape& s);
-void finish_dw(float* dw, const float* acc, const Shape& s);
 
 // Per-thread scratch (elements) of the sample routines below: each starts with a padded
 // image and kImageSlack floats that its row copies may overrun.
@@ -74,15 +72,24 @@ std::int64_t forward_scratch_numel(const Shape& s);
 std::int64_t dw_scratch_numel(const Shape& s);
 
 // Single-threaded, AVX2 (conv/kernels/avx2/conv_winograd_avx2.cpp):
+// panel `panel` (of Kp6 / 6) of the transformed filters u (36, Kp6 / 6, C, 6) = G w[k, c] G^T
+// (F(4x4, 3x3)), packed as the micro-kernel's A panels (rows k >= K zero), from w (K, C, 3,
+// 3). Computed in double and rounded once: as exact as float32 allows.
+void transform_filters_f32_avx2(float* u, const float* w, const Shape& s, std::int64_t panel);
+
 // block `block` (of blocks_fwd) of y_n (K, OH, OW) = the convolution of x_n (C, H, W) with
 // the filters u, plus b (null: none): output rows [4 rows_fwd block, 4 rows_fwd (block + 1)).
 // Blocks are independent.
 void forward_f32_avx2(float* y_n, const float* x_n, const float* u, const float* b,
                       const Shape& s, std::int64_t block, float* scratch);
 
-// One sample: acc (16, Cp6, Kp16) = (accumulate ? acc : 0) + its transformed dw, from dout_n
-// (K, OH, OW) and x_n (C, H, W).
+// One sample's blocks [block0, block1) (of blocks_dw): acc (16, Cp6, Kp16) = (accumulate ?
+// acc : 0) + their transformed dw, from dout_n (K, OH, OW) and x_n (C, H, W).
 void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape& s,
-                 bool accumulate, float* scratch);
+                 std::int64_t block0, std::int64_t block1, bool accumulate, float* scratch);
+
+// Filters [k0, k0 + 8) (k0 a multiple of 8) of dw (K, C, 3, 3) = G^T acc G from the
+// accumulator (16, Cp6, Kp16) (F(2x2, 3x3)).
+void finish_dw_f32_avx2(float* dw, const float* acc, const Shape& s, std::int64_t k0);
 
 }  // namespace fastbp::winograd

@@ -134,6 +134,22 @@ void output_1d(const __m256 m[6], __m256 o[4]) {
   o[3] = _mm256_add_ps(_mm256_fmadd_ps(eight, d, b), m[5]);
 }
 
+// F(4x4, 3x3): the 1-D filter transform r = G g of three vectors (four filters' taps, in
+// double), by G's structure: rows 1 and 2, and rows 3 and 4, differ only in the sign of g1.
+void filter_1d(__m256d g0, __m256d g1, __m256d g2, __m256d r[6]) {
+  const __m256d sixth = _mm256_set1_pd(-1.0 / 6);
+  const __m256d outer = _mm256_add_pd(g0, g2);
+  const __m256d near = _mm256_add_pd(_mm256_mul_pd(g0, _mm256_set1_pd(1.0 / 24)),
+                                     _mm256_mul_pd(g2, _mm256_set1_pd(1.0 / 6)));
+  const __m256d mid = _mm256_mul_pd(g1, _mm256_set1_pd(1.0 / 12));
+  r[0] = _mm256_mul_pd(g0, _mm256_set1_pd(1.0 / 4));
+  r[1] = _mm256_mul_pd(_mm256_add_pd(outer, g1), sixth);
+  r[2] = _mm256_mul_pd(_mm256_sub_pd(outer, g1), sixth);
+  r[3] = _mm256_add_pd(near, mid);
+  r[4] = _mm256_sub_pd(near, mid);
+  r[5] = g2;
+}
+
 // 4 x 4 transposes within each 128-bit half: afterwards lane l of r[j] holds element j of
 // the old r[l] (likewise in the upper half).
 void transpose_halves(__m256 r[4]) {
@@ -328,6 +344,54 @@ void transpose_dout(float* dout_t, const float* dout_n, std::int64_t ty0, std::i
 
 }  // namespace
 
+void transform_filters_f32_avx2(float* u, const float* w, const Shape& s, std::int64_t panel) {
+  const std::int64_t panels = s.Kp6 / MR;
+  for (std::int64_t c0 = 0; c0 < s.C; c0 += 4) {
+    const int lanes = static_cast<int>(std::min<std::int64_t>(4, s.C - c0));
+    alignas(16) float t[36][MR][4];  // t[e][r][l]: position e of filter (6 panel + r, c0 + l)
+    for (int r = 0; r < MR; ++r) {
+      const std::int64_t k = panel * MR + r;
+      alignas(32) double g[9][4] = {};  // g[tap][l]; zero past C and K
+      if (k < s.K)
+        for (int l = 0; l < lanes; ++l)
+          for (int tap = 0; tap < 9; ++tap) g[tap][l] = w[(k * s.C + c0 + l) * 9 + tap];
+      __m256d gg[6][3];  // G g: column j of the taps transformed down the rows
+      for (int j = 0; j < 3; ++j) {
+        __m256d col[6];
+        filter_1d(_mm256_load_pd(g[j]), _mm256_load_pd(g[3 + j]), _mm256_load_pd(g[6 + j]), col);
+        for (int a = 0; a < 6; ++a) gg[a][j] = col[a];
+      }
+      for (int a = 0; a < 6; ++a) {  // (G g) G^T: each row transformed along it
+        __m256d row[6];
+        filter_1d(gg[a][0], gg[a][1], gg[a][2], row);
+        for (int b = 0; b < 6; ++b) _mm_store_ps(t[6 * a + b][r], _mm256_cvtpd_ps(row[b]));
+      }
+    }
+    // u[e] panel rows: (channel c0 + l) x (6 filters), one MR-float row per channel
+    for (int e = 0; e < 36; ++e) {
+      float* dst = u + ((e * panels + panel) * s.C + c0) * MR;
+      if (lanes < 4) {
+        for (int l = 0; l < lanes; ++l)
+          for (int r = 0; r < MR; ++r) dst[l * MR + r] = t[e][r][l];
+        continue;
+      }
+      __m128 r0 = _mm_load_ps(t[e][0]), r1 = _mm_load_ps(t[e][1]);
+      __m128 r2 = _mm_load_ps(t[e][2]), r3 = _mm_load_ps(t[e][3]);
+      const __m128 r4 = _mm_load_ps(t[e][4]), r5 = _mm_load_ps(t[e][5]);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // now r<l> holds filters 0-3 of channel c0 + l
+      const __m128 lo = _mm_unpacklo_ps(r4, r5), hi = _mm_unpackhi_ps(r4, r5);
+      _mm_storeu_ps(dst, r0);
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), lo);
+      _mm_storeu_ps(dst + 6, r1);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(dst + 10), lo);
+      _mm_storeu_ps(dst + 12, r2);
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst + 16), hi);
+      _mm_storeu_ps(dst + 18, r3);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(dst + 22), hi);
+    }
+  }
+}
+
 void forward_f32_avx2(float* y_n, const float* x_n, const float* u, const float* b,
                       const Shape& s, std::int64_t block, float* scratch) {
   const auto kernel = micro_kernel();
@@ -355,7 +419,7 @@ void forward_f32_avx2(float* y_n, const float* x_n, const float* u, const float*
 }
 
 void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape& s,
-                 bool accumulate, float* scratch) {
+                 std::int64_t block0, std::int64_t block1, bool accumulate, float* scratch) {
   const auto kernel = micro_kernel();
   const std::int64_t cols = s.cols_dw;
   float* xw = scratch;
@@ -363,13 +427,14 @@ void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape&
   float* dt = v + 16 * s.dw_v_plane;     // 16 planes (cols, Kp16)
   float* dout_t = dt + 16 * s.dw_dt_plane;  // (2 rows, 2 TWp, Kp16)
   pad_rows(xw, 0, s.XH, s.XW, x_n, s);
-  for (std::int64_t ty0 = 0; ty0 < s.TH; ty0 += s.rows_dw) {
+  const std::int64_t first = block0 * s.rows_dw, end = std::min(s.TH, block1 * s.rows_dw);
+  for (std::int64_t ty0 = first; ty0 < end; ty0 += s.rows_dw) {
     const std::int64_t rows = std::min(s.rows_dw, s.TH - ty0);
     transform_input_2x2(v, s.dw_v_plane, s.Cp6, cols, xw, ty0, rows, s);
     transpose_dout(dout_t, dout_n, ty0, rows, s);
     transform_dout(dt, cols, dout_t, rows, s);
     // acc[e] (Cp6, Kp16) (+)= v[e] (Cp6, cols) @ dt[e] (cols, Kp16)
-    const float beta = accumulate || ty0 > 0 ? 1.0f : 0.0f;
+    const float beta = accumulate || ty0 > first ? 1.0f : 0.0f;
     for (int e = 0; e < 16; ++e) {
       const float* v_e = v + e * s.dw_v_plane;
       const float* dt_e = dt + e * s.dw_dt_plane;
@@ -379,6 +444,36 @@ void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape&
           kernel(cols, 1.0f, v_e + cp * cols, cols, 1, dt_e + kp, s.Kp16, beta,
                  acc_e + cp * s.Kp16 + kp, s.Kp16, MR, NR);
     }
+  }
+}
+
+void finish_dw_f32_avx2(float* dw, const float* acc, const Shape& s, std::int64_t k0) {
+  const int lanes = static_cast<int>(std::min<std::int64_t>(8, s.K - k0));
+  const __m256 half = _mm256_set1_ps(0.5f);
+  // G^T (3 x 4) applied to (m0, m1, m2, m3): (m0 + h, (m1 - m2) / 2, h + m3), h = (m1 + m2) / 2
+  const auto g_t = [half](__m256 m0, __m256 m1, __m256 m2, __m256 m3, __m256 r[3]) {
+    const __m256 h = _mm256_mul_ps(_mm256_add_ps(m1, m2), half);
+    r[0] = _mm256_add_ps(m0, h);
+    r[1] = _mm256_mul_ps(_mm256_sub_ps(m1, m2), half);
+    r[2] = _mm256_add_ps(h, m3);
+  };
+  for (std::int64_t c = 0; c < s.C; ++c) {
+    __m256 m[16];  // m[e]: position e of filters (k0 + l, c); Kp16 pads K with zeros
+    for (int e = 0; e < 16; ++e) m[e] = _mm256_loadu_ps(acc + (e * s.Cp6 + c) * s.Kp16 + k0);
+    __m256 gm[3][4];  // G^T m: each column transformed
+    for (int j = 0; j < 4; ++j) {
+      __m256 col[3];
+      g_t(m[j], m[4 + j], m[8 + j], m[12 + j], col);
+      for (int a = 0; a < 3; ++a) gm[a][j] = col[a];
+    }
+    alignas(32) float out[9][8];  // (G^T m) G: each row transformed
+    for (int a = 0; a < 3; ++a) {
+      __m256 row[3];
+      g_t(gm[a][0], gm[a][1], gm[a][2], gm[a][3], row);
+      for (int b = 0; b < 3; ++b) _mm256_store_ps(out[3 * a + b], row[b]);
+    }
+    for (int l = 0; l < lanes; ++l)
+      for (int tap = 0; tap < 9; ++tap) dw[((k0 + l) * s.C + c) * 9 + tap] = out[tap][l];
   }
 }
 
