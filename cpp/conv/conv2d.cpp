@@ -336,35 +336,28 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
     return true;
   }
   if (!partial) return true;
-  // Sum the partials in piece order (elements are independent): dw's over all pieces, into
-  // dw or Winograd's accumulator, db's over part 0 of each chunk. With one piece, its
-  // partial is the accumulator.
+  // Sum the partials in piece order (elements are independent): db's over part 0 of each
+  // chunk; dw's over all pieces, into dw, or (Winograd) while its final transform reads them.
   const T* sums = partials.data_as<T>();
-  Tensor acc({winograd_dw && pieces > 1 ? dw_part : 0}, dtype_of<T>());
-  T* dw_sum = !winograd_dw ? dw : pieces > 1 ? acc.data_as<T>() : partials.data_as<T>();
-  if (pieces > 1) {
-    const int rt = threads_for(static_cast<double>(pieces) * part, 1 << 16);
-    parallel_for(rt, 0, part, [&](std::int64_t i) {
-      if (i < dw_part) {
-        T s = sums[i];
-        for (std::int64_t q = 1; q < pieces; ++q) s += sums[q * part + i];
-        dw_sum[i] = s;
-      } else {
-        T s = sums[i];
-        for (std::int64_t ch = 1; ch < chunks; ++ch) s += sums[ch * parts * part + i];
-        db[i - dw_part] = s;
-      }
-    });
-  } else {
-    std::copy(sums + dw_part, sums + part, db);
-  }
+  const std::int64_t first = winograd_dw ? dw_part : 0;
+  const int rt = threads_for(static_cast<double>(pieces) * (part - first), 1 << 16);
+  parallel_for(rt, first, part, [&](std::int64_t i) {
+    T s = sums[i];
+    if (i < dw_part) {
+      for (std::int64_t q = 1; q < pieces; ++q) s += sums[q * part + i];
+      dw[i] = s;
+    } else {
+      for (std::int64_t ch = 1; ch < chunks; ++ch) s += sums[ch * parts * part + i];
+      db[i - dw_part] = s;
+    }
+  });
   if constexpr (std::is_same_v<T, float>) {
-    if (winograd_dw) {  // the accumulator into dw, 8 filters a piece
-      const float* wacc = dw_sum;
+    if (winograd_dw) {  // 8 filters a piece
       const std::int64_t groups = (OC + 7) / 8;
-      const int ft = threads_for(100.0 * double(OC) * double(g.C), kMinFlopsPerThread);
-      parallel_for(ft, 0, groups, [dw, wacc, wshape](std::int64_t grp) {
-        winograd::finish_dw_f32_avx2(dw, wacc, wshape, 8 * grp);
+      const int ft = threads_for(40.0 * double(pieces + 3) * double(OC) * double(g.C),
+                                 kMinFlopsPerThread);
+      parallel_for(ft, 0, groups, [dw, sums, pieces, part, wshape](std::int64_t grp) {
+        winograd::finish_dw_f32_avx2(dw, sums, pieces, part, wshape, 8 * grp);
       });
     }
   }

@@ -88,8 +88,9 @@ void forward_f32_avx2(float* y_n, const float* x_n, const float* u, const float*
 void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape& s,
                  std::int64_t block0, std::int64_t block1, bool accumulate, float* scratch);
 
-// Filters [k0, k0 + 8) (k0 a multiple of 8) of dw (K, C, 3, 3) = G^T acc G from the
-// accumulator (16, Cp6, Kp16) (F(2x2, 3x3)).
-void finish_dw_f32_avx2(float* dw, const float* acc, const Shape& s, std::int64_t k0);
+// Filters [k0, k0 + 8) (k0 a multiple of 8) of dw (K, C, 3, 3) = G^T acc G (F(2x2, 3x3)),
+// acc the sum, in order, of the `count` accumulators (16, Cp6, Kp16) at accs + i * stride.
+void finish_dw_f32_avx2(float* dw, const float* accs, std::int64_t count, std::int64_t stride,
+                        const Shape& s, std::int64_t k0);
 
 }  // namespace fastbp::winograd

@@ -447,7 +447,8 @@ void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape&
   }
 }
 
-void finish_dw_f32_avx2(float* dw, const float* acc, const Shape& s, std::int64_t k0) {
+void finish_dw_f32_avx2(float* dw, const float* accs, std::int64_t count, std::int64_t stride,
+                        const Shape& s, std::int64_t k0) {
   const int lanes = static_cast<int>(std::min<std::int64_t>(8, s.K - k0));
   const __m256 half = _mm256_set1_ps(0.5f);
   // G^T (3 x 4) applied to (m0, m1, m2, m3): (m0 + h, (m1 - m2) / 2, h + m3), h = (m1 + m2) / 2
@@ -459,7 +460,11 @@ void finish_dw_f32_avx2(float* dw, const float* acc, const Shape& s, std::int64_
   };
   for (std::int64_t c = 0; c < s.C; ++c) {
     __m256 m[16];  // m[e]: position e of filters (k0 + l, c); Kp16 pads K with zeros
-    for (int e = 0; e < 16; ++e) m[e] = _mm256_loadu_ps(acc + (e * s.Cp6 + c) * s.Kp16 + k0);
+    for (int e = 0; e < 16; ++e) {
+      const float* a = accs + (e * s.Cp6 + c) * s.Kp16 + k0;
+      m[e] = _mm256_loadu_ps(a);
+      for (std::int64_t i = 1; i < count; ++i) m[e] = _mm256_add_ps(m[e], _mm256_loadu_ps(a + i * stride));
+    }
     __m256 gm[3][4];  // G^T m: each column transformed
     for (int j = 0; j < 4; ++j) {
       __m256 col[3];
