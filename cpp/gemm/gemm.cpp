@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <type_traits>
 
@@ -264,6 +265,40 @@ void pack_a(const Problem<T>& pr, int mr, i64 i0, i64 mc, i64 p0, i64 kc, i64 q,
   }
 }
 
+// Full panels [q0, q1) of transposed A, row by row of A: each row of A (a column of op(A))
+// is read once, sequentially, instead of in MR-element pieces a row apart per panel, which
+// the hardware prefetcher cannot follow.
+template <int MR, class T>
+void pack_a_rows(const Problem<T>& pr, i64 i0, i64 p0, i64 kc, i64 q0, i64 q1, i64 stride,
+                 T* dst) {
+  constexpr i64 kAhead = 8, kLine = 64 / sizeof(T);  // rows prefetched ahead; line (elements)
+  const i64 len = (q1 - q0) * MR;
+  for (i64 p = 0; p < kc; ++p) {
+    const T* s = pr.A + (p0 + p) * pr.lda + i0 + q0 * MR;
+    if (p + kAhead < kc)
+      for (i64 e = 0; e < len; e += kLine) __builtin_prefetch(s + kAhead * pr.lda + e);
+    T* d = dst + p * MR;
+    for (i64 q = q0; q < q1; ++q, s += MR, d += stride) std::memcpy(d, s, MR * sizeof(T));
+  }
+}
+
+// Panels [q0, q1) of op(A)[i0 : i0 + mc, p0 : p0 + kc] into dst + (q - q0) * stride.
+template <class T>
+void pack_a_panels(const Problem<T>& pr, int mr, i64 i0, i64 mc, i64 p0, i64 kc, i64 q0,
+                   i64 q1, i64 stride, T* dst) {
+  const i64 full = std::min(q1, mc / mr);  // panels before `full` have all mr rows
+  i64 q = q0;
+  if (pr.trans_a && full > q0) {
+    switch (mr) {
+      case 4: pack_a_rows<4>(pr, i0, p0, kc, q0, full, stride, dst), q = full; break;
+      case 6: pack_a_rows<6>(pr, i0, p0, kc, q0, full, stride, dst), q = full; break;
+      case 12: pack_a_rows<12>(pr, i0, p0, kc, q0, full, stride, dst), q = full; break;
+      default: break;
+    }
+  }
+  for (; q < q1; ++q) pack_a(pr, mr, i0, mc, p0, kc, q, dst + (q - q0) * stride);
+}
+
 // Panel q of op(B)[p0 : p0 + kc, j0 : j0 + nc] (columns j0 + q * nr ...) into dst.
 template <class T>
 void pack_b(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q, T* dst) {
@@ -286,8 +321,7 @@ void pack_b_rows(const Problem<T>& pr, i64 j0, i64 p0, i64 kc, i64 q0, i64 q1, i
   for (i64 p = 0; p < kc; ++p) {
     const T* s = pr.B + (p0 + p) * pr.ldb + j0 + q0 * NR;
     T* d = dst + p * NR;
-    for (i64 q = q0; q < q1; ++q, s += NR, d += stride)
-      for (int c = 0; c < NR; ++c) d[c] = s[c];
+    for (i64 q = q0; q < q1; ++q, s += NR, d += stride) std::memcpy(d, s, NR * sizeof(T));
   }
 }
 
@@ -405,8 +439,8 @@ void gemm_region(const Problem<T>& pr, const KernelInfo<T>& ki, const Blocking& 
       for (i64 ic = m0; ic < m1; ic += mc_blk) {
         const i64 mc = std::min(mc_blk, m1 - ic);
         const PackPlan plan_a = PackPlan::make(bl.direct_a, mc, ki.mr);
-        for (i64 q = 0; q < plan_a.count; ++q)
-          pack_a(pr, ki.mr, ic, mc, pc, kc, plan_a.first + q, ap + q * bl.a_stride);
+        pack_a_panels(pr, ki.mr, ic, mc, pc, kc, plan_a.first, plan_a.first + plan_a.count,
+                      bl.a_stride, ap);
         macro_kernel(pr, ki, bl, ap, plan_a, bp, plan_b, ic, mc, jc, nc, pc, kc, beta, 0,
                      ceil_div(mc, ki.mr) * ceil_div(nc, ki.nr));
       }
@@ -516,8 +550,8 @@ void gemm_blocked(const Problem<T>& pr) {
             const i64 ic = blk * mc_blk;
             const i64 mc = std::min(mc_blk, M - ic);
             const PackPlan plan_a = PackPlan::make(bl.direct_a, mc, ki.mr);
-            for (i64 q = 0; q < plan_a.count; ++q)
-              pack_a(pr, ki.mr, ic, mc, pc, kc, plan_a.first + q, ap + q * bl.a_stride);
+            pack_a_panels(pr, ki.mr, ic, mc, pc, kc, plan_a.first,
+                          plan_a.first + plan_a.count, bl.a_stride, ap);
             macro_kernel(pr, ki, bl, ap, plan_a, bp, plan_b, ic, mc, jc, nc, pc, kc, beta, 0,
                          ceil_div(mc, ki.mr) * panels_b);
           }
