@@ -65,6 +65,72 @@ def test_backward_accumulates(rng):
     assert not layer.weight.grad.any() and not layer.bias.grad.any()
 
 
+@pytest.mark.parametrize("fused", [False, True])
+def test_backward_after_zero_grad_overwrites_stale_values(fused, rng):
+    # zero_grad only marks the gradients; the next backward writes them whole. Stale
+    # values must not leak in, and the result is the one-shot gradient of the reference.
+    layers = [nn.Linear(6, 4, dtype=np.float64, rng=2)] + ([nn.ReLU()] if fused else [])
+    model = nn.Sequential(*layers)
+    linear = layers[0]
+    x = rng.standard_normal((5, 6))
+    dout = rng.standard_normal((5, 4))
+    linear.weight.grad[...] = 123.0  # stale gradients from an earlier step
+    linear.bias.grad[...] = -5.0
+    model.zero_grad()
+    y = model(x)
+    model.backward(dout)
+    g = dout * (y > 0) if fused else dout
+    np.testing.assert_allclose(linear.weight.grad, x.T @ g, rtol=1e-12)
+    np.testing.assert_allclose(linear.bias.grad, g.sum(axis=0), rtol=1e-12)
+    model.backward(dout)  # no zero_grad in between: it adds
+    np.testing.assert_allclose(linear.weight.grad, 2 * (x.T @ g), rtol=1e-12)
+
+
+def test_zero_grad_reads_as_zero_and_keeps_the_array(rng):
+    p = nn.Parameter(rng.standard_normal((3, 2)))
+    grad_array = p.grad
+    grad_array[...] = 4.0
+    p.zero_grad()
+    assert p.grad is grad_array and not p.grad.any()
+    p.zero_grad()
+    p.grad += 2.0  # in-place arithmetic on a zeroed gradient starts from zero
+    np.testing.assert_array_equal(grad_array, np.full((3, 2), 2.0))
+    p.grad = 0.5  # assignment copies into the same array (broadcast)
+    assert p.grad is grad_array and np.all(grad_array == 0.5)
+    with pytest.raises(ValueError):
+        p.grad = np.ones((2, 3))
+
+
+def test_shared_parameter_after_zero_grad_sums_both_uses(rng):
+    # One Parameter in two layers: the first backward writes it, the second must add.
+    a = nn.Linear(4, 4, dtype=np.float64, rng=1)
+    b = nn.Linear(4, 4, dtype=np.float64, rng=2)
+    b.weight = a.weight
+    x = rng.standard_normal((3, 4))
+    d = rng.standard_normal((3, 4))
+    a.weight.grad[...] = 9.0
+    a.zero_grad()
+    b.zero_grad()
+    h = a(x)
+    b(h)
+    dh = b.backward(d)
+    a.backward(dh)
+    np.testing.assert_allclose(a.weight.grad, h.T @ d + x.T @ dh, rtol=1e-12)
+
+
+def test_conv_backward_after_zero_grad_overwrites_stale_values(rng):
+    conv = nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64, rng=0)
+    x = rng.standard_normal((2, 2, 5, 5))
+    dout = rng.standard_normal((2, 3, 5, 5))
+    _, dw, db = fastbp.ops.conv2d_backward(dout, x, conv.weight.data, 1, 1)
+    conv.weight.grad[...] = 7.0
+    conv.zero_grad()
+    conv(x)
+    conv.backward(dout)
+    np.testing.assert_array_equal(conv.weight.grad, dw)
+    np.testing.assert_array_equal(conv.bias.grad, db)
+
+
 def test_linear_leading_dims(rng):
     layer = nn.Linear(3, 2, dtype=np.float64, rng=3)
     x = rng.standard_normal((4, 5, 3))

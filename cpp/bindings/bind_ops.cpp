@@ -100,7 +100,7 @@ FloatArg grad_buffer(py::handle obj, const char* name, const FloatArg& like,
 py::object linear_backward_accumulate_impl(py::handle dout_obj, py::handle x_obj,
                                            py::handle w_obj, py::handle gate_obj,
                                            py::handle w_grad_obj, py::handle b_grad_obj,
-                                           bool input_grad) {
+                                           bool input_grad, bool accumulate) {
   FloatArg dout = float_arg(dout_obj, "dout");
   FloatArg x = float_arg(x_obj, "x");
   FloatArg w = float_arg(w_obj, "w");
@@ -124,7 +124,7 @@ py::object linear_backward_accumulate_impl(py::handle dout_obj, py::handle x_obj
     const T* gate_data = gate ? gate->data<T>() : nullptr;
     py::gil_scoped_release release;
     linear_backward<T>(input_grad ? dx.data_as<T>() : nullptr, dW, db, dout.data<T>(),
-                       x.data<T>(), w.data<T>(), N, D, M, true, gate_data);
+                       x.data<T>(), w.data<T>(), N, D, M, accumulate, gate_data);
   });
   if (!input_grad) return py::none();
   return to_numpy(std::move(dx));
@@ -221,17 +221,20 @@ void bind_ops(py::module_& m) {
   m.def(
       "linear_backward_accumulate",
       [](py::handle dout, py::handle x, py::handle w, py::handle w_grad, py::handle b_grad,
-         bool input_grad) {
+         bool input_grad, bool accumulate) {
         return linear_backward_accumulate_impl(dout, x, w, py::none(), w_grad, b_grad,
-                                               input_grad);
+                                               input_grad, accumulate);
       },
       py::arg("dout"), py::arg("x"), py::arg("w"), py::arg("w_grad"),
       py::arg("b_grad") = py::none(), py::kw_only(), py::arg("input_grad") = true,
+      py::arg("accumulate") = true,
       "Returns dx (None without input_grad); adds dw into w_grad and db into b_grad (or skips "
-      "it when None), in place.");
+      "it when None), in place; with accumulate=False, writes them instead (the old contents "
+      "are never read).");
   m.def("linear_relu_backward_accumulate", &linear_backward_accumulate_impl, py::arg("dout"),
         py::arg("x"), py::arg("w"), py::arg("y"), py::arg("w_grad"),
         py::arg("b_grad") = py::none(), py::kw_only(), py::arg("input_grad") = true,
+        py::arg("accumulate") = true,
         "linear_backward_accumulate of dout where y > 0 (else 0): the backward of "
         "linear_relu_forward, whose output is y.");
   m.def("softmax_cross_entropy", &softmax_cross_entropy_binding, py::arg("scores"),

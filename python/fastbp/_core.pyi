@@ -45,6 +45,7 @@ def linear_backward_accumulate(
     b_grad: Optional[np.ndarray] = None,
     *,
     input_grad: bool = True,
+    accumulate: bool = True,
 ) -> Optional[np.ndarray]: ...
 def linear_relu_forward(
     x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray] = None
@@ -58,6 +59,7 @@ def linear_relu_backward_accumulate(
     b_grad: Optional[np.ndarray] = None,
     *,
     input_grad: bool = True,
+    accumulate: bool = True,
 ) -> Optional[np.ndarray]: ...
 def softmax_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> Tuple[float, np.ndarray]: ...
 

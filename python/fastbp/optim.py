@@ -101,7 +101,7 @@ class Optimizer:
     def zero_grad(self) -> None:
         """Sets every parameter's ``.grad`` to zero, in place."""
         for p in self.params:
-            p.grad.fill(0)
+            p.zero_grad()
 
     def state_dict(self) -> "OrderedDict[str, Any]":
         """A flat ordered dict: the hyperparameters (Python scalars), ``"step"``

@@ -17,7 +17,7 @@ import numpy as np
 
 from fastbp import ops
 from fastbp.nn.dense import _as_rng, _init_std, _layer_dtype, _positive_int
-from fastbp.nn.module import Module, Parameter, as_input
+from fastbp.nn.module import Module, Parameter, as_input, write_grads
 
 __all__ = ["AvgPool2d", "Conv2d", "Flatten", "MaxPool2d"]
 
@@ -157,9 +157,15 @@ class Conv2d(Module):
         return dx
 
     def _accumulate_grads(self, dw: np.ndarray, db: np.ndarray) -> None:
-        np.add(self.weight.grad, dw, out=self.weight.grad)
-        if self.bias is not None:
-            np.add(self.bias.grad, db, out=self.bias.grad)
+        def compute(grads, accumulate):
+            for grad, g in zip(grads, (dw, db)):
+                if grad is not None:
+                    if accumulate:
+                        np.add(grad, g, out=grad)
+                    else:
+                        np.copyto(grad, g)
+
+        write_grads((self.weight, self.bias), compute)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"

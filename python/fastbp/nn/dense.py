@@ -13,7 +13,7 @@ from typing import Optional, Union
 import numpy as np
 
 from fastbp import ops
-from fastbp.nn.module import Module, Parameter, as_input
+from fastbp.nn.module import Module, Parameter, as_input, write_grads
 
 __all__ = ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh"]
 
@@ -154,20 +154,23 @@ class Linear(Module):
                 f"{self._short_repr()}: dout has shape {dout.shape}, expected {expected} "
                 f"(the shape of the last forward output)"
             )
-        bias, weight = self.bias, self.weight
-        b_grad = None if bias is None else bias.grad
         if x.ndim != 2:
             dout = dout.reshape(-1, self.out_features)
             x = x.reshape(-1, self.in_features)
-        if gate is None:
-            dx = ops.linear_backward_accumulate(
-                dout, x, weight.data, weight.grad, b_grad, input_grad=self.input_grad
+        w = self.weight.data
+
+        def compute(grads, accumulate):
+            w_grad, b_grad = grads
+            if gate is None:
+                return ops.linear_backward_accumulate(
+                    dout, x, w, w_grad, b_grad, input_grad=self.input_grad, accumulate=accumulate
+                )
+            return ops.linear_relu_backward_accumulate(
+                dout, x, w, gate.reshape(dout.shape), w_grad, b_grad,
+                input_grad=self.input_grad, accumulate=accumulate,
             )
-        else:
-            dx = ops.linear_relu_backward_accumulate(
-                dout, x, weight.data, gate.reshape(dout.shape), weight.grad, b_grad,
-                input_grad=self.input_grad,
-            )
+
+        dx = write_grads((self.weight, self.bias), compute)
         if dx is None or dx.ndim == len(expected):
             return dx
         return dx.reshape(expected[:-1] + (self.in_features,))

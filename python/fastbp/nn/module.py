@@ -34,7 +34,7 @@ it (as in PyTorch), so ``parameters()``, ``zero_grad()``, ``train()``/``eval()``
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -62,17 +62,37 @@ class Parameter:
     allocated once, into which backward passes accumulate. ``name`` is the
     attribute name in the owning module (``"weight"``, ``"bias"``); the dotted
     path (``"0.weight"``) comes from :meth:`Module.named_parameters`.
+
+    :meth:`zero_grad` only marks the gradient as zero: the array is filled on
+    its next read through ``grad``, unless a backward first writes it whole
+    (see :func:`write_grads`), which saves a pass over memory every step.
     """
 
-    __slots__ = ("data", "grad", "name")
+    __slots__ = ("data", "_grad", "_zeroed", "name")
 
     def __init__(self, data: np.ndarray, name: Optional[str] = None):
         data = np.asarray(data)
         if data.dtype not in _FLOAT_DTYPES:
             raise TypeError(f"Parameter data must be float32 or float64, got {data.dtype}")
         self.data: np.ndarray = np.array(data, order="C", copy=True)
-        self.grad: np.ndarray = np.zeros_like(self.data)
+        self._grad: np.ndarray = np.zeros_like(self.data)
+        self._zeroed = False  # True: the gradient is zero, but _grad not yet filled
         self.name: Optional[str] = name
+
+    @property
+    def grad(self) -> np.ndarray:
+        """The gradient array (always the same object), zero after :meth:`zero_grad`."""
+        if self._zeroed:
+            self._grad.fill(0)
+            self._zeroed = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        """Copies ``value`` (broadcast to the shape) into the gradient array, which is kept."""
+        if value is not self._grad:
+            np.copyto(self._grad, value)
+        self._zeroed = False
 
     @property
     def shape(self) -> Tuple[int, ...]:
@@ -83,11 +103,29 @@ class Parameter:
         return self.data.dtype
 
     def zero_grad(self) -> None:
-        """Sets ``grad`` to zero in place (the array object is kept)."""
-        self.grad.fill(0)
+        """Sets ``grad`` to zero (the array object is kept; filled when next read)."""
+        self._zeroed = True
 
     def __repr__(self) -> str:
         return f"Parameter(name={self.name!r}, shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+def write_grads(params: Sequence[Optional[Parameter]], compute: Callable[..., Any]) -> Any:
+    """Runs a backward's ``compute(grads, accumulate)`` and returns its result.
+
+    ``grads`` holds the gradient array of each parameter (None for None), and
+    ``compute`` must add its gradients into every one of them, or, when
+    ``accumulate`` is False, write them whole instead: then all the gradients
+    are zero since :meth:`Parameter.zero_grad` and their arrays were never
+    filled, so neither the fill nor the read of the old zeros is needed.
+    """
+    present = [p for p in params if p is not None]
+    accumulate = not all(p._zeroed for p in present)
+    grads = [None if p is None else (p.grad if accumulate else p._grad) for p in params]
+    result = compute(grads, accumulate)
+    for p in present:
+        p._zeroed = False
+    return result
 
 
 def float_dtype_for(dtype: np.dtype) -> np.dtype:
@@ -252,7 +290,7 @@ class Module:
     def zero_grad(self) -> None:
         """Sets every parameter's gradient to zero, in place."""
         for p in self.parameters():
-            p.grad.fill(0)
+            p.zero_grad()
 
     def train(self, mode: bool = True) -> "Module":
         """Sets ``training`` on this module and all children; returns self."""

@@ -95,15 +95,20 @@ def linear_backward_accumulate(
     b_grad: Optional[np.ndarray] = None,
     *,
     input_grad: bool = True,
+    accumulate: bool = True,
 ) -> Optional[np.ndarray]:
     """Like :func:`linear_backward`, but adds dw into ``w_grad`` and db into
     ``b_grad`` in place (both writable, C-contiguous) and returns only dx.
 
     This is what a layer's backward does: parameter gradients accumulate.
     With ``input_grad=False`` dx is not computed and None is returned (the
-    first layer of a network: its input is data).
+    first layer of a network: its input is data). With ``accumulate=False``
+    dw and db overwrite the buffers, whose old contents are never read (a
+    gradient known to be zero need not be zero-filled first).
     """
-    return _core.linear_backward_accumulate(dout, x, w, w_grad, b_grad, input_grad=input_grad)
+    return _core.linear_backward_accumulate(
+        dout, x, w, w_grad, b_grad, input_grad=input_grad, accumulate=accumulate
+    )
 
 
 def linear_relu_forward(x: np.ndarray, w: np.ndarray, b: Optional[np.ndarray]) -> np.ndarray:
@@ -121,12 +126,13 @@ def linear_relu_backward_accumulate(
     b_grad: Optional[np.ndarray] = None,
     *,
     input_grad: bool = True,
+    accumulate: bool = True,
 ) -> Optional[np.ndarray]:
     """The backward of :func:`linear_relu_forward`, whose output was ``y`` (N, M):
     :func:`linear_backward_accumulate` of ``dout`` where ``y > 0`` (0 elsewhere),
     bitwise the ReLU's backward followed by the layer's."""
     return _core.linear_relu_backward_accumulate(
-        dout, x, w, y, w_grad, b_grad, input_grad=input_grad
+        dout, x, w, y, w_grad, b_grad, input_grad=input_grad, accumulate=accumulate
     )
 
 
