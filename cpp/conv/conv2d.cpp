@@ -354,6 +354,8 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
   if constexpr (std::is_same_v<T, float>) {
     if (winograd_dw) {  // 8 filters a piece
       const std::int64_t groups = (OC + 7) / 8;
+      // Work per filter (k, c): 16 loads and adds per piece, then the transform; weighted
+      // as 40 per piece plus 120, since the loads stride across the accumulators.
       const int ft = threads_for(40.0 * double(pieces + 3) * double(OC) * double(g.C),
                                  kMinFlopsPerThread);
       parallel_for(ft, 0, groups, [dw, sums, pieces, part, wshape](std::int64_t grp) {

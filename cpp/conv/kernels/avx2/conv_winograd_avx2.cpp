@@ -463,7 +463,8 @@ void finish_dw_f32_avx2(float* dw, const float* accs, std::int64_t count, std::i
     for (int e = 0; e < 16; ++e) {
       const float* a = accs + (e * s.Cp6 + c) * s.Kp16 + k0;
       m[e] = _mm256_loadu_ps(a);
-      for (std::int64_t i = 1; i < count; ++i) m[e] = _mm256_add_ps(m[e], _mm256_loadu_ps(a + i * stride));
+      for (std::int64_t i = 1; i < count; ++i)
+        m[e] = _mm256_add_ps(m[e], _mm256_loadu_ps(a + i * stride));
     }
     __m256 gm[3][4];  // G^T m: each column transformed
     for (int j = 0; j < 4; ++j) {
