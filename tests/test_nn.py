@@ -101,6 +101,23 @@ def test_zero_grad_reads_as_zero_and_keeps_the_array(rng):
         p.grad = np.ones((2, 3))
 
 
+def test_failed_backward_after_zero_grad_leaves_zero_gradients(rng):
+    from fastbp.nn.module import write_grads
+
+    p = nn.Parameter(rng.standard_normal((3, 2)))
+    p.grad[...] = 4.0
+    p.zero_grad()
+
+    def half_written(grads, accumulate):
+        assert not accumulate
+        grads[0][0] = 1.0  # part of the gradient written, then a failure
+        raise RuntimeError("backward failed")
+
+    with pytest.raises(RuntimeError):
+        write_grads([p, None], half_written)
+    assert not p.grad.any()
+
+
 def test_shared_parameter_after_zero_grad_sums_both_uses(rng):
     # One Parameter in two layers: the first backward writes it, the second must add.
     a = nn.Linear(4, 4, dtype=np.float64, rng=1)

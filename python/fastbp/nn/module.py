@@ -117,15 +117,32 @@ def write_grads(params: Sequence[Optional[Parameter]], compute: Callable[..., An
     ``compute`` must add its gradients into every one of them, or, when
     ``accumulate`` is False, write them whole instead: then all the gradients
     are zero since :meth:`Parameter.zero_grad` and their arrays were never
-    filled, so neither the fill nor the read of the old zeros is needed.
+    filled, so neither the fill nor the read of the old zeros is needed. If
+    ``compute`` raises, gradients it was to write whole read as zero again.
     """
-    present = [p for p in params if p is not None]
-    accumulate = not all(p._zeroed for p in present)
-    grads = [None if p is None else (p.grad if accumulate else p._grad) for p in params]
-    result = compute(grads, accumulate)
-    for p in present:
-        p._zeroed = False
-    return result
+    # Plain loops: this runs on every backward, and tiny layers take microseconds.
+    accumulate = False
+    for p in params:
+        if p is not None and not p._zeroed:
+            accumulate = True
+            break
+    grads = []
+    for p in params:
+        if p is None:
+            grads.append(None)
+        else:
+            if accumulate and p._zeroed:
+                p._grad.fill(0)
+            p._zeroed = False
+            grads.append(p._grad)
+    try:
+        return compute(grads, accumulate)
+    except BaseException:
+        if not accumulate:  # what a failed write left behind is still logically zero
+            for p in params:
+                if p is not None:
+                    p._zeroed = True
+        raise
 
 
 def float_dtype_for(dtype: np.dtype) -> np.dtype:
