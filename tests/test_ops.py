@@ -113,6 +113,26 @@ def test_linear_backward_accumulate_without_input_grad(dtype, rng):
     assert ref.linear_backward_accumulate(dout, x, w, w_grad, b_grad, input_grad=False) is None
 
 
+@pytest.mark.parametrize("fused", [False, True])
+def test_linear_backward_without_accumulate_overwrites(fused, dtype, rng):
+    # accumulate=False writes dw and db whole: the buffers' old contents (NaN here) are
+    # never read, and the result is the reference's.
+    x, w = random_array(rng, (9, 4), dtype, 1.0), random_array(rng, (4, 6), dtype, 1.0)
+    dout = random_array(rng, (9, 6), dtype, 1.0)
+    y = random_array(rng, (9, 6), dtype, 1.0)
+    w_grad, b_grad = np.full((4, 6), np.nan, dtype), np.full(6, np.nan, dtype)
+    w_grad_ref, b_grad_ref = np.zeros((4, 6), dtype), np.zeros(6, dtype)
+    if fused:
+        ops.linear_relu_backward_accumulate(dout, x, w, y, w_grad, b_grad, accumulate=False)
+        ref.linear_relu_backward_accumulate(dout, x, w, y, w_grad_ref, b_grad_ref,
+                                            accumulate=False)
+    else:
+        ops.linear_backward_accumulate(dout, x, w, w_grad, b_grad, accumulate=False)
+        ref.linear_backward_accumulate(dout, x, w, w_grad_ref, b_grad_ref, accumulate=False)
+    np.testing.assert_allclose(w_grad, w_grad_ref, **tolerance(dtype))
+    np.testing.assert_allclose(b_grad, b_grad_ref, **tolerance(dtype))
+
+
 def test_linear_backward_accumulate_rejects_copies(rng):
     x, w = np.ones((3, 4)), np.ones((4, 5))
     dout = np.ones((3, 5))

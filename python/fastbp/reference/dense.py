@@ -68,11 +68,18 @@ def linear_backward(dout, x, w) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     return dout @ w.T, x.T @ dout, dout.sum(axis=0)
 
 
-def linear_backward_accumulate(dout, x, w, w_grad, b_grad=None, *, input_grad=True):
+def linear_backward_accumulate(dout, x, w, w_grad, b_grad=None, *, input_grad=True,
+                               accumulate=True):
     dx, dw, db = linear_backward(dout, x, w)
-    w_grad += dw
+    if accumulate:
+        w_grad += dw
+    else:
+        w_grad[...] = dw
     if b_grad is not None:
-        b_grad += db
+        if accumulate:
+            b_grad += db
+        else:
+            b_grad[...] = db
     return dx if input_grad else None
 
 
@@ -80,11 +87,12 @@ def linear_relu_forward(x, w, b: Optional[np.ndarray]):
     return relu_forward(linear_forward(x, w, b))
 
 
-def linear_relu_backward_accumulate(dout, x, w, y, w_grad, b_grad=None, *, input_grad=True):
+def linear_relu_backward_accumulate(dout, x, w, y, w_grad, b_grad=None, *, input_grad=True,
+                                    accumulate=True):
     if np.shape(y) != np.shape(dout):
         raise ValueError(f"y must have the shape of dout {np.shape(dout)}, got {np.shape(y)}")
     return linear_backward_accumulate(relu_backward(dout, y), x, w, w_grad, b_grad,
-                                      input_grad=input_grad)
+                                      input_grad=input_grad, accumulate=accumulate)
 
 
 def softmax_cross_entropy(scores, labels) -> Tuple[float, np.ndarray]:
