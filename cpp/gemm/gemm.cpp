@@ -27,6 +27,8 @@
 
 #if defined(__SSE2__)
 #include <immintrin.h>  // baseline x86-64 (SSE2) only, for packing
+
+#include "runtime/sse_transpose.hpp"
 #endif
 
 #include "gemm/gemm.hpp"
@@ -138,25 +140,15 @@ void pack_a_panel(const Problem<T>& pr, int mr, i64 i, int rows, i64 p0, i64 kc,
       i64 p = 0;
 #if defined(__SSE2__)
       if constexpr (MR == 6 && std::is_same_v<T, float>) {
-        // Four columns at a time: a 4 x 4 transpose of rows 0-3, pairs of rows 4-5.
+        // Four columns at a time, as a 6 x 4 block stored transposed.
         const i64 ld = pr.lda;
         for (; p + 4 <= kc; p += 4) {
           if (prefetch && p % 16 == 0)
             for (int r = 0; r < R; ++r) __builtin_prefetch(next + r * ld + p);
-          __m128 r0 = _mm_loadu_ps(src + p), r1 = _mm_loadu_ps(src + ld + p);
-          __m128 r2 = _mm_loadu_ps(src + 2 * ld + p), r3 = _mm_loadu_ps(src + 3 * ld + p);
-          const __m128 r4 = _mm_loadu_ps(src + 4 * ld + p), r5 = _mm_loadu_ps(src + 5 * ld + p);
-          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-          const __m128 lo = _mm_unpacklo_ps(r4, r5), hi = _mm_unpackhi_ps(r4, r5);
-          float* d = dst + p * 6;
-          _mm_storeu_ps(d, r0);
-          _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), lo);
-          _mm_storeu_ps(d + 6, r1);
-          _mm_storeh_pi(reinterpret_cast<__m64*>(d + 10), lo);
-          _mm_storeu_ps(d + 12, r2);
-          _mm_storel_pi(reinterpret_cast<__m64*>(d + 16), hi);
-          _mm_storeu_ps(d + 18, r3);
-          _mm_storeh_pi(reinterpret_cast<__m64*>(d + 22), hi);
+          sse::store_transposed_6x4(
+              dst + p * 6, _mm_loadu_ps(src + p), _mm_loadu_ps(src + ld + p),
+              _mm_loadu_ps(src + 2 * ld + p), _mm_loadu_ps(src + 3 * ld + p),
+              _mm_loadu_ps(src + 4 * ld + p), _mm_loadu_ps(src + 5 * ld + p));
         }
       }
 #endif
@@ -265,20 +257,35 @@ void pack_a(const Problem<T>& pr, int mr, i64 i0, i64 mc, i64 p0, i64 kc, i64 q,
   }
 }
 
-// Full panels [q0, q1) of transposed A, row by row of A: each row of A (a column of op(A))
-// is read once, sequentially, instead of in MR-element pieces a row apart per panel, which
-// the hardware prefetcher cannot follow.
-template <int MR, class T>
-void pack_a_rows(const Problem<T>& pr, i64 i0, i64 p0, i64 kc, i64 q0, i64 q1, i64 stride,
-                 T* dst) {
-  constexpr i64 kAhead = 8, kLine = 64 / sizeof(T);  // rows prefetched ahead; line (elements)
-  const i64 len = (q1 - q0) * MR;
-  for (i64 p = 0; p < kc; ++p) {
-    const T* s = pr.A + (p0 + p) * pr.lda + i0 + q0 * MR;
-    if (p + kAhead < kc)
-      for (i64 e = 0; e < len; e += kLine) __builtin_prefetch(s + kAhead * pr.lda + e);
-    T* d = dst + p * MR;
-    for (i64 q = q0; q < q1; ++q, s += MR, d += stride) std::memcpy(d, s, MR * sizeof(T));
+// `panels` full panels of width W from `rows` rows of panels * W contiguous elements (row p
+// at src + p * ld), row by row: each source row is read once, sequentially, instead of in
+// W-element pieces a row apart per panel, which the hardware prefetcher cannot follow.
+// Panel q goes to dst + q * stride (row p at p * W); `ahead` > 0 prefetches that many rows
+// ahead. Used for the operand whose panels run along its rows: transposed A, plain B.
+template <int W, class T>
+void pack_rows(const T* src, i64 ld, i64 rows, i64 panels, i64 stride, i64 ahead, T* dst) {
+  constexpr i64 kLine = 64 / sizeof(T);  // elements per cache line
+  for (i64 p = 0; p < rows; ++p, src += ld, dst += W) {
+    if (ahead > 0 && p + ahead < rows)
+      for (i64 e = 0; e < panels * W; e += kLine) __builtin_prefetch(src + ahead * ld + e);
+    const T* s = src;
+    T* d = dst;
+    for (i64 q = 0; q < panels; ++q, s += W, d += stride) std::memcpy(d, s, W * sizeof(T));
+  }
+}
+
+// pack_rows for the kernels' panel widths; false (nothing done) for any other width.
+template <class T>
+bool pack_rows_of_width(int w, const T* src, i64 ld, i64 rows, i64 panels, i64 stride,
+                        i64 ahead, T* dst) {
+  switch (w) {
+    case 4: return pack_rows<4>(src, ld, rows, panels, stride, ahead, dst), true;
+    case 6: return pack_rows<6>(src, ld, rows, panels, stride, ahead, dst), true;
+    case 8: return pack_rows<8>(src, ld, rows, panels, stride, ahead, dst), true;
+    case 12: return pack_rows<12>(src, ld, rows, panels, stride, ahead, dst), true;
+    case 16: return pack_rows<16>(src, ld, rows, panels, stride, ahead, dst), true;
+    case 32: return pack_rows<32>(src, ld, rows, panels, stride, ahead, dst), true;
+    default: return false;
   }
 }
 
@@ -286,16 +293,13 @@ void pack_a_rows(const Problem<T>& pr, i64 i0, i64 p0, i64 kc, i64 q0, i64 q1, i
 template <class T>
 void pack_a_panels(const Problem<T>& pr, int mr, i64 i0, i64 mc, i64 p0, i64 kc, i64 q0,
                    i64 q1, i64 stride, T* dst) {
+  constexpr i64 kAhead = 8;  // rows of A prefetched ahead (row segments a row of A apart)
   const i64 full = std::min(q1, mc / mr);  // panels before `full` have all mr rows
   i64 q = q0;
-  if (pr.trans_a && full > q0) {
-    switch (mr) {
-      case 4: pack_a_rows<4>(pr, i0, p0, kc, q0, full, stride, dst), q = full; break;
-      case 6: pack_a_rows<6>(pr, i0, p0, kc, q0, full, stride, dst), q = full; break;
-      case 12: pack_a_rows<12>(pr, i0, p0, kc, q0, full, stride, dst), q = full; break;
-      default: break;
-    }
-  }
+  if (pr.trans_a && full > q0 &&
+      pack_rows_of_width(mr, pr.A + p0 * pr.lda + i0 + q0 * mr, pr.lda, kc, full - q0, stride,
+                         kAhead, dst))
+    q = full;
   for (; q < q1; ++q) pack_a(pr, mr, i0, mc, p0, kc, q, dst + (q - q0) * stride);
 }
 
@@ -313,32 +317,16 @@ void pack_b(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q,
   }
 }
 
-// Full panels [q0, q1) of non-transposed B, row by row: each row of B is read
-// once, sequentially, instead of in NR-wide pieces a page apart.
-template <int NR, class T>
-void pack_b_rows(const Problem<T>& pr, i64 j0, i64 p0, i64 kc, i64 q0, i64 q1, i64 stride,
-                 T* dst) {
-  for (i64 p = 0; p < kc; ++p) {
-    const T* s = pr.B + (p0 + p) * pr.ldb + j0 + q0 * NR;
-    T* d = dst + p * NR;
-    for (i64 q = q0; q < q1; ++q, s += NR, d += stride) std::memcpy(d, s, NR * sizeof(T));
-  }
-}
-
 // Panels [q0, q1) of op(B)[p0 : p0 + kc, j0 : j0 + nc] into dst + (q - q0) * stride.
 template <class T>
 void pack_b_panels(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc, i64 q0,
                    i64 q1, i64 stride, T* dst) {
   const i64 full = std::min(q1, nc / nr);  // panels before `full` have all nr columns
   i64 q = q0;
-  if (!pr.trans_b && full > q0) {
-    switch (nr) {
-      case 8: pack_b_rows<8>(pr, j0, p0, kc, q0, full, stride, dst), q = full; break;
-      case 16: pack_b_rows<16>(pr, j0, p0, kc, q0, full, stride, dst), q = full; break;
-      case 32: pack_b_rows<32>(pr, j0, p0, kc, q0, full, stride, dst), q = full; break;
-      default: break;
-    }
-  }
+  if (!pr.trans_b && full > q0 &&
+      pack_rows_of_width(nr, pr.B + p0 * pr.ldb + j0 + q0 * nr, pr.ldb, kc, full - q0, stride,
+                         i64(0), dst))
+    q = full;
   for (; q < q1; ++q) pack_b(pr, nr, j0, nc, p0, kc, q, dst + (q - q0) * stride);
 }
 

@@ -12,6 +12,7 @@
 #include "conv/winograd.hpp"
 #include "gemm/kernels/kernels.hpp"
 #include "runtime/avx2_lanes.hpp"
+#include "runtime/sse_transpose.hpp"
 
 namespace fastbp::winograd {
 
@@ -375,19 +376,9 @@ void transform_filters_f32_avx2(float* u, const float* w, const Shape& s, std::i
           for (int r = 0; r < MR; ++r) dst[l * MR + r] = t[e][r][l];
         continue;
       }
-      __m128 r0 = _mm_load_ps(t[e][0]), r1 = _mm_load_ps(t[e][1]);
-      __m128 r2 = _mm_load_ps(t[e][2]), r3 = _mm_load_ps(t[e][3]);
-      const __m128 r4 = _mm_load_ps(t[e][4]), r5 = _mm_load_ps(t[e][5]);
-      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // now r<l> holds filters 0-3 of channel c0 + l
-      const __m128 lo = _mm_unpacklo_ps(r4, r5), hi = _mm_unpackhi_ps(r4, r5);
-      _mm_storeu_ps(dst, r0);
-      _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), lo);
-      _mm_storeu_ps(dst + 6, r1);
-      _mm_storeh_pi(reinterpret_cast<__m64*>(dst + 10), lo);
-      _mm_storeu_ps(dst + 12, r2);
-      _mm_storel_pi(reinterpret_cast<__m64*>(dst + 16), hi);
-      _mm_storeu_ps(dst + 18, r3);
-      _mm_storeh_pi(reinterpret_cast<__m64*>(dst + 22), hi);
+      sse::store_transposed_6x4(dst, _mm_load_ps(t[e][0]), _mm_load_ps(t[e][1]),
+                                _mm_load_ps(t[e][2]), _mm_load_ps(t[e][3]),
+                                _mm_load_ps(t[e][4]), _mm_load_ps(t[e][5]));
     }
   }
 }
