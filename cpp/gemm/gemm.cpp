@@ -260,14 +260,15 @@ void pack_a(const Problem<T>& pr, int mr, i64 i0, i64 mc, i64 p0, i64 kc, i64 q,
 // `panels` full panels of width W from `rows` rows of panels * W contiguous elements (row p
 // at src + p * ld), row by row: each source row is read once, sequentially, instead of in
 // W-element pieces a row apart per panel, which the hardware prefetcher cannot follow.
-// Panel q goes to dst + q * stride (row p at p * W); `ahead` > 0 prefetches that many rows
+// Panel q goes to dst + q * stride (row p at p * W); Ahead > 0 prefetches that many rows
 // ahead. Used for the operand whose panels run along its rows: transposed A, plain B.
-template <int W, class T>
-void pack_rows(const T* src, i64 ld, i64 rows, i64 panels, i64 stride, i64 ahead, T* dst) {
+template <int W, int Ahead, class T>
+void pack_rows(const T* src, i64 ld, i64 rows, i64 panels, i64 stride, T* dst) {
   constexpr i64 kLine = 64 / sizeof(T);  // elements per cache line
+  const i64 len = panels * W;
   for (i64 p = 0; p < rows; ++p, src += ld, dst += W) {
-    if (ahead > 0 && p + ahead < rows)
-      for (i64 e = 0; e < panels * W; e += kLine) __builtin_prefetch(src + ahead * ld + e);
+    if (Ahead > 0 && p + Ahead < rows)
+      for (i64 e = 0; e < len; e += kLine) __builtin_prefetch(src + Ahead * ld + e);
     const T* s = src;
     T* d = dst;
     for (i64 q = 0; q < panels; ++q, s += W, d += stride) std::memcpy(d, s, W * sizeof(T));
@@ -275,16 +276,15 @@ void pack_rows(const T* src, i64 ld, i64 rows, i64 panels, i64 stride, i64 ahead
 }
 
 // pack_rows for the kernels' panel widths; false (nothing done) for any other width.
-template <class T>
-bool pack_rows_of_width(int w, const T* src, i64 ld, i64 rows, i64 panels, i64 stride,
-                        i64 ahead, T* dst) {
+template <int Ahead, class T>
+bool pack_rows_of_width(int w, const T* src, i64 ld, i64 rows, i64 panels, i64 stride, T* dst) {
   switch (w) {
-    case 4: return pack_rows<4>(src, ld, rows, panels, stride, ahead, dst), true;
-    case 6: return pack_rows<6>(src, ld, rows, panels, stride, ahead, dst), true;
-    case 8: return pack_rows<8>(src, ld, rows, panels, stride, ahead, dst), true;
-    case 12: return pack_rows<12>(src, ld, rows, panels, stride, ahead, dst), true;
-    case 16: return pack_rows<16>(src, ld, rows, panels, stride, ahead, dst), true;
-    case 32: return pack_rows<32>(src, ld, rows, panels, stride, ahead, dst), true;
+    case 4: return pack_rows<4, Ahead>(src, ld, rows, panels, stride, dst), true;
+    case 6: return pack_rows<6, Ahead>(src, ld, rows, panels, stride, dst), true;
+    case 8: return pack_rows<8, Ahead>(src, ld, rows, panels, stride, dst), true;
+    case 12: return pack_rows<12, Ahead>(src, ld, rows, panels, stride, dst), true;
+    case 16: return pack_rows<16, Ahead>(src, ld, rows, panels, stride, dst), true;
+    case 32: return pack_rows<32, Ahead>(src, ld, rows, panels, stride, dst), true;
     default: return false;
   }
 }
@@ -293,12 +293,12 @@ bool pack_rows_of_width(int w, const T* src, i64 ld, i64 rows, i64 panels, i64 s
 template <class T>
 void pack_a_panels(const Problem<T>& pr, int mr, i64 i0, i64 mc, i64 p0, i64 kc, i64 q0,
                    i64 q1, i64 stride, T* dst) {
-  constexpr i64 kAhead = 8;  // rows of A prefetched ahead (row segments a row of A apart)
+  constexpr int kAhead = 8;  // rows of A prefetched ahead (row segments a row of A apart)
   const i64 full = std::min(q1, mc / mr);  // panels before `full` have all mr rows
   i64 q = q0;
   if (pr.trans_a && full > q0 &&
-      pack_rows_of_width(mr, pr.A + p0 * pr.lda + i0 + q0 * mr, pr.lda, kc, full - q0, stride,
-                         kAhead, dst))
+      pack_rows_of_width<kAhead>(mr, pr.A + p0 * pr.lda + i0 + q0 * mr, pr.lda, kc,
+                                 full - q0, stride, dst))
     q = full;
   for (; q < q1; ++q) pack_a(pr, mr, i0, mc, p0, kc, q, dst + (q - q0) * stride);
 }
@@ -324,8 +324,8 @@ void pack_b_panels(const Problem<T>& pr, int nr, i64 j0, i64 nc, i64 p0, i64 kc,
   const i64 full = std::min(q1, nc / nr);  // panels before `full` have all nr columns
   i64 q = q0;
   if (!pr.trans_b && full > q0 &&
-      pack_rows_of_width(nr, pr.B + p0 * pr.ldb + j0 + q0 * nr, pr.ldb, kc, full - q0, stride,
-                         i64(0), dst))
+      pack_rows_of_width<0>(nr, pr.B + p0 * pr.ldb + j0 + q0 * nr, pr.ldb, kc, full - q0,
+                            stride, dst))
     q = full;
   for (; q < q1; ++q) pack_b(pr, nr, j0, nc, p0, kc, q, dst + (q - q0) * stride);
 }
