@@ -190,6 +190,27 @@ def test_linear_relu_is_bitwise_the_unfused_pair(n, d, m, with_bias, dtype, rng)
     assert ops.linear_relu_backward_accumulate(dout, x, w, y, *grads, input_grad=False) is None
 
 
+@pytest.mark.parametrize("n,d,m", [(300, 2, 100), (300, 100, 3), (3, 50, 20), (37, 5, 9),
+                                   (64, 300, 129)])
+def test_linear_relu_keeps_nan_and_negative_zero(n, d, m, dtype, rng):
+    """The ReLU the small-product loops take as they store (vector lanes and scalar tails)
+    lets NaN and -0 through exactly as relu_forward does after the plain layer."""
+    x = random_array(rng, (n, d), dtype, 1.0)
+    w = -np.abs(random_array(rng, (d, m), dtype, 1.0)) - 0.5  # all negative
+    b = random_array(rng, (m,), dtype, 1.0)
+    x[1] = 0.0  # row 1: every product is 0 * negative = -0 ...
+    b[::2] = -0.0  # ... so -0 + -0 = -0 in the even columns
+    x[0, d // 2] = np.nan  # row 0: NaN everywhere
+    y = ops.linear_relu_forward(x, w, b)
+    h = ops.linear_forward(x, w, b)
+    assert y.tobytes() == ops.relu_forward(h).tobytes()
+    assert np.isnan(y[0]).all()
+    zeros = h == 0  # the ReLU keeps their signs
+    np.testing.assert_array_equal(np.signbit(y[zeros]), np.signbit(h[zeros]))
+    if d <= 8:  # the K-small loops start each sum with a product: -0 reaches the ReLU
+        assert np.signbit(h[1, ::2]).all()
+
+
 def test_linear_relu_backward_checks_y(rng):
     x, w = random_array(rng, (4, 3), np.float32), random_array(rng, (3, 5), np.float32)
     y = ops.linear_relu_forward(x, w, None)

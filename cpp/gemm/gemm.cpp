@@ -33,6 +33,7 @@
 
 #include "gemm/gemm.hpp"
 #include "gemm/kernels/kernels.hpp"
+#include "ops/activations.hpp"
 #include "runtime/cpu.hpp"
 #include "runtime/threads.hpp"
 
@@ -595,16 +596,24 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
 
 template <class T>
 void gemm_bias(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda,
-               const T* B, std::int64_t ldb, const T* bias, T* C, std::int64_t ldc) {
+               const T* B, std::int64_t ldb, const T* bias, T* C, std::int64_t ldc,
+               bool relu) {
   if (M <= 0 || N <= 0) return;
   if (K > 0 && is_small(false, M, N, K)) {
     gemm_kernels::SmallProduct<T> p{false, false, M, N, K, T(1), A, lda, B, ldb, T(0), C, ldc};
     p.bias = bias;
+    p.relu = relu;
     small_gemm<T>()(p);
     return;
   }
   for (std::int64_t i = 0; i < M; ++i) std::copy(bias, bias + N, C + i * ldc);
   gemm<T>(false, false, M, N, K, T(1), A, lda, B, ldb, T(1), C, ldc);
+  if (!relu) return;
+  if (ldc == N) {
+    relu_forward<T>(C, C, M * N);  // in place, while C is warm in cache
+  } else {
+    for (std::int64_t i = 0; i < M; ++i) relu_forward<T>(C + i * ldc, C + i * ldc, N);
+  }
 }
 
 template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float,
@@ -616,9 +625,9 @@ template void gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t,
 
 template void gemm_bias<float>(std::int64_t, std::int64_t, std::int64_t, const float*,
                                std::int64_t, const float*, std::int64_t, const float*, float*,
-                               std::int64_t);
+                               std::int64_t, bool);
 template void gemm_bias<double>(std::int64_t, std::int64_t, std::int64_t, const double*,
                                 std::int64_t, const double*, std::int64_t, const double*,
-                                double*, std::int64_t);
+                                double*, std::int64_t, bool);
 
 }  // namespace fastbp

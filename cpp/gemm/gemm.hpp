@@ -17,12 +17,13 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
           const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C,
           std::int64_t ldc);
 
-// C (M x N) := A (M x K) @ B (K x N) + bias (N,) added to every row; no transposes, C only
-// written. Products small enough for the small-GEMM loops add the bias as they store C
-// (one pass over C); the others fill C with the bias first.
+// C (M x N) := A (M x K) @ B (K x N) + bias (N,) added to every row, then with relu
+// C := max(C, 0) (NaN kept, as np.maximum); no transposes, C only written. Products small
+// enough for the small-GEMM loops add the bias and take the ReLU as they store C (one pass
+// over C); the others fill C with the bias first and take the ReLU after.
 template <class T>
 void gemm_bias(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda,
-               const T* B, std::int64_t ldb, const T* bias, T* C, std::int64_t ldc);
+               const T* B, std::int64_t ldb, const T* bias, T* C, std::int64_t ldc, bool relu);
 
 // The naive triple loop: oracle for tests and fallback. Same contract.
 template <class T>

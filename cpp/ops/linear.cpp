@@ -12,11 +12,8 @@ namespace fastbp {
 template <class T>
 void linear_forward(T* y, const T* x, const T* W, const T* b, std::int64_t N, std::int64_t D,
                     std::int64_t M, bool relu) {
-  if (b == nullptr) {
-    gemm<T>(false, false, N, M, D, T(1), x, D, W, M, T(0), y, M);
-  } else {
-    gemm_bias<T>(N, M, D, x, D, W, M, b, y, M);
-  }
+  if (b != nullptr) return gemm_bias<T>(N, M, D, x, D, W, M, b, y, M, relu);
+  gemm<T>(false, false, N, M, D, T(1), x, D, W, M, T(0), y, M);
   if (relu) relu_forward<T>(y, y, N * M);  // in place, while y is warm in cache
 }
 

@@ -46,6 +46,7 @@ struct SmallProduct {
   T* c;
   std::int64_t ldc;
   const T* bias = nullptr;  // (N,): added to every row of C (only with beta == 0)
+  bool relu = false;        // then C := max(C, 0), NaN kept (the ReLU of a linear layer)
 };
 
 template <class T>

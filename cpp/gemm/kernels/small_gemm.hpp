@@ -8,7 +8,7 @@
 //
 // Each element of C sums its K products in index order (or, for the dot products of
 // the N <= kSmallN case, in fixed interleaved lanes), then C := alpha * sum (+ the row's
-// bias, for gemm_bias) + beta * C.
+// bias, for gemm_bias) + beta * C, and with relu max(C, 0).
 // Threads take whole rows (whole 16-column blocks when M is small), and an element is
 // computed the same way wherever its block starts, so results do not depend on the
 // thread count.
@@ -49,17 +49,20 @@ T op_a(const SmallProduct<T>& p, i64 i, i64 k) {
   return p.trans_a ? p.a[k * p.lda + i] : p.a[i * p.lda + k];
 }
 
-// C(i, j) := alpha * sum + bias[j] + beta * C(i, j) (no bias term when bias is null), with
-// the scalars already read out of the product.
+// C(i, j) := alpha * sum + bias[j] + beta * C(i, j) (no bias term when bias is null), then
+// max(C(i, j), 0) with relu; the scalars already read out of the product.
 template <class T>
 struct Output {
   T alpha, beta;
   const T* bias;
-  static Output of(const SmallProduct<T>& p) { return {p.alpha, p.beta, p.bias}; }
+  bool relu;
+  static Output of(const SmallProduct<T>& p) { return {p.alpha, p.beta, p.bias, p.relu}; }
+  // x < 0 ? 0 : x lets NaN through, as np.maximum(x, 0) and ops' relu_forward do.
+  T activate(T v) const { return relu && v < T(0) ? T(0) : v; }
   void store(T* c, T sum, i64 j) const {
     T v = alpha * sum;
     if (bias != nullptr) v += bias[j];
-    *c = beta == T(0) ? v : v + beta * *c;
+    *c = activate(beta == T(0) ? v : v + beta * *c);
   }
 };
 
@@ -165,29 +168,37 @@ inline __m256 load_lanes(const float* p, i64 w) {
   return w == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, first_lanes(w));
 }
 
-// C[0:w] := alpha * s + bias[j:j + w] + beta * C[0:w] for the first w lanes of s (all 8
-// when w == 8); c points at column j of its row.
+// max(v, 0) per lane with relu: _mm256_max_ps returns its second operand when either is
+// NaN or both are zeros, so NaN and -0 pass as in Output::activate.
+inline __m256 activate_lanes(const Output<float>& out, __m256 v) {
+  return out.relu ? _mm256_max_ps(_mm256_setzero_ps(), v) : v;
+}
+
+// C[0:w] := alpha * s + bias[j:j + w] + beta * C[0:w] (then the ReLU) for the first w lanes
+// of s (all 8 when w == 8); c points at column j of its row.
 inline void store_lanes(const Output<float>& out, float* c, __m256 s, i64 j, i64 w) {
   __m256 scaled = _mm256_mul_ps(_mm256_set1_ps(out.alpha), s);
   if (out.bias != nullptr) scaled = _mm256_add_ps(scaled, load_lanes(out.bias + j, w));
   if (w == 8) {
-    _mm256_storeu_ps(c, out.beta == 0.0f ? scaled
-                                         : _mm256_fmadd_ps(_mm256_set1_ps(out.beta),
-                                                           _mm256_loadu_ps(c), scaled));
+    _mm256_storeu_ps(c, activate_lanes(out, out.beta == 0.0f
+                                                ? scaled
+                                                : _mm256_fmadd_ps(_mm256_set1_ps(out.beta),
+                                                                  _mm256_loadu_ps(c), scaled)));
     return;
   }
   const __m256i m = first_lanes(w);
-  _mm256_maskstore_ps(c, m, out.beta == 0.0f
-                                ? scaled
-                                : _mm256_fmadd_ps(_mm256_set1_ps(out.beta),
-                                                  _mm256_maskload_ps(c, m), scaled));
+  _mm256_maskstore_ps(c, m, activate_lanes(out, out.beta == 0.0f
+                                                    ? scaled
+                                                    : _mm256_fmadd_ps(_mm256_set1_ps(out.beta),
+                                                                      _mm256_maskload_ps(c, m),
+                                                                      scaled)));
 }
 
 // The scalar twin of one lane of store_lanes (the same fused operations).
 inline void store_scalar(const Output<float>& out, float* c, float s, i64 j) {
   float v = out.alpha * s;
   if (out.bias != nullptr) v += out.bias[j];
-  *c = out.beta == 0.0f ? v : std::fma(out.beta, *c, v);
+  *c = out.activate(out.beta == 0.0f ? v : std::fma(out.beta, *c, v));
 }
 
 // The last N % 8 columns of each row are summed in scalar fused operations, the same as
@@ -291,31 +302,43 @@ void rows_small_n_trans_a_f32(const SmallProduct<float>& p, MatView<float> b, i6
   }
 }
 
-// Columns [j0, j1) when M = MM <= kSmallM: NV ymm of columns per row of C, summed down k.
+// Columns [jb, jb + 8 * NV) of C when M = MM <= kSmallM, summed down k: NV ymm of columns
+// per row. kFull: all 8 * NV columns; else NV == 1 and the first w (< 8) by masked loads.
+// Compile-time shapes keep the MM * NV accumulators in registers.
+template <int MM, int NV, bool kFull>
+void cols_block_f32(const SmallProduct<float>& p, MatView<float> b, const Output<float>& out,
+                    i64 jb, i64 w) {
+  static_assert(kFull || NV == 1);
+  const i64 rs_a = p.trans_a ? 1 : p.lda, cs_a = p.trans_a ? p.lda : 1;  // a(i, k) stride
+  const __m256i mask = first_lanes(kFull ? 8 : w);
+  __m256 acc[MM][NV];
+  for (auto& row : acc)
+    for (auto& x : row) x = _mm256_setzero_ps();
+  const float* a_k = p.a;
+  const float* b_k = b.data + jb;
+  for (i64 k = 0; k < p.K; ++k, a_k += cs_a, b_k += b.rs) {
+    __m256 bv[NV];
+    for (int v = 0; v < NV; ++v)
+      bv[v] = kFull ? _mm256_loadu_ps(b_k + 8 * v) : _mm256_maskload_ps(b_k, mask);
+    for (int i = 0; i < MM; ++i) {
+      const __m256 a_ik = _mm256_broadcast_ss(a_k + i * rs_a);
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(a_ik, bv[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < MM; ++i)
+    for (int v = 0; v < NV; ++v)
+      store_lanes(out, p.c + i * p.ldc + jb + 8 * v, acc[i][v], jb + 8 * v, kFull ? 8 : w);
+}
+
+// Columns [j0, j1) when M = MM: blocks of 8 * NV columns, then of 8, then the last few.
+// Every column sees the same operations in any block, so results do not depend on j0.
 template <int MM, int NV>
 void cols_small_m_f32(const SmallProduct<float>& p, MatView<float> b, i64 j0, i64 j1) {
   const Output<float> out = Output<float>::of(p);
-  for (i64 jb = j0; jb < j1; jb += 8 * NV) {
-    i64 w[NV];
-    for (int v = 0; v < NV; ++v) w[v] = std::clamp<i64>(j1 - jb - 8 * v, 0, 8);
-    __m256 acc[MM][NV];
-    for (auto& row : acc)
-      for (auto& x : row) x = _mm256_setzero_ps();
-    for (i64 k = 0; k < p.K; ++k) {
-      const float* b_k = b.data + k * b.rs + jb;
-      __m256 bv[NV];
-      for (int v = 0; v < NV; ++v)
-        bv[v] = w[v] > 0 ? load_lanes(b_k + 8 * v, w[v]) : _mm256_setzero_ps();
-      for (int i = 0; i < MM; ++i) {
-        const __m256 a_ik = _mm256_set1_ps(op_a(p, i, k));
-        for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(a_ik, bv[v], acc[i][v]);
-      }
-    }
-    for (int i = 0; i < MM; ++i)
-      for (int v = 0; v < NV; ++v)
-        if (w[v] > 0)
-          store_lanes(out, p.c + i * p.ldc + jb + 8 * v, acc[i][v], jb + 8 * v, w[v]);
-  }
+  i64 jb = j0;
+  for (; jb + 8 * NV <= j1; jb += 8 * NV) cols_block_f32<MM, NV, true>(p, b, out, jb, 8 * NV);
+  for (; jb + 8 <= j1; jb += 8) cols_block_f32<MM, 1, true>(p, b, out, jb, 8);
+  if (jb < j1) cols_block_f32<MM, 1, false>(p, b, out, jb, j1 - jb);
 }
 #endif  // __AVX2__ && __FMA__
 
