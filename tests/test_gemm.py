@@ -50,6 +50,14 @@ SHAPES = [
     (600, 4, 8),
     (300, 1, 17),
     (513, 2, 300),
+    # float32 on AVX2, 4 < N <= 16 with K * N <= 4096: column groups of up to 12 (two
+    # groups past 12), the K % 8 last products masked; (20, 15, 274) is just past the limit
+    (128, 10, 256),
+    (100, 13, 100),
+    (37, 16, 255),
+    (9, 12, 300),
+    (20, 15, 273),
+    (20, 15, 274),
     # M <= 4 with B not transposed: blocks of 32 or 16 columns, masked at the edge
     (2, 100, 300),
     (1, 37, 50),
@@ -293,14 +301,15 @@ def test_kernels_on_emulated_avx512(tmp_path):
      (30, 25, 20000, False, False), (128, 256, 784, False, True), (100, 100, 2000, False, False),
      (25, 4000, 60, False, False), (30, 25, 20000, True, True), (20, 1000, 300, True, True),
      (50000, 64, 2, False, True), (40000, 3, 20, False, False), (40000, 3, 20, True, False),
-     (3, 40000, 30, True, False), (2, 50000, 20, False, False)],
+     (3, 40000, 30, True, False), (2, 50000, 20, False, False), (5000, 10, 256, False, False),
+     (3000, 14, 250, True, False)],
     ids=str,
 )
 def test_bitwise_identical_for_1_and_2_threads(rng, dtype, m, n, k, trans_a, trans_b):
     # The shapes reach every way gemm shares tiles between threads: row blocks
     # dealt out (300, 280, 260), independent bands of rows (1100, 40, 90) or of
     # columns (30, 25, 20000), single tiles dealt out (30, 25, 20000, transposed), and
-    # the small-product loops' row bands (K = 2, N = 3) and column blocks (M = 2, 3).
+    # the small-product loops' row bands (K = 2, N = 3, 10, 14) and column blocks (M = 2, 3).
     a, b = operands(rng, dtype, m, n, k, trans_a, trans_b)
     c = rng.standard_normal((m, n)).astype(dtype)
     results = []

@@ -158,7 +158,7 @@ def test_linear_forward_bias_is_gemm_onto_bias_rows(n, d, m, dtype, rng):
 
 
 @pytest.mark.parametrize("n,d,m", [(300, 2, 100), (300, 100, 3), (37, 5, 9), (64, 300, 129),
-                                   (0, 3, 4), (1, 1, 1)])
+                                   (128, 256, 10), (0, 3, 4), (1, 1, 1)])
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_linear_relu_is_bitwise_the_unfused_pair(n, d, m, with_bias, dtype, rng):
     """linear_relu_forward / linear_relu_backward_accumulate against the Linear and ReLU
@@ -191,7 +191,7 @@ def test_linear_relu_is_bitwise_the_unfused_pair(n, d, m, with_bias, dtype, rng)
 
 
 @pytest.mark.parametrize("n,d,m", [(300, 2, 100), (300, 100, 3), (3, 50, 20), (37, 5, 9),
-                                   (64, 300, 129)])
+                                   (128, 256, 10), (64, 300, 129)])
 def test_linear_relu_keeps_nan_and_negative_zero(n, d, m, dtype, rng):
     """The ReLU the small-product loops take as they store (vector lanes and scalar tails)
     lets NaN and -0 through exactly as relu_forward does after the plain layer."""

@@ -75,9 +75,16 @@ template <> const KernelInfo<float>& kernel_info<float>() { return active_table(
 template <> const KernelInfo<double>& kernel_info<double>() { return active_table().f64; }
 
 // Products for the small-GEMM loops (kernels/small_gemm.hpp) rather than the blocked framework.
-bool is_small(bool trans_b, i64 M, i64 N, i64 K) {
-  return K <= gemm_kernels::kSmallK || N <= gemm_kernels::kSmallN ||
-         (M <= gemm_kernels::kSmallM && !trans_b);
+// The wide-N dot products (float32 on AVX2) pay a horizontal sum per row of C: with A
+// not transposed they need K >= kWideMinK to beat the blocked kernels' 16-wide tiles.
+template <class T>
+bool is_small(bool trans_a, bool trans_b, i64 M, i64 N, i64 K) {
+  using namespace gemm_kernels;
+  constexpr i64 kWideMinK = 128;
+  const bool wide_n = std::is_same_v<T, float> && active_isa() != Isa::generic &&
+                      N <= kSmallNWide && N * K <= kSmallNWideFloats &&
+                      (trans_a || K >= kWideMinK);
+  return K <= kSmallK || N <= kSmallN || (M <= kSmallM && !trans_b) || wide_n;
 }
 
 // Pack buffers: 64-byte aligned, grown on demand and kept for the next call.
@@ -587,7 +594,7 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
     scale_c(pr);
     return;
   }
-  if (is_small(trans_b, M, N, K)) {
+  if (is_small<T>(trans_a, trans_b, M, N, K)) {
     small_gemm<T>()({trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
     return;
   }
@@ -599,7 +606,7 @@ void gemm_bias(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::
                const T* B, std::int64_t ldb, const T* bias, T* C, std::int64_t ldc,
                bool relu) {
   if (M <= 0 || N <= 0) return;
-  if (K > 0 && is_small(false, M, N, K)) {
+  if (K > 0 && is_small<T>(false, false, M, N, K)) {
     gemm_kernels::SmallProduct<T> p{false, false, M, N, K, T(1), A, lda, B, ldb, T(0), C, ldc};
     p.bias = bias;
     p.relu = relu;

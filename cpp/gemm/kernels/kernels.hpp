@@ -32,6 +32,11 @@ using MicroKernel = void (*)(std::int64_t k, T alpha, const T* a, std::int64_t r
 constexpr std::int64_t kSmallK = 8;
 constexpr std::int64_t kSmallN = 4;
 constexpr std::int64_t kSmallM = 4;
+// float32 on AVX2 also takes N <= kSmallNWide (an output layer of 10 classes) while op(B)
+// fits in L1 (K * N <= kSmallNWideFloats) and, A not transposed, K is long enough (gemm.cpp):
+// the blocked kernels would fill 16-wide tiles.
+constexpr std::int64_t kSmallNWide = 16;
+constexpr std::int64_t kSmallNWideFloats = 4096;
 
 template <class T>
 struct SmallProduct {

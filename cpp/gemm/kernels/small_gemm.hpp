@@ -302,6 +302,119 @@ void rows_small_n_trans_a_f32(const SmallProduct<float>& p, MatView<float> b, i6
   }
 }
 
+// --- float32, kSmallN < N <= kSmallNWide (an output layer of 10 classes) -------------
+// The columns of C go in groups of at most 12, each group's accumulators in registers
+// (G of them, plus the operand they share). An element's sums do not depend on its group.
+
+// C(i, j0 : j0 + G) as dot products of row i of A with columns of op(B), as dot_rows_f32:
+// lane l takes k = l, l + 8, ... (the last K % 8 by a masked load), then a fixed tree.
+template <int G>
+void dot_row_group_f32(const SmallProduct<float>& p, MatView<float> b, const Output<float>& out,
+                       i64 i, i64 j0) {
+  __m256 acc[G];
+#pragma GCC unroll 12
+  for (int j = 0; j < G; ++j) acc[j] = _mm256_setzero_ps();  // unrolled, not a memset
+  const float* a_i = p.a + i * p.lda;
+  const float* b_g = b.data + j0 * b.cs;
+  const i64 K = p.K, K_vec = K / 8 * 8;
+  for (i64 k = 0; k < K_vec; k += 8) {
+    const __m256 a = _mm256_loadu_ps(a_i + k);
+#pragma GCC unroll 12
+    for (int j = 0; j < G; ++j)
+      acc[j] = _mm256_fmadd_ps(a, _mm256_loadu_ps(b_g + j * b.cs + k), acc[j]);
+  }
+  if (K_vec < K) {
+    const __m256i mask = first_lanes(K - K_vec);
+    const __m256 a = _mm256_maskload_ps(a_i + K_vec, mask);
+#pragma GCC unroll 12
+    for (int j = 0; j < G; ++j)
+      acc[j] = _mm256_fmadd_ps(a, _mm256_maskload_ps(b_g + j * b.cs + K_vec, mask), acc[j]);
+  }
+  alignas(16) float sums[16];
+#pragma GCC unroll 2
+  for (int q = 0; q < G; q += 8) {
+    __m256 v[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; ++t) v[t] = q + t < G ? acc[q + t] : _mm256_setzero_ps();
+    __m128 lo, hi;
+    lane_sums8(v, lo, hi);
+    _mm_store_ps(sums + q, lo);
+    _mm_store_ps(sums + q + 4, hi);
+  }
+  for (int j = 0; j < G; ++j) out.store(p.c + i * p.ldc + j0 + j, sums[j], j0 + j);
+}
+
+// C(ib : ib + rows, j0 : j0 + G), A transposed: 8 rows of C (rows < 8 when !kFull, by
+// masked loads) in one ymm per column, summed down k.
+template <int G, bool kFull>
+void trans_a_group_f32(const SmallProduct<float>& p, MatView<float> b, const Output<float>& out,
+                       i64 ib, i64 rows, i64 j0) {
+  const __m256i mask = first_lanes(kFull ? 8 : rows);
+  __m256 acc[G];
+#pragma GCC unroll 12
+  for (int j = 0; j < G; ++j) acc[j] = _mm256_setzero_ps();  // unrolled, not a memset
+  const float* a_k = p.a + ib;
+  const float* b_g = b.data + j0 * b.cs;
+  const i64 K = p.K, lda = p.lda;
+  for (i64 k = 0; k < K; ++k, a_k += lda) {
+    const __m256 a = kFull ? _mm256_loadu_ps(a_k) : _mm256_maskload_ps(a_k, mask);
+#pragma GCC unroll 12
+    for (int j = 0; j < G; ++j)
+      acc[j] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(b_g + j * b.cs + k), acc[j]);
+  }
+  alignas(32) float sums[G][8];
+#pragma GCC unroll 12
+  for (int j = 0; j < G; ++j) _mm256_store_ps(sums[j], acc[j]);
+  for (i64 r = 0; r < rows; ++r)
+    for (int j = 0; j < G; ++j) out.store(p.c + (ib + r) * p.ldc + j0 + j, sums[j][r], j0 + j);
+}
+
+// The column groups of one row (or one block of 8 rows, A transposed): N <= 12 in one,
+// else two of ceil(N / 2) and floor(N / 2); so 5 to 12 columns each.
+template <class Group>
+void for_column_groups(i64 N, const Group& group) {
+  const i64 first = N <= 12 ? N : (N + 1) / 2;
+  group(0, first);
+  if (first < N) group(first, N - first);
+}
+
+// fn(std::integral_constant<int, g>{}) for a group width g in 5..12.
+template <class Fn>
+void with_group_width(i64 g, const Fn& fn) {
+  switch (g) {
+    case 5: return fn(std::integral_constant<int, 5>{});
+    case 6: return fn(std::integral_constant<int, 6>{});
+    case 7: return fn(std::integral_constant<int, 7>{});
+    case 8: return fn(std::integral_constant<int, 8>{});
+    case 9: return fn(std::integral_constant<int, 9>{});
+    case 10: return fn(std::integral_constant<int, 10>{});
+    case 11: return fn(std::integral_constant<int, 11>{});
+    default: return fn(std::integral_constant<int, 12>{});
+  }
+}
+
+// Rows [i0, i1) of C for kSmallN < N <= kSmallNWide.
+inline void rows_wide_n_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0, i64 i1) {
+  const Output<float> out = Output<float>::of(p);
+  if (p.trans_a) {
+    for (i64 ib = i0; ib < i1; ib += 8) {
+      const i64 rows = std::min<i64>(8, i1 - ib);
+      for_column_groups(p.N, [&](i64 j0, i64 g) {
+        with_group_width(g, [&](auto G) {
+          if (rows == 8) return trans_a_group_f32<G.value, true>(p, b, out, ib, rows, j0);
+          trans_a_group_f32<G.value, false>(p, b, out, ib, rows, j0);
+        });
+      });
+    }
+    return;
+  }
+  for (i64 i = i0; i < i1; ++i) {
+    for_column_groups(p.N, [&](i64 j0, i64 g) {
+      with_group_width(g, [&](auto G) { dot_row_group_f32<G.value>(p, b, out, i, j0); });
+    });
+  }
+}
+
 // Columns [jb, jb + 8 * NV) of C when M = MM <= kSmallM, summed down k: NV ymm of columns
 // per row. kFull: all 8 * NV columns; else NV == 1 and the first w (< 8) by masked loads.
 // Compile-time shapes keep the MM * NV accumulators in registers.
@@ -376,6 +489,7 @@ template <class T>
 void rows_small_n_any(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
 #if defined(__AVX2__) && defined(__FMA__)
   if constexpr (std::is_same_v<T, float>) {
+    if (p.N > kSmallN) return rows_wide_n_f32(p, b, i0, i1);
     if (p.trans_a) {
       switch (p.N) {
         case 1: return rows_small_n_trans_a_f32<1>(p, b, i0, i1);
@@ -421,9 +535,11 @@ void cols_small_m_any(const SmallProduct<T>& p, MatView<T> b, i64 j0, i64 j1) {
 template <class T>
 void small_gemm(const SmallProduct<T>& p) {
   using namespace small_detail;
-  // The loops read op(B) by columns (N small) or by rows (K or M small). B is read in
-  // place when it is stored that way, else copied once.
-  const bool by_columns = p.N <= kSmallN;
+  // The loops read op(B) by columns (N small, or for float32 on AVX2 up to kSmallNWide when
+  // neither K nor M is small) or by rows (K or M small). B is read in place when it is
+  // stored that way, else copied once.
+  const bool k_small = p.K <= kSmallK, m_small = p.M <= kSmallM && !p.trans_b;
+  const bool by_columns = p.N <= kSmallN || (!k_small && !m_small);
   const bool in_place = by_columns == p.trans_b;
   thread_local std::vector<T> b_copy;
   MatView<T> b{p.b, p.trans_b ? 1 : p.ldb, p.trans_b ? p.ldb : 1};  // b(k, j) = op(B)(k, j)
@@ -435,7 +551,7 @@ void small_gemm(const SmallProduct<T>& p) {
     b = copy;
   }
   // Threads share rows, or 16-column blocks when M is small (the others' cases).
-  const bool by_m_small = !by_columns && p.K > kSmallK;
+  const bool by_m_small = !by_columns && !k_small;
   const i64 units = by_m_small ? (p.N + 15) / 16 : p.M;
   const int nt = threads_for(2.0 * double(p.M) * double(p.N) * double(p.K), 2.0e6);
   parallel_region(nt, [&](int t, int nth) {
