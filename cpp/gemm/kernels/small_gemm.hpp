@@ -1,14 +1,15 @@
 // Whole products too small for the blocked framework: K <= kSmallK, N <= kSmallN or
 // M <= kSmallM, where packing and per-tile set-up cost more than the arithmetic (a
 // 2-feature input layer, an output layer with 3 classes, the weight gradient of a
-// 2-feature layer). Compiled once per ISA (gemm/small_gemm.cpp for baseline x86-64,
-// kernels/avx2/small_gemm_avx2.cpp with AVX2; each in its own inline namespace,
-// runtime/isa_tag.hpp): float in the AVX2 build runs the intrinsics loops, everything
-// else the plain loops, which vectorise with the unit's instructions.
+// 2-feature layer), and for float32 with AVX2 N <= kSmallNWide (an output layer with 10
+// classes; see is_small in gemm.cpp). Compiled once per ISA (gemm/small_gemm.cpp for
+// baseline x86-64, kernels/avx2/small_gemm_avx2.cpp with AVX2; each in its own inline
+// namespace, runtime/isa_tag.hpp): float in the AVX2 build runs the intrinsics loops,
+// everything else the plain loops, which vectorise with the unit's instructions.
 //
 // Each element of C sums its K products in index order (or, for the dot products of
-// the N <= kSmallN case, in fixed interleaved lanes), then C := alpha * sum (+ the row's
-// bias, for gemm_bias) + beta * C, and with relu max(C, 0).
+// the small-N cases with A not transposed, in fixed interleaved lanes), then
+// C := alpha * sum (+ the row's bias, for gemm_bias) + beta * C, and with relu max(C, 0).
 // Threads take whole rows (whole 16-column blocks when M is small), and an element is
 // computed the same way wherever its block starts, so results do not depend on the
 // thread count.
@@ -506,6 +507,7 @@ void rows_small_n_any(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
     }
   }
 #endif
+  // N <= kSmallN here: wider N reaches only the float32 AVX2 loops above (is_small).
   if (p.trans_a) return rows_small_n_trans_a(p, b, i0, i1);
   switch (p.N) {
     case 1: return rows_small_n<1>(p, b, i0, i1);
