@@ -302,14 +302,16 @@ def test_kernels_on_emulated_avx512(tmp_path):
      (25, 4000, 60, False, False), (30, 25, 20000, True, True), (20, 1000, 300, True, True),
      (50000, 64, 2, False, True), (40000, 3, 20, False, False), (40000, 3, 20, True, False),
      (3, 40000, 30, True, False), (2, 50000, 20, False, False), (5000, 10, 256, False, False),
-     (3000, 14, 250, True, False)],
+     (3000, 14, 250, True, False), (30001, 2, 300, True, False), (3001, 10, 256, True, False)],
     ids=str,
 )
 def test_bitwise_identical_for_1_and_2_threads(rng, dtype, m, n, k, trans_a, trans_b):
     # The shapes reach every way gemm shares tiles between threads: row blocks
     # dealt out (300, 280, 260), independent bands of rows (1100, 40, 90) or of
     # columns (30, 25, 20000), single tiles dealt out (30, 25, 20000, transposed), and
-    # the small-product loops' row bands (K = 2, N = 3, 10, 14) and column blocks (M = 2, 3).
+    # the small-product loops' row bands (K = 2, N = 3, 10, 14) and column blocks (M = 2, 3);
+    # 30001 and 3001 rows put a row in a full block for one thread count and in a partial
+    # one for the other (both must do the same arithmetic).
     a, b = operands(rng, dtype, m, n, k, trans_a, trans_b)
     c = rng.standard_normal((m, n)).astype(dtype)
     results = []

@@ -235,143 +235,108 @@ inline void lane_sums8(const __m256 v[8], __m128& lo, __m128& hi) {
   hi = _mm_add_ps(_mm256_castps256_ps128(g1), _mm256_extractf128_ps(g1, 1));
 }
 
-// Rows [i, i + R) of the dot-product case: lane l of each accumulator takes k = l, l + 8,
-// ... (the last K % 8 by a masked load), then the lanes are added in a fixed tree.
-template <int NN, int R>
-void dot_rows_f32(const SmallProduct<float>& p, MatView<float> b, const Output<float>& out,
-                  i64 i) {
-  __m256 acc[R][NN];
-  for (auto& row : acc)
-    for (auto& v : row) v = _mm256_setzero_ps();
-  const i64 K = p.K;
-  for (i64 k = 0; k < K; k += 8) {
-    const i64 w = std::min<i64>(8, K - k);
-    __m256 a[R];
-    for (int r = 0; r < R; ++r) a[r] = load_lanes(p.a + (i + r) * p.lda + k, w);
-    for (int j = 0; j < NN; ++j) {
-      const __m256 bj = load_lanes(b.data + j * b.cs + k, w);
-      for (int r = 0; r < R; ++r) acc[r][j] = _mm256_fmadd_ps(a[r], bj, acc[r][j]);
-    }
-  }
-  __m256 v[8];
-  for (int q = 0; q < 8; ++q)
-    v[q] = q / 4 < R && q % 4 < NN ? acc[q / 4 % R][q % 4 % NN] : _mm256_setzero_ps();
-  __m128 sums[2];
-  lane_sums8(v, sums[0], sums[1]);
-  for (int r = 0; r < R; ++r) {
-    alignas(16) float s[4];
-    _mm_store_ps(s, sums[r]);
-    for (int j = 0; j < NN; ++j) out.store(p.c + (i + r) * p.ldc + j, s[j], j);
-  }
-}
-
-template <int NN>
-void rows_small_n_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0, i64 i1) {
-  const Output<float> out = Output<float>::of(p);
-  i64 i = i0;
-  for (; i + 2 <= i1; i += 2) dot_rows_f32<NN, 2>(p, b, out, i);
-  if (i < i1) dot_rows_f32<NN, 1>(p, b, out, i);
-}
-
-// Rows [i0, i1), A transposed: 16 rows of C at a time in two ymm per column, summed down k.
-template <int NN>
-void rows_small_n_trans_a_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0,
-                              i64 i1) {
-  const Output<float> out = Output<float>::of(p);
-  for (i64 ib = i0; ib < i1; ib += 16) {
-    const i64 rows = std::min<i64>(16, i1 - ib);
-    const i64 w0 = std::min<i64>(8, rows), w1 = rows - w0;
-    __m256 acc[NN][2];
-    for (auto& col : acc) col[0] = col[1] = _mm256_setzero_ps();
-    for (i64 k = 0; k < p.K; ++k) {
-      const float* a_k = p.a + k * p.lda + ib;
-      const __m256 a0 = load_lanes(a_k, w0);
-      const __m256 a1 = w1 > 0 ? load_lanes(a_k + 8, w1) : _mm256_setzero_ps();
-      for (int j = 0; j < NN; ++j) {
-        const __m256 bj = _mm256_broadcast_ss(b.data + j * b.cs + k);
-        acc[j][0] = _mm256_fmadd_ps(a0, bj, acc[j][0]);
-        acc[j][1] = _mm256_fmadd_ps(a1, bj, acc[j][1]);
-      }
-    }
-    alignas(32) float sums[NN][16];
-    for (int j = 0; j < NN; ++j) {
-      _mm256_store_ps(sums[j], acc[j][0]);
-      _mm256_store_ps(sums[j] + 8, acc[j][1]);
-    }
-    for (i64 r = 0; r < rows; ++r)
-      for (int j = 0; j < NN; ++j) out.store(p.c + (ib + r) * p.ldc + j, sums[j][r], j);
-  }
-}
-
-// --- float32, kSmallN < N <= kSmallNWide (an output layer of 10 classes) -------------
-// The columns of C go in groups of at most 12, each group's accumulators in registers
-// (G of them, plus the operand they share). An element's sums do not depend on its group.
-
-// C(i, j0 : j0 + G) as dot products of row i of A with columns of op(B), as dot_rows_f32:
-// lane l takes k = l, l + 8, ... (the last K % 8 by a masked load), then a fixed tree.
-template <int G>
-void dot_row_group_f32(const SmallProduct<float>& p, MatView<float> b, const Output<float>& out,
-                       i64 i, i64 j0) {
-  __m256 acc[G];
+// C(i : i + R, j0 : j0 + G), A not transposed: dot products of rows of A with columns of
+// op(B). Lane l of each accumulator takes k = l, l + 8, ... (the last K % 8 by masked
+// loads), then lane_sums8 adds the lanes in one fixed tree for every slot, so an element's
+// value does not depend on R, G or its block. R * G <= 12 accumulators stay in registers.
+template <int R, int G>
+void dot_block_f32(const SmallProduct<float>& p, MatView<float> b, const Output<float>& out,
+                   i64 i, i64 j0) {
+  constexpr int n = R * G;
+  __m256 acc[n];
 #pragma GCC unroll 12
-  for (int j = 0; j < G; ++j) acc[j] = _mm256_setzero_ps();  // unrolled, not a memset
+  for (int q = 0; q < n; ++q) acc[q] = _mm256_setzero_ps();  // unrolled, not a memset
   const float* a_i = p.a + i * p.lda;
   const float* b_g = b.data + j0 * b.cs;
-  const i64 K = p.K, K_vec = K / 8 * 8;
-  for (i64 k = 0; k < K_vec; k += 8) {
-    const __m256 a = _mm256_loadu_ps(a_i + k);
+  const i64 K = p.K, K_vec = K / 8 * 8, lda = p.lda, cs = b.cs;
+  const auto step = [&](i64 k, auto load) {
+    __m256 a[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) a[r] = load(a_i + r * lda + k);
 #pragma GCC unroll 12
-    for (int j = 0; j < G; ++j)
-      acc[j] = _mm256_fmadd_ps(a, _mm256_loadu_ps(b_g + j * b.cs + k), acc[j]);
-  }
+    for (int j = 0; j < G; ++j) {
+      const __m256 bj = load(b_g + j * cs + k);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) acc[r * G + j] = _mm256_fmadd_ps(a[r], bj, acc[r * G + j]);
+    }
+  };
+  for (i64 k = 0; k < K_vec; k += 8) step(k, [](const float* x) { return _mm256_loadu_ps(x); });
   if (K_vec < K) {
     const __m256i mask = first_lanes(K - K_vec);
-    const __m256 a = _mm256_maskload_ps(a_i + K_vec, mask);
-#pragma GCC unroll 12
-    for (int j = 0; j < G; ++j)
-      acc[j] = _mm256_fmadd_ps(a, _mm256_maskload_ps(b_g + j * b.cs + K_vec, mask), acc[j]);
+    step(K_vec, [mask](const float* x) { return _mm256_maskload_ps(x, mask); });
   }
   alignas(16) float sums[16];
 #pragma GCC unroll 2
-  for (int q = 0; q < G; q += 8) {
+  for (int q = 0; q < n; q += 8) {
     __m256 v[8];
 #pragma GCC unroll 8
-    for (int t = 0; t < 8; ++t) v[t] = q + t < G ? acc[q + t] : _mm256_setzero_ps();
+    for (int t = 0; t < 8; ++t) v[t] = q + t < n ? acc[q + t] : _mm256_setzero_ps();
     __m128 lo, hi;
     lane_sums8(v, lo, hi);
     _mm_store_ps(sums + q, lo);
     _mm_store_ps(sums + q + 4, hi);
   }
-  for (int j = 0; j < G; ++j) out.store(p.c + i * p.ldc + j0 + j, sums[j], j0 + j);
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < G; ++j)
+      out.store(p.c + (i + r) * p.ldc + j0 + j, sums[r * G + j], j0 + j);
 }
 
-// C(ib : ib + rows, j0 : j0 + G), A transposed: 8 rows of C (rows < 8 when !kFull, by
-// masked loads) in one ymm per column, summed down k.
-template <int G, bool kFull>
-void trans_a_group_f32(const SmallProduct<float>& p, MatView<float> b, const Output<float>& out,
+// C(ib : ib + rows, j0 : j0 + G), A transposed (stored K x M): 8 * V rows of C in V ymm
+// per column (rows < 8 * V by masked loads unless kFull), summed down k.
+template <int G, int V, bool kFull>
+void trans_a_block_f32(const SmallProduct<float>& p, MatView<float> b, const Output<float>& out,
                        i64 ib, i64 rows, i64 j0) {
-  const __m256i mask = first_lanes(kFull ? 8 : rows);
-  __m256 acc[G];
+  __m256i mask[V];
+  for (int v = 0; v < V; ++v) mask[v] = first_lanes(std::clamp<i64>(rows - 8 * v, 0, 8));
+  __m256 acc[G * V];
 #pragma GCC unroll 12
-  for (int j = 0; j < G; ++j) acc[j] = _mm256_setzero_ps();  // unrolled, not a memset
+  for (int q = 0; q < G * V; ++q) acc[q] = _mm256_setzero_ps();  // unrolled, not a memset
   const float* a_k = p.a + ib;
   const float* b_g = b.data + j0 * b.cs;
   const i64 K = p.K, lda = p.lda;
   for (i64 k = 0; k < K; ++k, a_k += lda) {
-    const __m256 a = kFull ? _mm256_loadu_ps(a_k) : _mm256_maskload_ps(a_k, mask);
+    __m256 a[V];
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v)
+      a[v] = kFull ? _mm256_loadu_ps(a_k + 8 * v) : _mm256_maskload_ps(a_k + 8 * v, mask[v]);
 #pragma GCC unroll 12
-    for (int j = 0; j < G; ++j)
-      acc[j] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(b_g + j * b.cs + k), acc[j]);
+    for (int j = 0; j < G; ++j) {
+      const __m256 bj = _mm256_broadcast_ss(b_g + j * b.cs + k);
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) acc[j * V + v] = _mm256_fmadd_ps(a[v], bj, acc[j * V + v]);
+    }
   }
-  alignas(32) float sums[G][8];
+  alignas(32) float sums[G][8 * V];
 #pragma GCC unroll 12
-  for (int j = 0; j < G; ++j) _mm256_store_ps(sums[j], acc[j]);
+  for (int j = 0; j < G; ++j)
+    for (int v = 0; v < V; ++v) _mm256_store_ps(sums[j] + 8 * v, acc[j * V + v]);
   for (i64 r = 0; r < rows; ++r)
     for (int j = 0; j < G; ++j) out.store(p.c + (ib + r) * p.ldc + j0 + j, sums[j][r], j0 + j);
 }
 
-// The column groups of one row (or one block of 8 rows, A transposed): N <= 12 in one,
-// else two of ceil(N / 2) and floor(N / 2); so 5 to 12 columns each.
+// Rows [i0, i1) when N = NN <= kSmallN: two rows at a time, or 16 rows with A transposed.
+template <int NN>
+void rows_small_n_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0, i64 i1) {
+  const Output<float> out = Output<float>::of(p);
+  if (p.trans_a) {
+    for (i64 ib = i0; ib < i1; ib += 16) {
+      const i64 rows = std::min<i64>(16, i1 - ib);
+      if (rows == 16) {
+        trans_a_block_f32<NN, 2, true>(p, b, out, ib, rows, 0);
+      } else {
+        trans_a_block_f32<NN, 2, false>(p, b, out, ib, rows, 0);
+      }
+    }
+    return;
+  }
+  i64 i = i0;
+  for (; i + 2 <= i1; i += 2) dot_block_f32<2, NN>(p, b, out, i, 0);
+  if (i < i1) dot_block_f32<1, NN>(p, b, out, i, 0);
+}
+
+// The column groups of one row (or one block of 8 rows, A transposed) when
+// kSmallN < N <= kSmallNWide: N <= 12 in one, else two of ceil(N / 2) and floor(N / 2);
+// so 5 to 12 columns each.
 template <class Group>
 void for_column_groups(i64 N, const Group& group) {
   const i64 first = N <= 12 ? N : (N + 1) / 2;
@@ -394,24 +359,19 @@ void with_group_width(i64 g, const Fn& fn) {
   }
 }
 
-// Rows [i0, i1) of C for kSmallN < N <= kSmallNWide.
+// Rows [i0, i1) for kSmallN < N <= kSmallNWide (an output layer of 10 classes): one row (8
+// rows, A transposed) and one column group at a time.
 inline void rows_wide_n_f32(const SmallProduct<float>& p, MatView<float> b, i64 i0, i64 i1) {
   const Output<float> out = Output<float>::of(p);
-  if (p.trans_a) {
-    for (i64 ib = i0; ib < i1; ib += 8) {
-      const i64 rows = std::min<i64>(8, i1 - ib);
-      for_column_groups(p.N, [&](i64 j0, i64 g) {
-        with_group_width(g, [&](auto G) {
-          if (rows == 8) return trans_a_group_f32<G.value, true>(p, b, out, ib, rows, j0);
-          trans_a_group_f32<G.value, false>(p, b, out, ib, rows, j0);
-        });
-      });
-    }
-    return;
-  }
-  for (i64 i = i0; i < i1; ++i) {
+  const i64 step = p.trans_a ? 8 : 1;
+  for (i64 i = i0; i < i1; i += step) {
+    const i64 rows = std::min<i64>(step, i1 - i);
     for_column_groups(p.N, [&](i64 j0, i64 g) {
-      with_group_width(g, [&](auto G) { dot_row_group_f32<G.value>(p, b, out, i, j0); });
+      with_group_width(g, [&](auto G) {
+        if (!p.trans_a) return dot_block_f32<1, G.value>(p, b, out, i, j0);
+        if (rows == 8) return trans_a_block_f32<G.value, 1, true>(p, b, out, i, rows, j0);
+        trans_a_block_f32<G.value, 1, false>(p, b, out, i, rows, j0);
+      });
     });
   }
 }
@@ -491,14 +451,6 @@ void rows_small_n_any(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
 #if defined(__AVX2__) && defined(__FMA__)
   if constexpr (std::is_same_v<T, float>) {
     if (p.N > kSmallN) return rows_wide_n_f32(p, b, i0, i1);
-    if (p.trans_a) {
-      switch (p.N) {
-        case 1: return rows_small_n_trans_a_f32<1>(p, b, i0, i1);
-        case 2: return rows_small_n_trans_a_f32<2>(p, b, i0, i1);
-        case 3: return rows_small_n_trans_a_f32<3>(p, b, i0, i1);
-        default: return rows_small_n_trans_a_f32<4>(p, b, i0, i1);
-      }
-    }
     switch (p.N) {
       case 1: return rows_small_n_f32<1>(p, b, i0, i1);
       case 2: return rows_small_n_f32<2>(p, b, i0, i1);
