@@ -33,8 +33,7 @@
 
 #include "gemm/gemm.hpp"
 #include "gemm/kernels/kernels.hpp"
-#include "ops/activations.hpp"
-#include "runtime/cpu.hpp"
+#include "runtime/context.hpp"
 #include "runtime/threads.hpp"
 
 namespace fastbp {
@@ -42,46 +41,32 @@ namespace fastbp {
 namespace {
 
 using gemm_kernels::KernelInfo;
-using gemm_kernels::KernelTable;
 using i64 = std::int64_t;
 
 i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
 
-const KernelTable& active_table() {
-  static const KernelTable& table = []() -> const KernelTable& {
-    switch (active_isa()) {
-      case Isa::avx512: return gemm_kernels::avx512_table();
-      case Isa::avx2: return gemm_kernels::avx2_table();
-      default: return gemm_kernels::generic_table();
-    }
-  }();
-  return table;
-}
-
-// The small-product loops (K, N or M tiny) of the active ISA; AVX-512 CPUs run the AVX2 ones.
-const gemm_kernels::SmallGemmTable& small_gemm_table() {
-  static const gemm_kernels::SmallGemmTable& table = active_isa() == Isa::generic
-                                                         ? gemm_kernels::baseline_small_gemm()
-                                                         : gemm_kernels::avx2_small_gemm();
-  return table;
-}
-template <class T> gemm_kernels::SmallGemm<T> small_gemm();
-template <> gemm_kernels::SmallGemm<float> small_gemm<float>() { return small_gemm_table().f32; }
-template <> gemm_kernels::SmallGemm<double> small_gemm<double>() { return small_gemm_table().f64; }
-
+// The active context's GEMM kernels for T.
+const gemm_kernels::GemmKernels& kernels() { return kernel_context().gemm; }
 template <class T> const KernelInfo<T>& kernel_info();
-template <> const KernelInfo<float>& kernel_info<float>() { return active_table().f32; }
-template <> const KernelInfo<double>& kernel_info<double>() { return active_table().f64; }
+template <> const KernelInfo<float>& kernel_info<float>() { return kernels().blocked->f32; }
+template <> const KernelInfo<double>& kernel_info<double>() { return kernels().blocked->f64; }
+template <class T> gemm_kernels::SmallGemm<T> small_gemm();
+template <> gemm_kernels::SmallGemm<float> small_gemm<float>() { return kernels().small->f32; }
+template <> gemm_kernels::SmallGemm<double> small_gemm<double>() { return kernels().small->f64; }
+template <class T> gemm_kernels::Epilogue<T> relu_epilogue();
+template <> gemm_kernels::Epilogue<float> relu_epilogue<float>() { return kernels().relu_f32; }
+template <> gemm_kernels::Epilogue<double> relu_epilogue<double>() { return kernels().relu_f64; }
 
 // Products for the small-GEMM loops (kernels/small_gemm.hpp) rather than the blocked framework.
-// The wide-N dot products (float32 on AVX2) pay a horizontal sum per row of C: with A
-// not transposed they need K >= kWideMinK to beat the blocked kernels' 16-wide tiles.
+// The wide-N dot products (float32, where the context has them) pay a horizontal sum per row
+// of C: with A not transposed they need K >= kWideMinK to beat the blocked kernels' 16-wide
+// tiles.
 template <class T>
 bool is_small(bool trans_a, bool trans_b, i64 M, i64 N, i64 K) {
   using namespace gemm_kernels;
   constexpr i64 kWideMinK = 128;
-  const bool wide_n = std::is_same_v<T, float> && active_isa() != Isa::generic &&
+  const bool wide_n = std::is_same_v<T, float> && kernels().small->wide_n_f32 &&
                       N <= kSmallNWide && N * K <= kSmallNWideFloats &&
                       (trans_a || K >= kWideMinK);
   return K <= kSmallK || N <= kSmallN || (M <= kSmallM && !trans_b) || wide_n;
@@ -616,10 +601,11 @@ void gemm_bias(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::
   for (std::int64_t i = 0; i < M; ++i) std::copy(bias, bias + N, C + i * ldc);
   gemm<T>(false, false, M, N, K, T(1), A, lda, B, ldb, T(1), C, ldc);
   if (!relu) return;
+  const gemm_kernels::Epilogue<T> relu_c = relu_epilogue<T>();
   if (ldc == N) {
-    relu_forward<T>(C, C, M * N);  // in place, while C is warm in cache
+    relu_c(C, C, M * N);  // in place, while C is warm in cache
   } else {
-    for (std::int64_t i = 0; i < M; ++i) relu_forward<T>(C + i * ldc, C + i * ldc, N);
+    for (std::int64_t i = 0; i < M; ++i) relu_c(C + i * ldc, C + i * ldc, N);
   }
 }
 

@@ -24,7 +24,7 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 
-#include "runtime/avx2_lanes.hpp"
+#include "runtime/kernels/avx2/lanes.hpp"
 #endif
 
 #include "gemm/kernels/kernels.hpp"

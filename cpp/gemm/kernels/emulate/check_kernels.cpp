@@ -9,7 +9,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include "gemm/kernels/kernels.hpp"
+#include "runtime/kernels/avx512/parts_avx512.hpp"
+#include "runtime/kernels/generic/parts_generic.hpp"
 
 using namespace fastbp::gemm_kernels;
 
@@ -67,7 +68,7 @@ int check(const KernelInfo<T>& ki) {
 }  // namespace
 
 int main() {
-  for (const KernelTable* t : {&avx512_table(), &generic_table()})
+  for (const KernelTable* t : {&fastbp::avx512::gemm_part(), &fastbp::generic::gemm_part()})
     std::printf("%s bad=%d\n", t->isa, check(t->f32) + check(t->f64));
   return 0;
 }
