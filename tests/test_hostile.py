@@ -13,6 +13,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fastbp
 from fastbp import checkpoint, nn, ops, reference
@@ -20,6 +22,7 @@ from fastbp.examples.cli import main as cli_main
 from support import run_python, tolerance
 
 BAD_INDEX = 1 << 40  # far outside any array here
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --- 1. index arrays changed by another thread -----------------------------
@@ -133,7 +136,7 @@ def test_index_arguments_are_copied_not_aliased(rng):
 @pytest.mark.parametrize("n", [0, -1, fastbp.MAX_NUM_THREADS + 1, 10**6, 10**30])
 def test_set_num_threads_out_of_range(n):
     before = fastbp.get_num_threads()
-    with pytest.raises(ValueError, match=r"num_threads must be in \[1, 1024\]"):
+    with pytest.raises(ValueError, match=r"num_threads must be >= 1 and <= 1024"):
         fastbp.set_num_threads(n)
     assert fastbp.get_num_threads() == before
 
@@ -154,7 +157,7 @@ def test_set_num_threads_at_the_limit_and_numpy_int():
 
 
 def test_fma_peak_threads_limit():
-    with pytest.raises(ValueError, match="threads must be in"):
+    with pytest.raises(ValueError, match="threads must be >= 1 and <= 1024"):
         fastbp._core.fma_peak_gflops(fastbp.MAX_NUM_THREADS + 1, 0.01)
 
 
@@ -252,6 +255,23 @@ def test_winograd_backward_with_special_values_matches_twin(rng, value, where):
                                          w.astype(np.float64), 1, 1)
     for g, t in zip(got, want):
         assert_matches_twin(g, t)
+
+
+@FUZZ
+@given(value=st.sampled_from(SPECIALS + [3e9, -4.3e9, 6e4]), c=st.integers(0, 15),
+       h=st.integers(0, 9), w=st.integers(0, 9), target=st.sampled_from(["x", "w"]))
+def test_winograd_forward_fuzz_one_special_anywhere(value, c, h, w, target):
+    """One special value at a drawn place of x (10x10, tiles overhanging the edge) or w."""
+    x = np.random.default_rng(c).standard_normal((1, 16, 10, 10)).astype(np.float32)
+    wt = np.random.default_rng(h).standard_normal((16, 16, 3, 3)).astype(np.float32)
+    if target == "x":
+        x[0, c, h, w] = value
+    else:
+        wt[c, (h + w) % 16, h % 3, w % 3] = value
+    got = ops.conv2d_forward(x, wt, None, 1, 1)
+    with np.errstate(invalid="ignore"):
+        want = reference.conv2d_forward(x.astype(np.float64), wt.astype(np.float64), None, 1, 1)
+    assert_matches_twin(got, want)
 
 
 @pytest.mark.parametrize("value", [np.inf, np.nan, 1e12])
@@ -521,6 +541,33 @@ def test_overlapping_arrays_are_refused(name, call, arrays, written):
                 with pytest.raises(ValueError, match="overlap in memory"):
                     call(bad)
                 np.testing.assert_array_equal(buf, snapshot)
+
+
+@FUZZ
+@given(n=st.integers(1, 12), p_at=st.integers(0, 30), g_at=st.integers(0, 30),
+       b_at=st.integers(0, 30))
+def test_overlap_fuzz_sgd_with_momentum(n, p_at, g_at, b_at):
+    """param, grad and buf at drawn offsets of one buffer: ValueError exactly when param or
+    buf overlaps another of the three, else the twin's result."""
+    buf = np.arange(48, dtype=np.float64) / 7
+    param, grad, mom = (buf[at:at + n] for at in (p_at, g_at, b_at))
+    spans = {"param": (p_at, True), "grad": (g_at, False), "buf": (b_at, True)}
+    clash = any(
+        (wa or wb) and a < b + n and b < a + n
+        for i, (a, wa) in enumerate(spans.values())
+        for j, (b, wb) in enumerate(spans.values()) if i < j
+    )
+    want_p, want_b = param.copy(), mom.copy()
+    reference.sgd_update(want_p, grad.copy(), want_b, lr=0.5, momentum=0.9)
+    before = buf.copy()
+    if clash:
+        with pytest.raises(ValueError, match="overlap in memory"):
+            ops.sgd_update(param, grad, mom, lr=0.5, momentum=0.9)
+        np.testing.assert_array_equal(buf, before)
+    else:
+        ops.sgd_update(param, grad, mom, lr=0.5, momentum=0.9)
+        np.testing.assert_array_equal(param, want_p)
+        np.testing.assert_array_equal(mom, want_b)
 
 
 def test_overlap_across_entries_of_many_updates(dtype):

@@ -89,7 +89,7 @@ FloatArg grad_buffer(py::handle obj, const char* name, const FloatArg& like,
                      const Shape& expected) {
   FloatArg g = float_arg(obj, name);
   if (!g.array.is(obj) || !py::reinterpret_borrow<py::array>(obj).writeable())
-    throw py::value_error(std::string(name) + " must be a writable, C-contiguous, aligned array");
+    throw py::value_error(std::string(name) + " must be a writable C-contiguous and aligned array");
   require_same_dtype(like, g);
   require_shape(g, expected);
   return g;

@@ -12,8 +12,8 @@ FloatArg contiguous_arg(py::handle obj, const char* name) {
   FloatArg a = float_arg(obj, name);
   if (!a.array.is(obj))
     throw py::value_error(std::string(name) +
-                          " must be a C-contiguous, aligned array (it is used in place, not "
-                          "copied)");
+                          " must be a C-contiguous and aligned array (it is used in place, "
+                          "not copied)");
   return a;
 }
 

@@ -24,8 +24,8 @@ FloatArg inplace_channel_arg(py::handle obj, const char* name, const FloatArg& x
   FloatArg a = float_arg(obj, name);
   if (!a.array.is(obj) || !a.array.writeable())
     throw py::value_error(std::string(name) +
-                          " must be a writable, C-contiguous, aligned array (it is updated in "
-                          "place)");
+                          " must be a writable C-contiguous and aligned array (it is updated "
+                          "in place)");
   require_same_dtype(x, a);
   require_shape(a, {C});
   return a;

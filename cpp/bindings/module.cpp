@@ -46,8 +46,9 @@ int thread_count(py::handle obj, const char* name) {
   const long long n = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
   if (n == -1 && PyErr_Occurred()) throw py::error_already_set();
   if (overflow != 0 || n < 1 || n > kMaxThreads)
-    throw py::value_error(std::string(name) + " must be in [1, " + std::to_string(kMaxThreads) +
-                          "] (MAX_NUM_THREADS), got " + py::str(index).cast<std::string>());
+    throw py::value_error(std::string(name) + " must be >= 1 and <= " +
+                          std::to_string(kMaxThreads) + " (MAX_NUM_THREADS), got " +
+                          py::str(index).cast<std::string>());
   return static_cast<int>(n);
 }
 
