@@ -51,7 +51,9 @@ py::object gemm_binding(py::handle a_obj, py::handle b_obj, py::handle c_obj, bo
     FloatArg c = float_arg(c_out, "c");
     require_same_dtype(a, c);
     require_shape(c, {M, N});
-    c_work = (c_out.flags() & py::array::c_style) ? c_out : c.array;
+    // float_arg passes c itself only when it is C-contiguous and aligned; else (strided, or
+    // a misaligned view such as a byte offset into a buffer) the kernel writes a copy.
+    c_work = c.array.is(c_out) ? c_out : c.array;
     // C is written while A and B are still read: a c that overlaps a or b
     // (e.g. gemm(a, b, a)) gets a private buffer, copied back at the end.
     auto overlaps = py::module_::import("numpy").attr("may_share_memory");

@@ -89,7 +89,7 @@ FloatArg grad_buffer(py::handle obj, const char* name, const FloatArg& like,
                      const Shape& expected) {
   FloatArg g = float_arg(obj, name);
   if (!g.array.is(obj) || !py::reinterpret_borrow<py::array>(obj).writeable())
-    throw py::value_error(std::string(name) + " must be a writable C-contiguous array");
+    throw py::value_error(std::string(name) + " must be a writable C-contiguous and aligned array");
   require_same_dtype(like, g);
   require_shape(g, expected);
   return g;
@@ -116,6 +116,9 @@ py::object linear_backward_accumulate_impl(py::handle dout_obj, py::handle x_obj
   FloatArg w_grad = grad_buffer(w_grad_obj, "w_grad", x, {D, M});
   std::optional<FloatArg> b_grad;
   if (!b_grad_obj.is_none()) b_grad = grad_buffer(b_grad_obj, "b_grad", x, {M});
+  require_disjoint({span_of(w_grad, true), b_grad ? span_of(*b_grad, true) : Span{},
+                    span_of(dout, false), span_of(x, false), span_of(w, false),
+                    gate ? span_of(*gate, false) : Span{}});
   Tensor dx({input_grad ? N : 0, D}, x.dtype);
   dispatch_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);

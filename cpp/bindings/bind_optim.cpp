@@ -12,7 +12,8 @@ FloatArg contiguous_arg(py::handle obj, const char* name) {
   FloatArg a = float_arg(obj, name);
   if (!a.array.is(obj))
     throw py::value_error(std::string(name) +
-                          " must be a C-contiguous array (it is used in place, not copied)");
+                          " must be a C-contiguous and aligned array (it is used in place, "
+                          "not copied)");
   return a;
 }
 
@@ -38,6 +39,8 @@ void sgd_update_binding(py::handle param_obj, py::handle grad_obj, py::handle bu
     require_same_dtype(param, *buf);
     require_shape(*buf, param.shape);
   }
+  require_disjoint({span_of(param, true), span_of(grad, false),
+                    buf ? span_of(*buf, true) : Span{}});
   dispatch_dtype(param.dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = static_cast<T*>(param.array.mutable_data());
@@ -98,6 +101,7 @@ Batch checked_batch(const std::vector<ListArg>& lists) {
   const std::size_t count = seqs[0].size();
   batch.entries.reserve(count);
   batch.alive.reserve(count * lists.size());
+  std::vector<Span> spans;
   for (std::size_t i = 0; i < count; ++i) {
     const std::string index = "[" + std::to_string(i) + "]";
     const std::string param_name = lists[0].name + index;
@@ -105,6 +109,7 @@ Batch checked_batch(const std::vector<ListArg>& lists) {
     BatchEntry entry{param.dtype, param.numel(), {}};
     entry.data[0] = param.array.mutable_data();
     batch.alive.push_back(param.array);
+    spans.push_back(span_of(param, true, param_name));
     for (std::size_t k = 1; k < lists.size(); ++k) {
       if (!lists[k].needed) continue;
       const std::string name = lists[k].name + index;
@@ -115,9 +120,11 @@ Batch checked_batch(const std::vector<ListArg>& lists) {
       entry.data[k] =
           lists[k].in_place ? a.array.mutable_data() : const_cast<void*>(a.array.data());
       batch.alive.push_back(a.array);
+      spans.push_back(span_of(a, lists[k].in_place, name));
     }
     batch.entries.push_back(entry);
   }
+  require_disjoint(std::move(spans));  // also across entries: params[0] vs grads[1]
   return batch;
 }
 
@@ -174,6 +181,7 @@ void adagrad_update_binding(py::handle param_obj, py::handle grad_obj, py::handl
   require_same_dtype(param, grad);
   require_shape(grad, param.shape);
   FloatArg sum = state_arg(sum_obj, "sum", param);
+  require_disjoint({span_of(param, true), span_of(grad, false), span_of(sum, true)});
   dispatch_dtype(param.dtype, [&](auto tag) {
     using T = decltype(tag);
     py::gil_scoped_release release;
@@ -192,6 +200,9 @@ void rmsprop_update_binding(py::handle param_obj, py::handle grad_obj, py::handl
   FloatArg sq = state_arg(sq_obj, "square_avg", param);
   auto grad_avg = optional_state_arg(grad_avg_obj, "grad_avg", param, centered, "centered");
   auto buf = optional_state_arg(buf_obj, "buf", param, momentum != 0.0, "momentum != 0");
+  require_disjoint({span_of(param, true), span_of(grad, false), span_of(sq, true),
+                    grad_avg ? span_of(*grad_avg, true) : Span{},
+                    buf ? span_of(*buf, true) : Span{}});
   dispatch_dtype(param.dtype, [&](auto tag) {
     using T = decltype(tag);
     py::gil_scoped_release release;
@@ -222,6 +233,8 @@ void adam_update_binding(py::handle param_obj, py::handle grad_obj, py::handle m
   FloatArg m = state_arg(m_obj, "exp_avg", param);
   FloatArg v = state_arg(v_obj, "exp_avg_sq", param);
   auto vmax = optional_state_arg(vmax_obj, "max_exp_avg_sq", param, amsgrad, "amsgrad");
+  require_disjoint({span_of(param, true), span_of(grad, false), span_of(m, true),
+                    span_of(v, true), vmax ? span_of(*vmax, true) : Span{}});
   dispatch_dtype(param.dtype, [&](auto tag) {
     using T = decltype(tag);
     py::gil_scoped_release release;
@@ -294,6 +307,7 @@ double l2_penalty_accumulate_binding(py::handle grad_obj, py::handle w_obj, doub
   FloatArg w = float_arg(w_obj, "w");
   require_same_dtype(w, grad);
   require_shape(grad, w.shape);
+  require_disjoint({span_of(grad, true), span_of(w, false)});
   return dispatch_dtype(w.dtype, [&](auto tag) -> double {
     using T = decltype(tag);
     T* g = static_cast<T*>(grad.array.mutable_data());

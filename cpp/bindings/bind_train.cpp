@@ -24,7 +24,8 @@ FloatArg inplace_channel_arg(py::handle obj, const char* name, const FloatArg& x
   FloatArg a = float_arg(obj, name);
   if (!a.array.is(obj) || !a.array.writeable())
     throw py::value_error(std::string(name) +
-                          " must be a writable C-contiguous array (it is updated in place)");
+                          " must be a writable C-contiguous and aligned array (it is updated "
+                          "in place)");
   require_same_dtype(x, a);
   require_shape(a, {C});
   return a;
@@ -64,6 +65,10 @@ py::tuple batchnorm_forward_binding(py::handle x_obj, py::handle gamma_obj, py::
     rm = inplace_channel_arg(rm_obj, "running_mean", x, C);
     rv = inplace_channel_arg(rv_obj, "running_var", x, C);
   }
+  if (rm)
+    require_disjoint({span_of(*rm, true), span_of(*rv, true), span_of(x, false),
+                      gamma ? span_of(*gamma, false) : Span{},
+                      beta ? span_of(*beta, false) : Span{}});
   if (training && N * S <= 1)
     throw py::value_error("batchnorm: training needs more than 1 value per channel, got x " +
                           shape_str(x.shape));
@@ -102,6 +107,10 @@ py::array batchnorm_backward_binding(py::handle dout_obj, py::handle x_obj, py::
   std::optional<FloatArg> gamma_grad, beta_grad;
   if (!gamma_grad_obj.is_none()) gamma_grad = inplace_channel_arg(gamma_grad_obj, "gamma_grad", x, C);
   if (!beta_grad_obj.is_none()) beta_grad = inplace_channel_arg(beta_grad_obj, "beta_grad", x, C);
+  require_disjoint({gamma_grad ? span_of(*gamma_grad, true) : Span{},
+                    beta_grad ? span_of(*beta_grad, true) : Span{}, span_of(dout, false),
+                    span_of(x, false), span_of(mean, false), span_of(invstd, false),
+                    gamma ? span_of(*gamma, false) : Span{}});
   Tensor dx(x.shape, x.dtype);
   dispatch_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);

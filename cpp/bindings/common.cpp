@@ -1,5 +1,8 @@
 #include "bindings/common.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #include "tensor/buffer_pool.hpp"
 
 namespace fastbp::bind {
@@ -59,8 +62,8 @@ FloatArg float_arg(py::handle obj, const char* name) {
                            py::detail::npy_api::NPY_ARRAY_ALIGNED_;
   py::array contiguous =
       (arr.flags() & kInPlace) == kInPlace ? arr
-      : dtype == DType::f32 ? py::array(py::array_t<float, py::array::c_style>::ensure(arr))
-                            : py::array(py::array_t<double, py::array::c_style>::ensure(arr));
+      : dtype == DType::f32 ? py::array(py::array_t<float, kInPlace>::ensure(arr))
+                            : py::array(py::array_t<double, kInPlace>::ensure(arr));
   if (!contiguous) throw py::error_already_set();
   return FloatArg{contiguous, dtype, shape_of(contiguous), name};
 }
@@ -109,7 +112,45 @@ IndexArg index_arg(py::handle obj, const char* name) {
   }
   auto converted = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
   if (!converted) throw py::error_already_set();
-  return IndexArg{converted, shape_of(converted)};
+  // ensure() hands back the caller's own buffer when it is already int64 and C-contiguous
+  // (or a view of it, for a subclass): copy it, so that no other thread can change the
+  // values between the caller's checks and the core's reads.
+  py::array_t<std::int64_t, py::array::c_style> owned(shape_of(converted));
+  if (converted.size() > 0)
+    std::memcpy(owned.mutable_data(), converted.data(),
+                static_cast<std::size_t>(converted.size()) * sizeof(std::int64_t));
+  return IndexArg{owned, shape_of(owned)};
+}
+
+Span span_of(const FloatArg& arg, bool written, std::string name) {
+  const std::size_t nbytes = static_cast<std::size_t>(arg.array.nbytes());
+  return Span{arg.array.data(), nbytes, name.empty() ? std::string(arg.name) : std::move(name),
+              written};
+}
+
+void require_disjoint(std::vector<Span> spans) {
+  spans.erase(std::remove_if(spans.begin(), spans.end(),
+                             [](const Span& s) { return s.nbytes == 0; }),
+              spans.end());
+  const auto begin = [](const Span& s) { return reinterpret_cast<std::uintptr_t>(s.data); };
+  std::sort(spans.begin(), spans.end(),
+            [&](const Span& a, const Span& b) { return begin(a) < begin(b); });
+  // Sorted by start, a span overlaps an earlier one iff it starts before the largest end so
+  // far: tracked over all spans and over the written ones.
+  const Span* reach_any = nullptr;      // the span that ends last so far
+  const Span* reach_written = nullptr;  // the written span that ends last so far
+  const auto end = [&](const Span* s) { return s ? begin(*s) + s->nbytes : 0; };
+  for (const Span& s : spans) {
+    const Span* other = nullptr;
+    if (begin(s) < end(reach_written)) other = reach_written;
+    else if (s.written && begin(s) < end(reach_any)) other = reach_any;
+    if (other != nullptr)
+      throw py::value_error(other->name + " and " + s.name +
+                            " overlap in memory (one is written in place); pass separate "
+                            "arrays");
+    if (end(&s) > end(reach_any)) reach_any = &s;
+    if (s.written && end(&s) > end(reach_written)) reach_written = &s;
+  }
 }
 
 py::array_t<std::int64_t> pooled_index_array(const Shape& shape) {

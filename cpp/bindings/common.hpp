@@ -50,13 +50,30 @@ void require_same_dtype(const FloatArg& a, const FloatArg& b);
 // An optional bias `b`: nothing for None, else a float array of shape (n,) and like's dtype.
 std::optional<FloatArg> optional_bias(py::handle obj, const FloatArg& like, std::int64_t n);
 
-// An integer NumPy array as contiguous int64 (bool and floats raise TypeError).
+// An integer NumPy array as a private, contiguous int64 copy (bool and floats raise
+// TypeError). Always a copy, never the caller's buffer: the values checked while the GIL
+// is held are the values the core reads after releasing it, even if another thread
+// changes the caller's array meanwhile.
 struct IndexArg {
   py::array_t<std::int64_t, py::array::c_style> array;
   Shape shape;
   const std::int64_t* data() const { return array.data(); }
 };
 IndexArg index_arg(py::handle obj, const char* name);
+
+// One array the core reads or writes: its bytes [data, data + nbytes).
+struct Span {
+  const void* data;
+  std::size_t nbytes;
+  std::string name;  // "param", "grads[3]", ...
+  bool written;
+};
+Span span_of(const FloatArg& arg, bool written, std::string name = {});
+
+// ValueError naming both arrays when the bytes of an array the core writes overlap those
+// of any other array of the call (the core reads and writes them in an order of its own, so
+// the result would differ from the twin's). Read-only arrays may share memory.
+void require_disjoint(std::vector<Span> spans);
 
 // Hands a tensor to NumPy without a copy; the array keeps the storage alive.
 py::array to_numpy(Tensor&& tensor);

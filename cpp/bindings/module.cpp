@@ -34,6 +34,24 @@ py::dict build_info() {
   return info;
 }
 
+// A thread count in [1, kMaxThreads] from a Python int: TypeError for anything else,
+// ValueError naming `name` outside the range (also for ints too large for C).
+int thread_count(py::handle obj, const char* name) {
+  if (PyBool_Check(obj.ptr()) || !PyIndex_Check(obj.ptr()))
+    throw py::type_error(std::string(name) + " must be an int, got " +
+                         py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
+  py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(obj.ptr()));
+  if (!index) throw py::error_already_set();
+  int overflow = 0;
+  const long long n = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+  if (n == -1 && PyErr_Occurred()) throw py::error_already_set();
+  if (overflow != 0 || n < 1 || n > kMaxThreads)
+    throw py::value_error(std::string(name) + " must be >= 1 and <= " +
+                          std::to_string(kMaxThreads) + " (MAX_NUM_THREADS), got " +
+                          py::str(index).cast<std::string>());
+  return static_cast<int>(n);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -44,24 +62,21 @@ PYBIND11_MODULE(_core, m) {
     throw py::import_error(e.what());
   }
 
+  m.attr("MAX_NUM_THREADS") = kMaxThreads;
   m.def("build_info", &build_info, "Version, ISA in use and available, OpenMP, threads, compiler.");
   m.def("get_num_threads", &num_threads, "Threads fastbp's parallel regions use.");
   m.def(
       "set_num_threads",
-      [](int n) {
-        if (n < 1) throw py::value_error("num_threads must be >= 1, got " + std::to_string(n));
-        set_num_threads(n);
-      },
-      py::arg("n"),
-      "Set the threads fastbp's parallel regions use (n >= 1; default: the cores, or "
-      "OMP_NUM_THREADS). Where other programs keep cores busy, fewer threads, or "
+      [](py::handle n) { set_num_threads(thread_count(n, "num_threads")); }, py::arg("n"),
+      "Set the threads fastbp's parallel regions use (1 <= n <= MAX_NUM_THREADS; default: "
+      "the cores, or OMP_NUM_THREADS, at most MAX_NUM_THREADS). Where other programs keep "
+      "cores busy, fewer threads, or "
       "GOMP_SPINCOUNT=1000 in the environment before Python starts, can be much faster "
       "(README, 'Busy cores').");
   m.def(
       "fma_peak_gflops",
-      [](int threads, double seconds) {
-        if (threads < 1)
-          throw py::value_error("threads must be >= 1, got " + std::to_string(threads));
+      [](py::handle threads_obj, double seconds) {
+        const int threads = thread_count(threads_obj, "threads");
         if (!(seconds > 0 && seconds <= 60))
           throw py::value_error("seconds must be in (0, 60], got " + std::to_string(seconds));
         py::gil_scoped_release release;

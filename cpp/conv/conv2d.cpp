@@ -1,11 +1,14 @@
 #include "conv/conv2d.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 #include <optional>
 #include <type_traits>
+#include <utility>
 
 #include "conv/pool.hpp"
 #include "conv/winograd.hpp"
+#include "conv/winograd_inputs.hpp"
 #include "gemm/gemm.hpp"
 #include "runtime/context.hpp"
 #include "runtime/threads.hpp"
@@ -91,14 +94,29 @@ bool use_winograd(const ConvGeom& g, std::int64_t OC) {
   return std::is_same_v<T, float> && winograd::applies(g, OC);
 }
 
+// False when the convolution (g, OC) would run by Winograd but one of its inputs {data,
+// count} is not finite or too large for it (conv/winograd_inputs.hpp): then the whole
+// call sums directly, so NaN and Inf reach exactly the outputs they reach in NumPy.
+template <class T>
+bool winograd_inputs_ok(const ConvGeom& g, std::int64_t OC,
+                        std::initializer_list<std::pair<const T*, std::int64_t>> inputs) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!winograd::applies(g, OC)) return true;
+    for (const auto& [data, count] : inputs)
+      if (!winograd::inputs_suitable(data, count)) return false;
+  }
+  return true;
+}
+
 // The forward of one sample at a time, by Winograd, the direct kernel or im2col + GEMM, in
 // a scratch area of scratch_numel() elements per thread. Winograd splits a sample into
 // blocks() independent blocks of output rows; the others have one block.
 template <class T>
 class SampleForward {
  public:
-  SampleForward(const T* w, const T* b, const ConvGeom& g, std::int64_t OC)
-      : w_(w), b_(b), g_(g), OC_(OC), winograd_(use_winograd<T>(g, OC)),
+  // winograd_ok: false forbids Winograd (see winograd_inputs_ok).
+  SampleForward(const T* w, const T* b, const ConvGeom& g, std::int64_t OC, bool winograd_ok)
+      : w_(w), b_(b), g_(g), OC_(OC), winograd_(winograd_ok && use_winograd<T>(g, OC)),
         direct_(!winograd_ && use_direct<T>(g, OC)), pointwise_(is_pointwise(g)) {
     if (!winograd_) return;
     shape_ = winograd::make_shape(g, OC);
@@ -203,10 +221,11 @@ std::int64_t dw_row_parts(std::int64_t chunks, std::int64_t blocks) {
 // (dx, dw, db unspecified); true when every sample ran.
 template <class T, class DoutOf>
 bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout_scratch,
-                   const T* x, const T* w, const ConvGeom& g, std::int64_t OC) {
+                   const T* x, const T* w, const ConvGeom& g, std::int64_t OC,
+                   bool winograd_ok) {
   const std::int64_t P = g.P(), CKK = g.CKK(), N = g.N;
   const bool pointwise = is_pointwise(g);
-  const bool winograd_dw = use_winograd<T>(g, OC);
+  const bool winograd_dw = winograd_ok && use_winograd<T>(g, OC);
   const bool direct = !winograd_dw && use_direct<T>(g, OC);  // dw by the direct kernel
   const winograd::Shape wshape = winograd_dw ? winograd::make_shape(g, OC) : winograd::Shape{};
   // For stride 1, dx by a forward: the convolution of dout with the flipped, transposed
@@ -214,11 +233,12 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
   const ConvGeom gt = dx_geom(g, OC);
   const bool dx_by_forward =
       dx != nullptr && g.SH == 1 && g.SW == 1 && gt.PH >= 0 && gt.PW >= 0 &&
-      (use_winograd<T>(gt, g.C) || (use_direct<T>(g, OC) && use_direct<T>(gt, g.C)));
+      ((winograd_ok && use_winograd<T>(gt, g.C)) ||
+       (use_direct<T>(g, OC) && use_direct<T>(gt, g.C)));
   Tensor w_flipped({dx_by_forward ? g.C * OC * g.KH * g.KW : 0}, dtype_of<T>());
   if (dx_by_forward) flip_filters(w_flipped.data_as<T>(), w, g, OC);
   std::optional<SampleForward<T>> dx_forward;
-  if (dx_by_forward) dx_forward.emplace(w_flipped.data_as<T>(), nullptr, gt, g.C);
+  if (dx_by_forward) dx_forward.emplace(w_flipped.data_as<T>(), nullptr, gt, g.C, winograd_ok);
   const std::int64_t chunk = chunk_size(N);
   const std::int64_t chunks = (N + chunk - 1) / chunk;
   // Pieces of work: chunk ch, part r (of `parts`) at ch * parts + r. Part 0 also computes db
@@ -373,7 +393,8 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
 template <class T>
 void conv2d_forward(T* y, const T* x, const T* w, const T* b, const ConvGeom& g,
                     std::int64_t OC) {
-  const SampleForward<T> forward(w, b, g, OC);
+  const SampleForward<T> forward(
+      w, b, g, OC, winograd_inputs_ok<T>(g, OC, {{x, g.N * g.image()}, {w, OC * g.CKK()}}));
   const int nt = forward.threads(g.N * forward.blocks());
   const std::int64_t scratch = forward.scratch_numel();
   Tensor workspace({nt, scratch}, dtype_of<T>());
@@ -392,7 +413,8 @@ template <class T>
 void conv2d_relu_max_pool2d_forward(T* y, std::int64_t* argmax, const T* x, const T* w,
                                     const T* b, const ConvGeom& g, std::int64_t OC,
                                     const ConvGeom& pg) {
-  const SampleForward<T> forward(w, b, g, OC);
+  const SampleForward<T> forward(
+      w, b, g, OC, winograd_inputs_ok<T>(g, OC, {{x, g.N * g.image()}, {w, OC * g.CKK()}}));
   const int nt = forward.threads(g.N);
   const std::int64_t P = g.P(), PP = pg.P(), scratch = forward.scratch_numel();
   const std::int64_t per_thread = OC * P + scratch;  // the sample's conv output, scratch
@@ -412,8 +434,10 @@ template <class T>
 void conv2d_backward(T* dx, T* dw, T* db, const T* dout, const T* x, const T* w,
                      const ConvGeom& g, std::int64_t OC) {
   const std::int64_t sample = OC * g.P();
+  const bool winograd_ok = winograd_inputs_ok<T>(
+      g, OC, {{dout, g.N * sample}, {x, g.N * g.image()}, {w, OC * g.CKK()}});
   conv_backward(dx, dw, db, [=](std::int64_t n, T*) { return dout + n * sample; }, 0, x, w, g,
-                OC);
+                OC, winograd_ok);
 }
 
 template <class T>
@@ -429,7 +453,10 @@ std::int64_t conv2d_relu_max_pool2d_backward(T* dx, T* dw, T* db, const T* dout,
                                                   y + n * pooled, OC, n * sample, ps);
     return local ? scratch : nullptr;
   };
-  if (conv_backward(dx, dw, db, unpool, sample, x, w, g, OC)) return -1;
+  // The unpooled gradient holds dout's values and zeros: scanning dout checks it.
+  const bool winograd_ok = winograd_inputs_ok<T>(
+      g, OC, {{dout, g.N * pooled}, {x, g.N * g.image()}, {w, OC * g.CKK()}});
+  if (conv_backward(dx, dw, db, unpool, sample, x, w, g, OC, winograd_ok)) return -1;
   // Some index left its plane: the whole gradient at the output first, then the backward.
   Tensor d_conv({g.N * sample}, dtype_of<T>());
   const std::int64_t bad = max_pool2d_backward(d_conv.data_as<T>(), dout, argmax, ps, y);

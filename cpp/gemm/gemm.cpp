@@ -575,7 +575,9 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
           std::int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   const Problem<T> pr{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
-  if (K <= 0 || alpha == T(0)) {  // BLAS convention: A and B are not read
+  // With alpha == 0, A and B are still multiplied (unlike BLAS): NaN or Inf in them gives
+  // NaN, as alpha * (A @ B) does in NumPy.
+  if (K <= 0) {
     scale_c(pr);
     return;
   }

@@ -14,11 +14,12 @@ namespace {
 
 int default_num_threads() {
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
-    int n = std::atoi(env);  // "4,2" (nested lists) reads as 4
-    if (n >= 1) return n;
+    // "4,2" (nested lists) reads as 4; strtol, unlike atoi, has no undefined overflow
+    const long n = std::strtol(env, nullptr, 10);
+    if (n >= 1) return static_cast<int>(std::min<long>(n, kMaxThreads));
   }
   int cores = omp_get_num_procs();
-  return cores >= 1 ? cores : 1;
+  return std::clamp(cores, 1, kMaxThreads);
 }
 
 std::atomic<int>& thread_setting();

@@ -9,10 +9,16 @@
 
 namespace fastbp {
 
-// Threads used by parallel regions; default: OMP_NUM_THREADS, else the core count.
-// In a child made by fork() it starts at 1 (OpenMP's pool does not survive fork).
+// The most threads fastbp uses: more would not speed up any op, and tens of thousands make
+// OpenMP fail to create them (or crash). set_num_threads refuses more (its caller raises);
+// an OMP_NUM_THREADS above it is clamped to it.
+constexpr int kMaxThreads = 1024;
+
+// Threads used by parallel regions; default: OMP_NUM_THREADS (at most kMaxThreads), else
+// the core count. In a child made by fork() it starts at 1 (OpenMP's pool does not survive
+// fork).
 int num_threads();
-void set_num_threads(int n);  // n >= 1, checked by the caller
+void set_num_threads(int n);  // 1 <= n <= kMaxThreads, checked by the caller
 
 // Threads worth using for `work` units (flops or elements) where one thread
 // should get at least `min_work_per_thread`; 1 for small problems.

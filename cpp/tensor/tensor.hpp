@@ -19,7 +19,8 @@ template <class T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::f32; }
 template <> constexpr DType dtype_of<double>() { return DType::f64; }
 
-// Product of `shape`; throws std::length_error on a negative extent or overflow.
+// Product of `shape`; throws std::length_error on a negative extent, or when the product of
+// the non-zero extents times elem_size overflows 64 bits (also for an empty shape).
 std::int64_t checked_numel(const std::vector<std::int64_t>& shape, std::size_t elem_size);
 
 class Tensor {

@@ -10,7 +10,14 @@ result buffers that lets a training loop reuse memory instead of faulting in
 fresh pages every step.
 """
 
-from fastbp._core import build_info, cached_bytes, empty_cache, get_num_threads, set_num_threads
+from fastbp._core import (
+    MAX_NUM_THREADS,
+    build_info,
+    cached_bytes,
+    empty_cache,
+    get_num_threads,
+    set_num_threads,
+)
 from fastbp.ops import gemm, matmul
 
 from fastbp import debug, graph, losses, nn, optim, schedules
@@ -22,6 +29,7 @@ from fastbp.trainer import EarlyStopping, History, fit
 __version__: str = build_info()["version"]
 
 __all__ = [
+    "MAX_NUM_THREADS",
     "EarlyStopping",
     "GradcheckError",
     "History",

@@ -7,9 +7,12 @@ The IDX format (the one MNIST ships in): a 4-byte magic number
 ``0x00 0x00 <type> <ndim>``, then ``ndim`` big-endian uint32 dimensions, then
 the values in C order, big-endian. Type codes: 0x08 uint8, 0x09 int8, 0x0B
 int16, 0x0C int32, 0x0D float32, 0x0E float64. :func:`load_idx` checks all of
-this, and that the payload has exactly the length the header announces, before
-it allocates the array: a corrupt or truncated file raises ``ValueError``,
-never a crash or a huge allocation.
+this before it allocates the array: the payload the header declares must be at
+most :data:`MAX_IDX_BYTES` (or ``max_bytes``) and, for a raw file, exactly what
+the file holds. The data is then read (and inflated, for ``.gz``) in one pass
+straight into the final array, so resident memory stays about the size of the
+real data, whatever a compressed file declares: a corrupt, truncated or
+oversized file raises ``ValueError``, never a crash or a huge allocation.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import sys
 import zlib
 from typing import BinaryIO, Tuple, Union
 
 import numpy as np
 
-__all__ = ["load_digits", "load_idx", "load_mnist"]
+__all__ = ["MAX_IDX_BYTES", "load_digits", "load_idx", "load_mnist"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -36,8 +40,12 @@ IDX_DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 
+#: Largest payload :func:`load_idx` reads by default (2 GiB; MNIST's largest file holds
+#: 47 MB). A header declaring more is refused before anything is allocated.
+MAX_IDX_BYTES = 1 << 31
+
 _GZIP_MAGIC = b"\x1f\x8b"
-_CHUNK = 1 << 20  # read compressed files a MiB at a time: memory grows only with real data
+_CHUNK = 1 << 20  # read files a MiB at a time: memory grows only with real data
 
 
 def _read_exact(f: BinaryIO, n: int, path: str, what: str) -> bytes:
@@ -83,7 +91,42 @@ def _payload_size(dtype: np.dtype, shape: Tuple[int, ...]) -> int:
     return count * dtype.itemsize
 
 
-def _load_raw(path: str) -> np.ndarray:
+def _check_cap(dtype: np.dtype, shape: Tuple[int, ...], path: str, max_bytes: int) -> None:
+    nbytes = _payload_size(dtype, shape)
+    if nbytes > max_bytes:
+        raise ValueError(
+            f"{path}: IDX header declares shape {shape} of {dtype.name} ({nbytes} bytes), more "
+            f"than max_bytes = {max_bytes} (fastbp.data.mnist.MAX_IDX_BYTES by default)"
+        )
+
+
+def _read_into(f: BinaryIO, dtype: np.dtype, shape: Tuple[int, ...], path: str) -> np.ndarray:
+    """The payload of f (positioned after the header) read straight into a new array in
+    native byte order, a chunk at a time; ValueError if f ends early or has trailing bytes.
+    Pages of the array never written (a truncated file) are never touched, so resident
+    memory grows only with the data that is really there."""
+    arr = np.empty(shape, dtype.newbyteorder("="))
+    view = memoryview(arr.reshape(-1).view(np.uint8))
+    pos = 0
+    while pos < len(view):
+        n = f.readinto(view[pos:pos + _CHUNK])
+        if not n:
+            raise ValueError(
+                f"{path}: truncated IDX file: shape {shape} of {dtype.name} needs {len(view)} "
+                f"data bytes, the decompressed file has {pos}"
+            )
+        pos += n
+    if f.read(1):
+        raise ValueError(
+            f"{path}: unexpected trailing bytes after the data of shape {shape} "
+            f"({len(view)} bytes)"
+        )
+    if dtype.itemsize > 1 and sys.byteorder == "little":
+        arr.byteswap(inplace=True)  # the file's big-endian values, now native
+    return arr
+
+
+def _load_raw(path: str, max_bytes: int) -> np.ndarray:
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         dtype, shape, header = _parse_header(f, path)
@@ -94,64 +137,42 @@ def _load_raw(path: str) -> np.ndarray:
                 f"{path}: truncated IDX file: shape {shape} of {dtype.name} needs {expected} "
                 f"data bytes, the file has {found}"
             )
+        _check_cap(dtype, shape, path, max_bytes)
         if found > expected:
             raise ValueError(
                 f"{path}: {found - expected} unexpected trailing bytes after the data of "
                 f"shape {shape} ({expected} bytes)"
             )
-        data = _read_exact(f, expected, path, "data")
-    return _to_array(data, dtype, shape)
+        return _read_into(f, dtype, shape, path)
 
 
-def _load_gzip(path: str) -> np.ndarray:
+def _load_gzip(path: str, max_bytes: int) -> np.ndarray:
     try:
         with gzip.open(path, "rb") as f:
             dtype, shape, _ = _parse_header(f, path)
-            expected = _payload_size(dtype, shape)
-            parts = []
-            total = 0
-            while total <= expected:  # stops at the end of the stream or one byte past
-                block = f.read(min(_CHUNK, expected + 1 - total))
-                if not block:
-                    break
-                parts.append(block)
-                total += len(block)
-            if total < expected:
-                raise ValueError(
-                    f"{path}: truncated IDX file: shape {shape} of {dtype.name} needs "
-                    f"{expected} data bytes, the decompressed file has {total}"
-                )
-            if total > expected:
-                raise ValueError(
-                    f"{path}: unexpected trailing bytes after the data of shape {shape} "
-                    f"({expected} bytes)"
-                )
-            data = b"".join(parts)
+            _check_cap(dtype, shape, path, max_bytes)
+            return _read_into(f, dtype, shape, path)
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise ValueError(f"{path}: corrupt or truncated gzip stream: {e}") from None
-    return _to_array(data, dtype, shape)
 
 
-def _to_array(data: bytes, dtype: np.dtype, shape: Tuple[int, ...]) -> np.ndarray:
-    arr = np.frombuffer(data, dtype=dtype).reshape(shape)
-    return arr.astype(dtype.newbyteorder("="))  # native byte order, writeable, owned
-
-
-def load_idx(path: PathLike) -> np.ndarray:
+def load_idx(path: PathLike, *, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Reads one IDX file (raw or gzip-compressed, detected from its first bytes).
 
     Returns an array of the file's shape in native byte order: uint8, int8,
     int16, int32, float32 or float64 by the type code. Raises
     ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file
     and the problem for a bad magic number or type code, a truncated header or
-    payload, trailing bytes, or a corrupt gzip stream.
+    payload, trailing bytes, a corrupt gzip stream, or a payload declared larger
+    than ``max_bytes`` (checked before anything is allocated). Peak memory is the
+    array plus a MiB, also for ``.gz`` files.
     """
     path = os.fspath(path)
     with open(path, "rb") as f:
         head = f.read(2)
     if head == _GZIP_MAGIC:
-        return _load_gzip(path)
-    return _load_raw(path)
+        return _load_gzip(path, max_bytes)
+    return _load_raw(path, max_bytes)
 
 
 #: The four MNIST files, by role: accepted with '-' or '.' before "idx", and with or without .gz.

@@ -125,6 +125,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _thread_count(text: str) -> int:
+    """An integer in [1, fastbp.MAX_NUM_THREADS] (what set_num_threads accepts)."""
+    from fastbp._core import MAX_NUM_THREADS
+
+    value = _positive_int(text)
+    if value > MAX_NUM_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_NUM_THREADS} threads (fastbp.MAX_NUM_THREADS), got {value}")
+    return value
+
+
 def _nonneg_int(text: str) -> int:
     try:
         value = int(text)
@@ -263,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_nonneg_int, default=None,
                    help="random seed (default: the example's own, which reproduces "
                    "the textbook numbers)")
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--threads", type=_thread_count, default=None, metavar="N",
                    help="threads for the native core (default: OMP_NUM_THREADS or all cores)")
     p.add_argument("--plot", metavar="PATH", default=None,
                    help="write the example's figure to PATH (PNG; needs matplotlib)")
@@ -280,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"folder for the plots (default: ./{DEMO_DIR})")
     p.add_argument("--seed", type=_nonneg_int, default=None,
                    help="random seed for every example (default: each example's own)")
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--threads", type=_thread_count, default=None, metavar="N",
                    help="threads for the native core")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -293,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a short subset of the workloads")
     p.add_argument("--repeats", type=_positive_int, default=None, metavar="R",
                    help="timed samples per implementation (default: 9, or 5 with --quick)")
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--threads", type=_thread_count, default=None, metavar="N",
                    help="threads for fastbp and PyTorch")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the results as JSON")
     p.add_argument("--plot", metavar="PATH", default=None,
