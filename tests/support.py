@@ -10,6 +10,7 @@ import sys
 from typing import Dict, Iterator, Optional
 
 import numpy as np
+import pytest
 
 import fastbp
 
@@ -23,7 +24,13 @@ def tolerance(dtype) -> Dict[str, float]:
 
 @contextlib.contextmanager
 def num_threads(n: int) -> Iterator[None]:
-    """Run the block with fastbp using `n` threads, then restore the setting."""
+    """Run the block with fastbp using `n` threads, then restore the setting.
+
+    A build without OpenMP runs on one thread only, so a test that needs more is skipped
+    there (tests/test_runtime.py checks that such a build says so).
+    """
+    if n > 1 and not fastbp.build_info()["openmp"]:
+        pytest.skip("this build has no OpenMP: one thread only")
     before = fastbp.get_num_threads()
     fastbp.set_num_threads(n)
     try:

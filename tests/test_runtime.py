@@ -1,12 +1,19 @@
 """Build info, thread settings and CPU dispatch."""
 
+import os
 import threading
+import warnings
 
 import numpy as np
 import pytest
 
 import fastbp
 from support import run_python
+
+# A build is expected to have OpenMP (a compiler that silently lacks it would otherwise
+# give a one-thread build); the run that tests a build made with -DFASTBP_OPENMP=OFF sets
+# FASTBP_EXPECT_OPENMP=0.
+EXPECT_OPENMP = os.environ.get("FASTBP_EXPECT_OPENMP", "1") != "0"
 
 
 def test_build_info_fields():
@@ -15,7 +22,8 @@ def test_build_info_fields():
         assert key in info
     assert info["version"] == fastbp.__version__
     assert info["isa"] in info["isas"] and "generic" in info["isas"]
-    assert info["openmp"] is True
+    assert info["openmp"] is EXPECT_OPENMP
+    assert (info["openmp_version"] > 0) is EXPECT_OPENMP
     assert info["num_threads"] == fastbp.get_num_threads() >= 1
 
 
@@ -48,7 +56,30 @@ def test_thread_setting_is_process_wide():
 def test_default_threads_follow_omp_num_threads():
     out = run_python("import fastbp; print(fastbp.get_num_threads())", {"OMP_NUM_THREADS": "3"})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "3"
+    assert out.stdout.strip() == ("3" if EXPECT_OPENMP else "1")
+
+
+def test_more_than_one_thread_is_used_or_explained():
+    # With OpenMP the setting holds; without it the build runs on one thread and says so
+    # with a RuntimeWarning instead of ignoring the request silently.
+    before = fastbp.get_num_threads()
+    try:
+        if EXPECT_OPENMP:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                fastbp.set_num_threads(2)
+            assert fastbp.get_num_threads() == 2
+        else:
+            with pytest.warns(RuntimeWarning, match=r"without OpenMP .* set_num_threads\(2\)"):
+                fastbp.set_num_threads(2)
+            assert fastbp.get_num_threads() == 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                fastbp.set_num_threads(1)  # one thread is what the build does: no warning
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fastbp.set_num_threads(before)
 
 
 @pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])

@@ -38,8 +38,14 @@ py::array activation_backward(py::handle dout_obj, py::handle saved_obj, const c
   return to_numpy(std::move(dx));
 }
 
+// The GEMM sizes of a linear layer. Callers copy them into plain variables: lambdas may
+// not capture structured bindings in C++17 (clang rejects it, GCC accepts it).
+struct LinearDims {
+  std::int64_t N, D, M;
+};
+
 // Checks x (N, D), w (D, M) and optional b (M,); returns {N, D, M}.
-std::array<std::int64_t, 3> linear_dims(const FloatArg& x, const FloatArg& w) {
+LinearDims linear_dims(const FloatArg& x, const FloatArg& w) {
   require_ndim(x, 2, "(N, D)");
   require_ndim(w, 2, "(D, M)");
   require_same_dtype(x, w);
@@ -54,7 +60,8 @@ std::array<std::int64_t, 3> linear_dims(const FloatArg& x, const FloatArg& w) {
 py::array linear_forward_impl(py::handle x_obj, py::handle w_obj, py::handle b_obj, bool relu) {
   FloatArg x = float_arg(x_obj, "x");
   FloatArg w = float_arg(w_obj, "w");
-  auto [N, D, M] = linear_dims(x, w);
+  const LinearDims dims = linear_dims(x, w);
+  const std::int64_t N = dims.N, D = dims.D, M = dims.M;
   const std::optional<FloatArg> b = optional_bias(b_obj, x, M);
   Tensor y({N, M}, x.dtype);
   dispatch_dtype(x.dtype, [&](auto tag) {
@@ -70,7 +77,8 @@ py::tuple linear_backward_binding(py::handle dout_obj, py::handle x_obj, py::han
   FloatArg dout = float_arg(dout_obj, "dout");
   FloatArg x = float_arg(x_obj, "x");
   FloatArg w = float_arg(w_obj, "w");
-  auto [N, D, M] = linear_dims(x, w);
+  const LinearDims dims = linear_dims(x, w);
+  const std::int64_t N = dims.N, D = dims.D, M = dims.M;
   require_same_dtype(dout, x);
   require_shape(dout, {N, M});
   Tensor dx({N, D}, x.dtype), dw({D, M}, x.dtype), db({M}, x.dtype);
@@ -104,7 +112,8 @@ py::object linear_backward_accumulate_impl(py::handle dout_obj, py::handle x_obj
   FloatArg dout = float_arg(dout_obj, "dout");
   FloatArg x = float_arg(x_obj, "x");
   FloatArg w = float_arg(w_obj, "w");
-  auto [N, D, M] = linear_dims(x, w);
+  const LinearDims dims = linear_dims(x, w);
+  const std::int64_t N = dims.N, D = dims.D, M = dims.M;
   require_same_dtype(dout, x);
   require_shape(dout, {N, M});
   std::optional<FloatArg> gate;

@@ -38,8 +38,14 @@ template <class T> T* mutable_ptr(std::optional<FloatArg>& a) {
   return a ? static_cast<T*>(a->array.mutable_data()) : nullptr;
 }
 
+// The sizes of a batchnorm input. Callers copy them into plain variables: lambdas may
+// not capture structured bindings in C++17 (clang rejects it, GCC accepts it).
+struct BatchNormDims {
+  std::int64_t N, C, S;
+};
+
 // {N, C, S} of x (N, C, *spatial).
-std::array<std::int64_t, 3> bn_dims(const FloatArg& x) {
+BatchNormDims bn_dims(const FloatArg& x) {
   if (x.ndim() < 2)
     throw py::value_error("x must have at least 2 dimensions (N, C, ...), got shape " +
                           shape_str(x.shape));
@@ -52,7 +58,8 @@ py::tuple batchnorm_forward_binding(py::handle x_obj, py::handle gamma_obj, py::
                                     py::handle rm_obj, py::handle rv_obj, bool training,
                                     double momentum, double eps) {
   FloatArg x = float_arg(x_obj, "x");
-  auto [N, C, S] = bn_dims(x);
+  const BatchNormDims dims = bn_dims(x);
+  const std::int64_t N = dims.N, C = dims.C, S = dims.S;
   if (!(eps >= 0.0)) throw py::value_error("eps must be >= 0, got " + std::to_string(eps));
   if (!(momentum >= 0.0 && momentum <= 1.0))
     throw py::value_error("momentum must be in [0, 1], got " + std::to_string(momentum));
@@ -98,7 +105,8 @@ py::array batchnorm_backward_binding(py::handle dout_obj, py::handle x_obj, py::
                                      bool training) {
   FloatArg dout = float_arg(dout_obj, "dout");
   FloatArg x = float_arg(x_obj, "x");
-  auto [N, C, S] = bn_dims(x);
+  const BatchNormDims dims = bn_dims(x);
+  const std::int64_t N = dims.N, C = dims.C, S = dims.S;
   require_same_dtype(x, dout);
   require_shape(dout, x.shape);
   FloatArg mean = *channel_arg(mean_obj, "mean", x, C);

@@ -1,6 +1,4 @@
 // The fastbp._core extension: runtime settings here, each op family in its own file.
-#include <omp.h>
-
 #include "bindings/common.hpp"
 #include "runtime/cpu.hpp"
 #include "runtime/fma_peak.hpp"
@@ -27,8 +25,8 @@ py::dict build_info() {
   py::list isas;
   for (Isa isa : supported_isas()) isas.append(isa_name(isa));
   info["isas"] = isas;
-  info["openmp"] = true;
-  info["openmp_version"] = _OPENMP;
+  info["openmp"] = kOpenMP;
+  info["openmp_version"] = kOpenMPVersion;  // 0 without OpenMP
   info["num_threads"] = num_threads();
   info["compiler"] = FASTBP_COMPILER;
   return info;
@@ -67,12 +65,24 @@ PYBIND11_MODULE(_core, m) {
   m.def("get_num_threads", &num_threads, "Threads fastbp's parallel regions use.");
   m.def(
       "set_num_threads",
-      [](py::handle n) { set_num_threads(thread_count(n, "num_threads")); }, py::arg("n"),
+      [](py::handle n_obj) {
+        const int n = thread_count(n_obj, "num_threads");
+        if (!kOpenMP && n > 1) {
+          const std::string msg = "fastbp was built without OpenMP and runs on one thread: "
+                                  "set_num_threads(" + std::to_string(n) +
+                                  ") leaves it at 1 (README, 'Platforms and compilers')";
+          if (PyErr_WarnEx(PyExc_RuntimeWarning, msg.c_str(), 1) != 0)
+            throw py::error_already_set();  // the warning was turned into an error
+        }
+        set_num_threads(n);
+      },
+      py::arg("n"),
       "Set the threads fastbp's parallel regions use (1 <= n <= MAX_NUM_THREADS; default: "
       "the cores, or OMP_NUM_THREADS, at most MAX_NUM_THREADS). Where other programs keep "
       "cores busy, fewer threads, or "
       "GOMP_SPINCOUNT=1000 in the environment before Python starts, can be much faster "
-      "(README, 'Busy cores').");
+      "(README, 'Busy cores'). A build without OpenMP (build_info()['openmp'] False) runs "
+      "on one thread: n > 1 gives a RuntimeWarning and the count stays 1.");
   m.def(
       "fma_peak_gflops",
       [](py::handle threads_obj, double seconds) {

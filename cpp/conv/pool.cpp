@@ -28,7 +28,7 @@ inline void max_update(T& best, std::int64_t& at, T v, std::int64_t i) {
 // wins: relu(first), which keeps the sign of a first entry of -0.0 as pooling relu(x) would.
 template <class T>
 inline T relu_of_max(T best, T first) {
-  return (best > T(0)) | (best != best) ? best : (first < T(0) ? T(0) : first);
+  return ((best > T(0)) | (best != best)) ? best : (first < T(0) ? T(0) : first);
 }
 
 // One plane of max pooling, any window. Geometry is copied into locals: the int64 argmax

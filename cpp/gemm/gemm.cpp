@@ -17,7 +17,6 @@
 // multiples of MR and NR) and the K blocks depend on the shape alone, so every
 // element of C sees the same sequence of operations for any thread count:
 // results are bitwise identical. How the tiles are shared: see gemm_blocked.
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -479,7 +478,7 @@ void gemm_blocked(const Problem<T>& pr) {
         tls_workspace.get(sizeof(T) * static_cast<std::size_t>(nt * (b_block + a_block))));
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-      const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+      const int t = team_thread(), nth = team_size();
       const i64 tiles = by_rows ? tiles_m : tiles_n;
       const i64 lo = tiles * t / nth, hi = tiles * (t + 1) / nth;
       T* bp = ws + t * (b_block + a_block);
@@ -512,7 +511,7 @@ void gemm_blocked(const Problem<T>& pr) {
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    T* ap = split_m ? ap_all + omp_get_thread_num() * a_size : ap_all;
+    T* ap = split_m ? ap_all + team_thread() * a_size : ap_all;
     for (i64 jc = 0; jc < N; jc += bl.nc) {
       const i64 nc = std::min(bl.nc, N - jc);
       const i64 panels_b = ceil_div(nc, ki.nr);

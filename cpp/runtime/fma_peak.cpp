@@ -1,7 +1,5 @@
 #include "runtime/fma_peak.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 

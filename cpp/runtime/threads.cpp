@@ -1,6 +1,5 @@
 #include "runtime/threads.hpp"
 
-#include <omp.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -13,12 +12,13 @@ namespace fastbp {
 namespace {
 
 int default_num_threads() {
+  if (!kOpenMP) return 1;
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
     // "4,2" (nested lists) reads as 4; strtol, unlike atoi, has no undefined overflow
     const long n = std::strtol(env, nullptr, 10);
     if (n >= 1) return static_cast<int>(std::min<long>(n, kMaxThreads));
   }
-  int cores = omp_get_num_procs();
+  int cores = processor_count();
   return std::clamp(cores, 1, kMaxThreads);
 }
 
@@ -41,7 +41,11 @@ std::atomic<int>& thread_setting() {
 
 int num_threads() { return thread_setting().load(std::memory_order_relaxed); }
 
-void set_num_threads(int n) { thread_setting().store(n, std::memory_order_relaxed); }
+// Without OpenMP every parallel region runs on the calling thread, so the setting stays 1
+// (the binding warns when asked for more).
+void set_num_threads(int n) {
+  thread_setting().store(kOpenMP ? n : 1, std::memory_order_relaxed);
+}
 
 int threads_for(double work, double min_work_per_thread) {
   int by_work = static_cast<int>(work / min_work_per_thread);

@@ -3,9 +3,9 @@
 // Python thread holds for calls made from any other.
 #pragma once
 
-#include <omp.h>
-
 #include <cstdint>
+
+#include "runtime/openmp.hpp"
 
 namespace fastbp {
 
@@ -16,7 +16,7 @@ constexpr int kMaxThreads = 1024;
 
 // Threads used by parallel regions; default: OMP_NUM_THREADS (at most kMaxThreads), else
 // the core count. In a child made by fork() it starts at 1 (OpenMP's pool does not survive
-// fork).
+// fork). Always 1 in a build without OpenMP (set_num_threads then keeps it at 1).
 int num_threads();
 void set_num_threads(int n);  // 1 <= n <= kMaxThreads, checked by the caller
 
@@ -53,7 +53,7 @@ void parallel_region(int nt, const Body& body) {
     return;
   }
 #pragma omp parallel num_threads(nt)
-  body(omp_get_thread_num(), omp_get_num_threads());
+  body(team_thread(), team_size());
 }
 
 }  // namespace fastbp

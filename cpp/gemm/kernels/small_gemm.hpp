@@ -91,10 +91,14 @@ void rows_small_k(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
 // of row i of A with column j of op(B) (b columns contiguous: rs == 1), in L interleaved
 // partial sums (lane l takes k = l, l + L, ...) added in a fixed tree, plus the K % L
 // last products. Scalar code: GCC's vectorisation of this nest spills every accumulator.
+#if defined(__GNUC__) && !defined(__clang__)
+#define FASTBP_NO_TREE_VECTORIZE __attribute__((optimize("no-tree-vectorize")))
+#else
+#define FASTBP_NO_TREE_VECTORIZE  // clang has no per-function optimize attribute
+#endif
 template <int NN, class T>
-__attribute__((optimize("no-tree-vectorize"))) void rows_small_n(const SmallProduct<T>& p,
-                                                                 MatView<T> b, i64 i0,
-                                                                 i64 i1) {
+FASTBP_NO_TREE_VECTORIZE void rows_small_n(const SmallProduct<T>& p, MatView<T> b, i64 i0,
+                                           i64 i1) {
   constexpr int L = 4;
   const Output<T> out = Output<T>::of(p);
   const i64 K = p.K, K_full = K / L * L;
