@@ -10,7 +10,7 @@ from importlib import metadata
 import pytest
 
 from fastbp.examples import EXAMPLES
-from fastbp.examples.cli import format_table, main
+from fastbp.cli import format_table, main
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -20,14 +20,14 @@ def fastbp_cmd(*args, cwd=None, timeout=240):
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
     return subprocess.run(
-        [sys.executable, "-m", "fastbp.examples.cli", *args],
+        [sys.executable, "-m", "fastbp", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
 
 
 def test_console_script_is_declared():
     eps = [ep for ep in metadata.entry_points(group="console_scripts") if ep.name == "fastbp"]
-    assert [ep.value for ep in eps] == ["fastbp.examples.cli:main"]
+    assert [ep.value for ep in eps] == ["fastbp.cli:main"]
 
 
 def test_list_shows_every_example(capsys):

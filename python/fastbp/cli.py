@@ -5,7 +5,7 @@
     fastbp demo [--out DIR] [--threads N] [--quiet]
     fastbp info                      how the native core was built
 
-Also ``python -m fastbp.examples.cli``.
+Also ``python -m fastbp``.
 """
 
 from __future__ import annotations
@@ -310,7 +310,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``fastbp`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
