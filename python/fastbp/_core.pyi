@@ -4,7 +4,7 @@ fastbp's C++ core. Use the public wrappers in fastbp and fastbp.ops.
 from __future__ import annotations
 import numpy
 import typing
-__all__: list[str] = ['adagrad_update', 'adagrad_update_many', 'adam_update', 'adam_update_many', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batchnorm_backward', 'batchnorm_forward', 'build_info', 'cached_bytes', 'col2im', 'conv2d_backward', 'conv2d_forward', 'conv2d_relu_max_pool2d_backward', 'conv2d_relu_max_pool2d_forward', 'dropout_backward', 'dropout_forward', 'empty_cache', 'fma_peak_gflops', 'gemm', 'get_num_threads', 'im2col', 'l2_penalty_accumulate', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_backward_accumulate', 'linear_forward', 'linear_relu_backward_accumulate', 'linear_relu_forward', 'matmul', 'max_pool2d_backward', 'max_pool2d_forward', 'multi_margin_loss', 'relu_backward', 'relu_forward', 'relu_max_pool2d_backward', 'relu_max_pool2d_forward', 'rmsprop_update', 'rmsprop_update_many', 'set_num_threads', 'sgd_update', 'sgd_update_many', 'sigmoid_backward', 'sigmoid_forward', 'softmax_cross_entropy', 'tanh_backward', 'tanh_forward']
+__all__: list[str] = ['adagrad_update', 'adagrad_update_many', 'adam_update', 'adam_update_many', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batchnorm_backward', 'batchnorm_forward', 'build_info', 'cached_bytes', 'col2im', 'conv2d_backward', 'conv2d_forward', 'conv2d_relu_max_pool2d_backward', 'conv2d_relu_max_pool2d_forward', 'dropout_backward', 'dropout_forward', 'empty_cache', 'fma_peak_gflops', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'im2col', 'l2_penalty_accumulate', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_backward_accumulate', 'linear_forward', 'linear_relu_backward_accumulate', 'linear_relu_forward', 'matmul', 'max_pool2d_backward', 'max_pool2d_forward', 'multi_margin_loss', 'relu_backward', 'relu_forward', 'relu_max_pool2d_backward', 'relu_max_pool2d_forward', 'rmsprop_update', 'rmsprop_update_many', 'set_num_threads', 'sgd_update', 'sgd_update_many', 'sigmoid_backward', 'sigmoid_forward', 'softmax_cross_entropy', 'tanh_backward', 'tanh_forward']
 def adagrad_update(param: typing.Any, grad: typing.Any, sum: typing.Any, *, step: typing.SupportsInt | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex = 0.01, lr_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-10, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
     One AdaGrad step in place on param and sum; returns None.
@@ -80,6 +80,14 @@ def empty_cache() -> int:
 def fma_peak_gflops(threads: typing.SupportsInt | typing.SupportsIndex, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.3) -> float:
     """
     Measured float32 multiply-add peak (GFLOP/s) of `threads` threads with the active ISA.
+    """
+def gelu_backward(dout: typing.Any, x: typing.Any) -> numpy.ndarray:
+    """
+    dout * gelu'(x), x the forward input
+    """
+def gelu_forward(x: typing.Any) -> numpy.ndarray:
+    """
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), PyTorch's approximate='tanh' GELU
     """
 def gemm(a: typing.Any, b: typing.Any, c: typing.Any = None, *, trans_a: bool = False, trans_b: bool = False, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0, beta: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> typing.Any:
     """

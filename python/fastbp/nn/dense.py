@@ -15,7 +15,7 @@ import numpy as np
 from fastbp import ops
 from fastbp.nn.module import Module, Parameter, as_input, write_grads
 
-__all__ = ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh"]
+__all__ = ["GELU", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -324,3 +324,24 @@ class Tanh(_Activation):
     def backward(self, dout) -> np.ndarray:
         y = self._require_cache("_y")
         return ops.tanh_backward(self._dout(dout, y), y)
+
+
+class GELU(_Activation):
+    """GELU in PyTorch's ``approximate="tanh"`` form (``nn.GELU(approximate="tanh")``):
+    ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x**3)))``; backward uses
+    the cached input (see :func:`fastbp.ops.gelu_backward`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._x: Optional[np.ndarray] = None
+
+    def forward(self, x) -> np.ndarray:
+        """gelu(x), any shape; caches x for backward."""
+        x = as_input(x, None, self)
+        self.__dict__["_x"] = x  # a plain cache: skips Module.__setattr__'s registry checks
+        return ops.gelu_forward(x)
+
+    def backward(self, dout) -> np.ndarray:
+        """``dout * gelu'(x)`` for the x of the last forward."""
+        x = self._require_cache("_x")
+        return ops.gelu_backward(self._dout(dout, x), x)
