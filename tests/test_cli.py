@@ -9,6 +9,7 @@ from importlib import metadata
 
 import pytest
 
+import fastbp
 from fastbp.examples import EXAMPLES
 from fastbp.cli import format_table, main
 
@@ -172,3 +173,19 @@ def test_demo_without_matplotlib_says_so(monkeypatch, capsys, tmp_path):
     assert "gates" in out and "tiny" in out
     assert "plots skipped: matplotlib is not installed" in out
     assert not (tmp_path / "fastbp-demo").exists()
+
+
+def test_bench_isa_reruns_under_that_isa(monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, env: calls.append((argv, env))
+                        or subprocess.CompletedProcess(argv, 0))
+    isa = fastbp.build_info()["isas"][0]
+    assert main(["bench", "--isa", isa, "--quick", "--repeats", "2", "--json", "b.json"]) == 0
+    (argv, env), = calls
+    assert argv[1:] == ["-m", "fastbp", "bench", "--quick", "--repeats", "2", "--json", "b.json"]
+    assert env["FASTBP_ISA"] == isa
+
+
+def test_bench_isa_refuses_an_isa_the_cpu_lacks(capsys):
+    assert main(["bench", "--isa", "sse9"]) == 2
+    assert "--isa sse9: this CPU runs" in capsys.readouterr().err

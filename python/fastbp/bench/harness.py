@@ -182,7 +182,8 @@ def run(quick: bool = False, repeats: Optional[int] = None, json_path: Optional[
     """Runs the benchmark table, prints it through `log`, optionally saves JSON and a plot."""
     repeats = repeats or (5 if quick else 9)
     env = environment()
-    log(f"fastbp {env['fastbp']['version']}: isa {env['fastbp']['isa']}, "
+    log(f"fastbp {env['fastbp']['version']}: ISA of this run {env['fastbp']['isa']} "
+        f"(this CPU runs {', '.join(env['fastbp']['isas'])}; fastbp bench --isa NAME), "
         f"{env['fastbp']['num_threads']} threads; NumPy BLAS: {env['numpy_blas']}; "
         f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}; "
         f"PyTorch: {env.get('torch', 'not installed')}")
