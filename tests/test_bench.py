@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import _core, bench, bench_mixed
+from fastbp import _core, bench
+from fastbp.bench import mixed as bench_mixed
+from support import run_python
 
 
 def test_ratio_and_gflops_arithmetic():
@@ -85,3 +87,22 @@ def test_mixed_workload_rows():
     table = bench_mixed.format_mixed(rows)
     assert "| fastbp sgemm 32 |" in table and "slowdown" in table
     json.dumps(rows)  # part of --json
+
+
+def test_harness_does_not_import_the_examples():
+    out = run_python("import sys, fastbp.bench as b\n"
+                     "[build() for build in b.default_workloads(quick=True)]\n"
+                     "b.digits_cnn_workload(2)\n"
+                     "print(sorted(m for m in sys.modules if m.startswith('fastbp.examples')))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("build", [bench.simple_convnet_workload, bench.digits_cnn_workload])
+def test_cnn_workloads_train_in_every_implementation(build):
+    # A small batch: each implementation's step runs and returns, fastbp's and the NumPy
+    # baseline's on the same network shape.
+    w = build(4)
+    assert {"fastbp", "numpy"} <= set(w.impls)
+    for step in w.impls.values():
+        step()

@@ -9,8 +9,9 @@ from importlib import metadata
 
 import pytest
 
+import fastbp
 from fastbp.examples import EXAMPLES
-from fastbp.examples.cli import format_table, main
+from fastbp.cli import format_table, main
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -20,14 +21,14 @@ def fastbp_cmd(*args, cwd=None, timeout=240):
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
     return subprocess.run(
-        [sys.executable, "-m", "fastbp.examples.cli", *args],
+        [sys.executable, "-m", "fastbp", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
 
 
 def test_console_script_is_declared():
     eps = [ep for ep in metadata.entry_points(group="console_scripts") if ep.name == "fastbp"]
-    assert [ep.value for ep in eps] == ["fastbp.examples.cli:main"]
+    assert [ep.value for ep in eps] == ["fastbp.cli:main"]
 
 
 def test_list_shows_every_example(capsys):
@@ -172,3 +173,19 @@ def test_demo_without_matplotlib_says_so(monkeypatch, capsys, tmp_path):
     assert "gates" in out and "tiny" in out
     assert "plots skipped: matplotlib is not installed" in out
     assert not (tmp_path / "fastbp-demo").exists()
+
+
+def test_bench_isa_reruns_under_that_isa(monkeypatch):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, env: calls.append((argv, env))
+                        or subprocess.CompletedProcess(argv, 0))
+    isa = fastbp.build_info()["isas"][0]
+    assert main(["bench", "--isa", isa, "--quick", "--repeats", "2", "--json", "b.json"]) == 0
+    (argv, env), = calls
+    assert argv[1:] == ["-m", "fastbp", "bench", "--quick", "--repeats", "2", "--json", "b.json"]
+    assert env["FASTBP_ISA"] == isa
+
+
+def test_bench_isa_refuses_an_isa_the_cpu_lacks(capsys):
+    assert main(["bench", "--isa", "sse9"]) == 2
+    assert "--isa sse9: this CPU runs" in capsys.readouterr().err

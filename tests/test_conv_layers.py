@@ -208,7 +208,8 @@ def _unfused_run(model, x, dout):
 def test_sequential_fuses_conv_relu_max_pool_bitwise(rng):
     """Sequential runs Conv2d + ReLU + MaxPool2d (and Linear + ReLU) as one step each,
     with bitwise the outputs and gradients of the layers run one at a time."""
-    from fastbp.nn.fusion import ConvReLUMaxPool2d, LinearReLU
+    from fastbp.nn.conv import ConvReLUMaxPool2d
+    from fastbp.nn.dense import LinearReLU
 
     fused, plain = _small_cnn(np.float32, rng), _small_cnn(np.float32, rng)
     plain.load_state_dict(fused.state_dict())
@@ -229,7 +230,7 @@ def test_sequential_fuses_conv_relu_max_pool_bitwise(rng):
 
 
 def test_sequential_fuses_relu_max_pool_without_conv_bitwise(rng):
-    from fastbp.nn.fusion import ReLUMaxPool2d
+    from fastbp.nn.conv import ReLUMaxPool2d
 
     def net():
         return Sequential(AvgPool2d(1), ReLU(), MaxPool2d(2, 1), Flatten())
@@ -253,7 +254,8 @@ def test_fused_conv_block_errors_name_the_layer(rng):
 
 
 def test_sequential_fuses_only_adjacent_exact_classes():
-    from fastbp.nn.fusion import ReLUMaxPool2d, fused_steps
+    from fastbp.nn.container import fused_steps
+    from fastbp.nn.conv import ReLUMaxPool2d
 
     class MyReLU(ReLU):
         pass
@@ -267,7 +269,7 @@ def test_sequential_fuses_only_adjacent_exact_classes():
 def test_sequential_refuses_after_append(rng):
     """The fusion plan follows the structure: appending a pool after a trailing ReLU
     fuses the block on the next forward."""
-    from fastbp.nn.fusion import ConvReLUMaxPool2d
+    from fastbp.nn.conv import ConvReLUMaxPool2d
 
     net = Sequential(Conv2d(1, 2, 3, rng=rng), ReLU())
     x = rng.standard_normal((2, 1, 6, 6)).astype(np.float32)

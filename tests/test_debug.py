@@ -206,7 +206,7 @@ def test_check_finite_runs_fused_pairs_as_single_modules():
     """With the guard on, a Conv2d + ReLU + MaxPool2d block runs unfused, so a NaN is
     named at the module that saw it; turned on between forward and backward, backward
     retraces the fused step forward ran."""
-    from fastbp.nn.fusion import ConvReLUMaxPool2d
+    from fastbp.nn.conv import ConvReLUMaxPool2d
 
     net = nn.Sequential(nn.Conv2d(1, 2, 3, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
     x = np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(np.float32)

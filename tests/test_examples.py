@@ -238,7 +238,7 @@ def test_training_steps_go_through_fastbp_ops(monkeypatch):
         monkeypatch.setattr(ops, name, counting(name))
     spiral_mlp(steps=3)
     # 3 steps, plus the final forward for the accuracy; the hidden Linear and its ReLU
-    # run as one fused step of the Sequential (fastbp.nn.fusion)
+    # run as one fused step of the Sequential (Module.fuse_next)
     assert counts["linear_relu_forward"] == counts["linear_forward"] == 3 + 1
     assert counts["linear_relu_backward_accumulate"] == 3
     assert counts["linear_backward_accumulate"] == 3

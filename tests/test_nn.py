@@ -581,10 +581,10 @@ def test_buffers_in_state_dict():
 
 
 def test_sequential_fuses_linear_then_relu_bitwise(rng):
-    """Sequential runs Linear + ReLU as one step (nn.fusion), with bitwise the outputs and
+    """Sequential runs Linear + ReLU as one step (Linear.fuse_next), with bitwise the outputs and
     gradients of the layers run one at a time, also for inputs with extra leading axes
     and a first layer without input gradient."""
-    from fastbp.nn.fusion import LinearReLU
+    from fastbp.nn.dense import LinearReLU
 
     def net(seed):
         return nn.Sequential(nn.Linear(6, 8, rng=seed, input_grad=False), nn.ReLU(),

@@ -83,6 +83,12 @@ void bind_gemm(py::module_& m) {
         py::kw_only(), py::arg("trans_a") = false, py::arg("trans_b") = false,
         py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
         "alpha * op(a) @ op(b) + beta * c; returns c (updated in place) or a new array.");
+  m.def(
+      "matmul",
+      [](py::handle a, py::handle b) {
+        return gemm_binding(a, b, py::none(), false, false, 1.0, 0.0);
+      },
+      py::arg("a"), py::arg("b"), "a @ b for 2-D float arrays of one dtype.");
 }
 
 }  // namespace fastbp::bind

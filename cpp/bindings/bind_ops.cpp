@@ -198,6 +198,11 @@ void bind_ops(py::module_& m) {
   binary("tanh_backward", "y",
          [](auto* dx, const auto* d, const auto* y, std::int64_t n) { tanh_backward(dx, d, y, n); },
          "dout * (1 - y**2), y the forward output");
+  unary("gelu_forward", [](auto* o, const auto* x, std::int64_t n) { gelu_forward(o, x, n); },
+        "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), PyTorch's approximate='tanh' GELU");
+  binary("gelu_backward", "x",
+         [](auto* dx, const auto* d, const auto* x, std::int64_t n) { gelu_backward(dx, d, x, n); },
+         "dout * gelu'(x), x the forward input");
 
   m.def(
       "leaky_relu_forward",

@@ -10,7 +10,9 @@ void bind_gemm(py::module_& m);
 void bind_ops(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_optim(py::module_& m);
-void bind_train(py::module_& m);
+void bind_batchnorm(py::module_& m);
+void bind_dropout(py::module_& m);
+void bind_losses(py::module_& m);
 }  // namespace fastbp::bind
 
 namespace {
@@ -103,5 +105,7 @@ PYBIND11_MODULE(_core, m) {
   fastbp::bind::bind_ops(m);
   fastbp::bind::bind_conv(m);
   fastbp::bind::bind_optim(m);
-  fastbp::bind::bind_train(m);
+  fastbp::bind::bind_batchnorm(m);
+  fastbp::bind::bind_dropout(m);
+  fastbp::bind::bind_losses(m);
 }

@@ -42,6 +42,12 @@ template <class T> void tanh_forward(T* out, const T* x, std::int64_t n) {
 template <class T> void tanh_backward(T* dx, const T* dout, const T* y, std::int64_t n) {
   active<T>().tanh_backward(dx, dout, y, n);
 }
+template <class T> void gelu_forward(T* out, const T* x, std::int64_t n) {
+  active<T>().gelu_forward(out, x, n);
+}
+template <class T> void gelu_backward(T* dx, const T* dout, const T* x, std::int64_t n) {
+  active<T>().gelu_backward(dx, dout, x, n);
+}
 
 #define FASTBP_INSTANTIATE(T)                                                      \
   template void relu_forward<T>(T*, const T*, std::int64_t);                       \
@@ -51,7 +57,9 @@ template <class T> void tanh_backward(T* dx, const T* dout, const T* y, std::int
   template void sigmoid_forward<T>(T*, const T*, std::int64_t);                    \
   template void sigmoid_backward<T>(T*, const T*, const T*, std::int64_t);         \
   template void tanh_forward<T>(T*, const T*, std::int64_t);                       \
-  template void tanh_backward<T>(T*, const T*, const T*, std::int64_t);
+  template void tanh_backward<T>(T*, const T*, const T*, std::int64_t);            \
+  template void gelu_forward<T>(T*, const T*, std::int64_t);                       \
+  template void gelu_backward<T>(T*, const T*, const T*, std::int64_t);
 FASTBP_INSTANTIATE(float)
 FASTBP_INSTANTIATE(double)
 #undef FASTBP_INSTANTIATE

@@ -21,4 +21,8 @@ template <class T> void sigmoid_backward(T* dx, const T* dout, const T* y, std::
 template <class T> void tanh_forward(T* out, const T* x, std::int64_t n);
 template <class T> void tanh_backward(T* dx, const T* dout, const T* y, std::int64_t n);
 
+// GELU, PyTorch's approximate="tanh" form; backward takes x, the forward input.
+template <class T> void gelu_forward(T* out, const T* x, std::int64_t n);
+template <class T> void gelu_backward(T* dx, const T* dout, const T* x, std::int64_t n);
+
 }  // namespace fastbp

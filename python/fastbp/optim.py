@@ -22,13 +22,12 @@ hyperparameters, per-parameter state arrays, ``zero_grad`` and a flat
 ``state_dict`` (``name -> float/bool/int`` for hyperparameters and the step
 count, ``"state.<i>.<key>" -> array`` for per-parameter state), which maps
 directly onto an ``.npz`` file. A new optimizer declares its hyperparameters,
-the state arrays it keeps, and ``_update`` (one parameter); ``_update_all`` (all
-of them in one call) is optional.
+the state arrays it keeps, and ``_update``: every parameter in one call into
+the core. There is no per-parameter path.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 from collections import OrderedDict
@@ -44,7 +43,8 @@ __all__ = ["SGD", "AdaGrad", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 class Optimizer:
     """Base class. Subclasses set ``self.hyper`` (ordered name -> value), list
-    their per-parameter state in :meth:`_state_keys` and implement :meth:`_update`."""
+    their per-parameter state in :meth:`_state_keys` and implement :meth:`_update`
+    (all parameters in one fused call into the core)."""
 
     def __init__(self, params: Iterable[Parameter], hyper: Dict[str, Any]) -> None:
         name = type(self).__name__
@@ -76,12 +76,9 @@ class Optimizer:
         """Names of the per-parameter arrays kept under ``hyper``."""
         return ()
 
-    def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:
-        raise NotImplementedError
-
-    def _update_all(self) -> None:
-        """Every parameter's :meth:`_update` in one call into the core. ``step`` uses
-        it unless a subclass overrides ``_update`` below the class that defines it."""
+    def _update(self) -> None:
+        """Updates every parameter in place, in one call into the core, from
+        ``self.params``, ``self.state``, ``self.hyper`` and ``self.step_count + 1``."""
         raise NotImplementedError
 
     def _validate(self, hyper: Mapping[str, Any]) -> "OrderedDict[str, Any]":
@@ -91,11 +88,7 @@ class Optimizer:
     # --- public API -----------------------------------------------------
     def step(self) -> None:
         """Updates every parameter in place from its ``.grad``."""
-        if _batches_its_update(type(self)):
-            self._update_all()
-        else:
-            for p, state in zip(self.params, self.state):
-                self._update(p, state)
+        self._update()
         self.step_count += 1
 
     def zero_grad(self) -> None:
@@ -171,18 +164,6 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())
         return f"{type(self).__name__}({len(self.params)} parameters, {args})"
-
-
-def _defining_class(cls: type, name: str) -> type:
-    return next(klass for klass in cls.__mro__ if name in vars(klass))
-
-
-@functools.lru_cache(maxsize=None)
-def _batches_its_update(cls: type) -> bool:
-    """Whether ``cls._update_all`` does what ``cls._update`` does per parameter: it is
-    defined by a subclass of Optimizer, in the class that defines ``_update`` or below."""
-    batched = _defining_class(cls, "_update_all")
-    return batched is not Optimizer and issubclass(batched, _defining_class(cls, "_update"))
 
 
 def _scalar(value: Any, key: str, owner: str) -> Any:
@@ -268,7 +249,7 @@ class SGD(Optimizer):
     def _state_keys(self, hyper: Mapping[str, Any]) -> Tuple[str, ...]:
         return ("momentum_buffer",) if hyper["momentum"] != 0 else ()
 
-    def _update_all(self) -> None:
+    def _update(self) -> None:
         h = self.hyper
         momentum = h["momentum"]
         params = self.params
@@ -276,18 +257,6 @@ class SGD(Optimizer):
         ops.sgd_update_many([p.data for p in params], [p.grad for p in params], bufs,
                             lr=h["lr"], momentum=momentum, nesterov=h["nesterov"],
                             weight_decay=h["weight_decay"])
-
-    def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:
-        h = self.hyper
-        ops.sgd_update(
-            p.data,
-            p.grad,
-            state.get("momentum_buffer"),
-            lr=h["lr"],
-            momentum=h["momentum"],
-            nesterov=h["nesterov"],
-            weight_decay=h["weight_decay"],
-        )
 
 
 
@@ -331,12 +300,8 @@ class AdaGrad(Optimizer):
     def _new_state(self, p: Parameter) -> Dict[str, np.ndarray]:
         return {"sum": np.full_like(p.data, self.hyper["initial_accumulator_value"])}
 
-    def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:
-        h = self.hyper
-        ops.adagrad_update(p.data, p.grad, state["sum"], step=self.step_count + 1, lr=h["lr"],
-                           lr_decay=h["lr_decay"], eps=h["eps"], weight_decay=h["weight_decay"])
 
-    def _update_all(self) -> None:
+    def _update(self) -> None:
         h = self.hyper
         params = self.params
         ops.adagrad_update_many([p.data for p in params], [p.grad for p in params],
@@ -401,14 +366,8 @@ class RMSprop(Optimizer):
             keys += ("grad_avg",)
         return keys
 
-    def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:
-        h = self.hyper
-        ops.rmsprop_update(p.data, p.grad, state["square_avg"], state.get("grad_avg"),
-                           state.get("momentum_buffer"), lr=h["lr"], alpha=h["alpha"],
-                           eps=h["eps"], weight_decay=h["weight_decay"],
-                           momentum=h["momentum"], centered=h["centered"])
 
-    def _update_all(self) -> None:
+    def _update(self) -> None:
         h = self.hyper
         params, states = self.params, self.state
         ops.rmsprop_update_many(
@@ -472,15 +431,8 @@ class Adam(Optimizer):
         keys: Tuple[str, ...] = ("exp_avg", "exp_avg_sq")
         return keys + ("max_exp_avg_sq",) if hyper["amsgrad"] else keys
 
-    def _update(self, p: Parameter, state: Dict[str, np.ndarray]) -> None:
-        h = self.hyper
-        ops.adam_update(p.data, p.grad, state["exp_avg"], state["exp_avg_sq"],
-                        state.get("max_exp_avg_sq"), step=self.step_count + 1, lr=h["lr"],
-                        beta1=h["beta1"], beta2=h["beta2"], eps=h["eps"],
-                        weight_decay=h["weight_decay"], amsgrad=h["amsgrad"],
-                        decoupled_weight_decay=self._decoupled)
 
-    def _update_all(self) -> None:
+    def _update(self) -> None:
         h = self.hyper
         params, states = self.params, self.state
         ops.adam_update_many(

@@ -74,32 +74,61 @@ template <class T> void sigmoid_backward(T* dx, const T* dout, const T* y, std::
   parallel_map(n, [=](std::int64_t i) { dx[i] = dout[i] * y[i] * (T(1) - y[i]); });
 }
 
+// tanh(v): tanh|v| = (1 - e) / (1 + e) with e = exp(-2|v|); near 0, where 1 - e
+// cancels, the odd Taylor series to v^9 is exact to rounding. NaN stays NaN.
+template <class T> inline T tanh_value(T v) {
+  const T a = v < T(0) ? -v : v;
+  const T e = detail::vexp(T(-2) * a);
+  const T big = (T(1) - e) / (T(1) + e);
+  const T a2 = a * a;
+  const T small =
+      a * (T(1) + a2 * (T(-1) / T(3) + a2 * (T(2) / T(15) + a2 * (T(-17) / T(315) +
+                                                                 a2 * (T(62) / T(2835))))));
+  const T t = a < T(0.01) ? small : big;
+  return v < T(0) ? -t : (v == v ? t : v);
+}
+
 template <class T> void tanh_forward(T* out, const T* x, std::int64_t n) {
-  // tanh|x| = (1 - e) / (1 + e) with e = exp(-2|x|); near 0, where 1 - e cancels,
-  // the odd Taylor series to x^9 is exact to rounding.
-  parallel_map(n, [=](std::int64_t i) {
-    const T v = x[i];
-    const T a = v < T(0) ? -v : v;
-    const T e = detail::vexp(T(-2) * a);
-    const T big = (T(1) - e) / (T(1) + e);
-    const T a2 = a * a;
-    const T small =
-        a * (T(1) + a2 * (T(-1) / T(3) + a2 * (T(2) / T(15) + a2 * (T(-17) / T(315) +
-                                                                   a2 * (T(62) / T(2835))))));
-    const T t = a < T(0.01) ? small : big;
-    out[i] = v < T(0) ? -t : (v == v ? t : v);
-  });
+  parallel_map(n, [=](std::int64_t i) { out[i] = tanh_value(x[i]); });
 }
 
 template <class T> void tanh_backward(T* dx, const T* dout, const T* y, std::int64_t n) {
   parallel_map(n, [=](std::int64_t i) { dx[i] = dout[i] * (T(1) - y[i] * y[i]); });
 }
 
+// GELU in PyTorch's approximate="tanh" form:
+//   gelu(x) = 0.5 x (1 + t),  t = tanh(u),  u = sqrt(2/pi) (x + 0.044715 x^3)
+//   gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+// Where t rounds to +-1 (|x| large) the second term of gelu' is 0 exactly, so a
+// cube or square that overflows gives 0 or 1, not inf * 0 = NaN.
+template <class T> constexpr T kGeluScale = T(0.79788456080286535588);  // sqrt(2/pi)
+template <class T> constexpr T kGeluCubic = T(0.044715);
+
+template <class T> void gelu_forward(T* out, const T* x, std::int64_t n) {
+  parallel_map(n, [=](std::int64_t i) {
+    const T v = x[i];
+    const T t = tanh_value(kGeluScale<T> * (v + kGeluCubic<T> * v * v * v));
+    out[i] = T(0.5) * v * (T(1) + t);
+  });
+}
+
+template <class T> void gelu_backward(T* dx, const T* dout, const T* x, std::int64_t n) {
+  parallel_map(n, [=](std::int64_t i) {
+    const T v = x[i];
+    const T t = tanh_value(kGeluScale<T> * (v + kGeluCubic<T> * v * v * v));
+    const T sech2 = T(1) - t * t;
+    const T du = kGeluScale<T> * (T(1) + T(3) * kGeluCubic<T> * v * v);
+    const T slope = sech2 == T(0) ? T(0) : T(0.5) * v * sech2 * du;
+    dx[i] = dout[i] * (T(0.5) * (T(1) + t) + slope);
+  });
+}
+
 template <class T>
 ActivationTable<T> table() {
   return {&relu_forward<T>,       &relu_backward<T>,   &leaky_relu_forward<T>,
           &leaky_relu_backward<T>, &sigmoid_forward<T>, &sigmoid_backward<T>,
-          &tanh_forward<T>,        &tanh_backward<T>};
+          &tanh_forward<T>,        &tanh_backward<T>,   &gelu_forward<T>,
+          &gelu_backward<T>};
 }
 
 // This compilation's table (its kernels/<isa>/ unit hands it to the context).

@@ -18,6 +18,8 @@ struct ActivationTable {
   void (*sigmoid_backward)(T*, const T*, const T*, std::int64_t);
   void (*tanh_forward)(T*, const T*, std::int64_t);
   void (*tanh_backward)(T*, const T*, const T*, std::int64_t);
+  void (*gelu_forward)(T*, const T*, std::int64_t);
+  void (*gelu_backward)(T*, const T*, const T*, std::int64_t);
 };
 
 struct ActivationTables {

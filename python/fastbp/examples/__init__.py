@@ -2,7 +2,7 @@
 
 Each loop returns a dict with at least ``loss_history`` and ``time_s`` (and,
 where they apply, ``accuracy`` in [0, 1], ``params``: named arrays). The
-``fastbp`` command (:mod:`fastbp.examples.cli`) runs them; :data:`EXAMPLES`
+``fastbp`` command (:mod:`fastbp.cli`) runs them; :data:`EXAMPLES`
 is its registry.
 """
 

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Tuple, Union
+from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
 from fastbp import debug as _debug
 from fastbp.nn import module as _module
-from fastbp.nn.fusion import fused_steps
 from fastbp.nn.module import Module
 
 __all__ = ["Sequential"]
+
+
+def fused_steps(modules: Iterable[Module]) -> List[Module]:
+    """``modules`` in order, each run of them that a module offers to fuse with
+    the ones after it (:meth:`Module.fuse_next`) replaced by that one step.
+    Modules are asked from the first on, so the earlier layer's offer wins (a
+    ReLU between a Linear and a MaxPool2d fuses with the Linear)."""
+    modules = list(modules)
+    steps: List[Module] = []
+    i = 0
+    while i < len(modules):
+        offer = modules[i].fuse_next(modules[i + 1:])
+        if offer is None:
+            steps.append(modules[i])
+            i += 1
+        else:
+            step, taken = offer
+            steps.append(step)
+            i += 1 + taken
+    return steps
 
 
 class Sequential(Module):
@@ -23,9 +42,10 @@ class Sequential(Module):
     (``net[0]``, ``net[-1]``, slices give a new Sequential sharing the modules),
     ``len(net)`` and iteration work as on a list.
 
-    Adjacent ``Linear`` + ``ReLU``, ``ReLU`` + ``MaxPool2d`` and ``Conv2d`` +
-    ``ReLU`` + ``MaxPool2d`` run as one fused step each (see
-    :mod:`fastbp.nn.fusion`), with bitwise the same outputs and gradients; with
+    Each module is asked how it fuses with the ones after it
+    (:meth:`Module.fuse_next`); adjacent ``Linear`` + ``ReLU``, ``ReLU`` +
+    ``MaxPool2d`` and ``Conv2d`` + ``ReLU`` + ``MaxPool2d`` run as one fused step
+    each, with bitwise the same outputs and gradients; with
     ``fastbp.set_debug(check_finite=True)`` every module runs on its own.
     """
 

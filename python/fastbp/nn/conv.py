@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from fastbp import ops
-from fastbp.nn.dense import _as_rng, _init_std, _layer_dtype, _positive_int
+from fastbp.nn.dense import ReLU, _as_rng, _init_std, _layer_dtype, _positive_int
 from fastbp.nn.module import Module, Parameter, as_input, write_grads
 
 __all__ = ["AvgPool2d", "Conv2d", "Flatten", "MaxPool2d"]
@@ -67,6 +67,14 @@ def _check_dout(layer: Module, dout: np.ndarray, expected: Tuple[int, ...]) -> N
             f"{layer._short_repr()}: dout has shape {dout.shape}, expected {tuple(expected)} "
             f"(the shape of the last forward output)"
         )
+
+
+def _pool_dout(pool: "_Pool2d", dout, y_shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """dout of a pass over ``pool`` whose output had ``y_shape``, converted to
+    ``dtype`` and checked (errors name the pool)."""
+    dout = as_input(dout, dtype, pool, "dout")
+    _check_dout(pool, dout, y_shape)
+    return dout
 
 
 class Conv2d(Module):
@@ -156,6 +164,14 @@ class Conv2d(Module):
         self._accumulate_grads(dw, db)
         return dx
 
+    def fuse_next(self, following: Sequence[Module]) -> Optional[Tuple[Module, int]]:
+        """A ReLU and a MaxPool2d right after this layer run with it as one
+        :class:`ConvReLUMaxPool2d` step."""
+        if (type(self) is Conv2d and len(following) >= 2 and type(following[0]) is ReLU
+                and type(following[1]) is MaxPool2d):
+            return ConvReLUMaxPool2d(self, following[0], following[1]), 2
+        return None
+
     def _accumulate_grads(self, dw: np.ndarray, db: np.ndarray) -> None:
         def compute(grads, accumulate):
             for grad, g in zip(grads, (dw, db)):
@@ -195,24 +211,24 @@ class _Pool2d(Module):
         self._y_shape: Optional[Tuple[int, ...]] = None
         self._dtype: Optional[np.dtype] = None
 
+    def output_shape(self, x_shape) -> Tuple[int, int, int, int]:
+        """(N, C, OH, OW) for input of shape (N, C, H, W); ValueError naming this
+        layer when the windows do not fit."""
+        OH, OW = _output_hw(self, x_shape, self.kernel_size, self.stride, (0, 0))
+        return (int(x_shape[0]), int(x_shape[1]), OH, OW)
+
     def _prepare(self, x) -> np.ndarray:
+        """x checked; caches the shapes and dtype of this pass for backward."""
         x = as_input(x, None, self)
         _check_images(self, x)
-        self._prepare_shape(x.shape, x.dtype)
+        self._y_shape = self.output_shape(x.shape)
+        self._x_shape = x.shape
+        self._dtype = x.dtype
         return x
-
-    def _prepare_shape(self, x_shape: Tuple[int, ...], dtype: np.dtype) -> None:
-        """Checks and caches the shapes of a pass over input of x_shape (4-D)."""
-        OH, OW = _output_hw(self, x_shape, self.kernel_size, self.stride, (0, 0))
-        self._x_shape = tuple(x_shape)
-        self._y_shape = tuple(x_shape[:2]) + (OH, OW)
-        self._dtype = dtype
 
     def _dout(self, dout) -> np.ndarray:
         y_shape = self._require_cache("_y_shape")
-        dout = as_input(dout, self._dtype, self, "dout")
-        _check_dout(self, dout, y_shape)
-        return dout
+        return _pool_dout(self, dout, y_shape, self._dtype)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
@@ -238,6 +254,10 @@ class MaxPool2d(_Pool2d):
         argmax = self._require_cache("_argmax")
         return ops.max_pool2d_backward(self._dout(dout), argmax, self._x_shape)
 
+    def clear_cache(self) -> None:
+        """Forgets the window maxima cached by forward."""
+        self.__dict__["_argmax"] = None
+
 
 class AvgPool2d(_Pool2d):
     """Average pooling over (KH, KW) windows: (N, C, H, W) -> (N, C, OH, OW).
@@ -254,6 +274,97 @@ class AvgPool2d(_Pool2d):
         return ops.avg_pool2d_backward(
             self._dout(dout), self._x_shape, self.kernel_size, self.stride
         )
+
+
+class ReLUMaxPool2d(Module):
+    """A Sequential's ``ReLU`` and the ``MaxPool2d`` after it, run as one step, as
+    :meth:`fastbp.nn.dense.ReLU.fuse_next` offers: max commutes with the ReLU, so
+    the pooling reads its input once and relu(x) is never stored; backward routes
+    dout to the window maxima and applies the ReLU's mask in the same pass
+    (``ops.relu_max_pool2d_forward`` / ``_backward``).
+
+    It holds the two modules without owning them (they stay the Sequential's
+    children, with their own names and repr), keeps its own caches and clears
+    theirs, so calling ``backward`` on either alone raises instead of using a
+    stale cache.
+    """
+
+    def __init__(self, relu: ReLU, pool: "MaxPool2d") -> None:
+        super().__init__()
+        # __dict__ directly: plain references, not registered children.
+        self.__dict__.update(relu=relu, pool=pool, _y=None, _argmax=None, _x_shape=None)
+
+    def forward(self, x) -> np.ndarray:
+        """max_pool(relu(x)): (N, C, H, W) -> (N, C, OH, OW), bitwise the two layers'."""
+        relu, pool = self.relu, self.pool
+        x = as_input(x, None, relu)
+        _check_images(pool, x)
+        pool.output_shape(x.shape)  # the pool's checks, before any work
+        relu.clear_cache()
+        pool.clear_cache()
+        y, argmax = ops.relu_max_pool2d_forward(x, pool.kernel_size, pool.stride)
+        self.__dict__.update(_y=y, _argmax=argmax, _x_shape=x.shape)
+        return y
+
+    def backward(self, dout) -> np.ndarray:
+        """dx of both layers, bitwise the unfused pair's."""
+        argmax = self._require_cache("_argmax")
+        y = self._y
+        dout = _pool_dout(self.pool, dout, y.shape, y.dtype)
+        return ops.relu_max_pool2d_backward(dout, argmax, y, self._x_shape)
+
+    def _short_repr(self) -> str:
+        return f"{self.relu._short_repr()} + {self.pool._short_repr()}"
+
+
+class ConvReLUMaxPool2d(Module):
+    """A Sequential's ``Conv2d``, ``ReLU`` and ``MaxPool2d``, run as one step, as
+    :meth:`Conv2d.fuse_next` offers (the conv - ReLU - pool block of most CNNs):
+    each sample's convolution output is pooled while it is in cache and never
+    stored, and backward builds each sample's gradient at that output in cache
+    just before the convolution's backward reads it
+    (``ops.conv2d_relu_max_pool2d_forward`` / ``_backward``).
+
+    Like :class:`ReLUMaxPool2d`, it holds the three without owning them and
+    clears the ReLU's and the pool's caches (the convolution keeps its input).
+    """
+
+    def __init__(self, conv: Conv2d, relu: ReLU, pool: MaxPool2d) -> None:
+        super().__init__()
+        self.__dict__.update(conv=conv, relu=relu, pool=pool, _y=None, _argmax=None)
+
+    def forward(self, x) -> np.ndarray:
+        """max_pool(relu(conv(x))): (N, C, H, W) -> (N, OC, OH', OW'), bitwise the
+        three layers' output."""
+        conv, pool = self.conv, self.pool
+        x = conv._prepare(x)
+        pool.output_shape(conv._y_shape)  # the pool's checks, before any work
+        self.relu.clear_cache()
+        pool.clear_cache()
+        b = None if conv.bias is None else conv.bias.data
+        y, argmax = ops.conv2d_relu_max_pool2d_forward(
+            x, conv.weight.data, b, conv.stride, conv.padding, pool.kernel_size, pool.stride
+        )
+        self.__dict__.update(_y=y, _argmax=argmax)
+        return y
+
+    def backward(self, dout) -> Optional[np.ndarray]:
+        """dx of the three layers (None when the Conv2d has ``input_grad=False``);
+        adds the convolution's parameter gradients, bitwise the unfused layers'."""
+        argmax = self._require_cache("_argmax")
+        conv = self.conv
+        y = self._y
+        dout = _pool_dout(self.pool, dout, y.shape, y.dtype)
+        x = conv._require_cache("_x")
+        dx, dw, db = ops.conv2d_relu_max_pool2d_backward(
+            dout, argmax, y, x, conv.weight.data, conv.stride, conv.padding,
+            input_grad=conv.input_grad,
+        )
+        conv._accumulate_grads(dw, db)
+        return dx
+
+    def _short_repr(self) -> str:
+        return " + ".join(m._short_repr() for m in (self.conv, self.relu, self.pool))
 
 
 class Flatten(Module):

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from fastbp import ops
 from fastbp.nn.module import Module, Parameter, as_input, write_grads
 
-__all__ = ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh"]
+__all__ = ["GELU", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -125,9 +125,15 @@ class Linear(Module):
         into ``weight.grad`` and the row sums of dout into ``bias.grad``."""
         return self._backward(dout, gate=None)
 
+    def fuse_next(self, following: Sequence[Module]) -> Optional[Tuple[Module, int]]:
+        """A ReLU right after this layer runs with it as one :class:`LinearReLU` step."""
+        if type(self) is Linear and following and type(following[0]) is ReLU:
+            return LinearReLU(self, following[0]), 1
+        return None
+
     def _forward(self, x, relu: bool) -> np.ndarray:
         """forward; with ``relu``, that of this layer and a ReLU after it, fused
-        (a Sequential's pair, see :mod:`fastbp.nn.fusion`)."""
+        (:class:`LinearReLU`)."""
         x = as_input(x, self.dtype, self)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
@@ -216,6 +222,53 @@ class ReLU(_Activation):
         x = self._require_cache("_x")
         return ops.relu_backward(self._dout(dout, x), x)
 
+    def fuse_next(self, following: Sequence[Module]) -> Optional[Tuple[Module, int]]:
+        """A MaxPool2d right after this ReLU runs with it as one
+        :class:`fastbp.nn.conv.ReLUMaxPool2d` step (max commutes with the ReLU)."""
+        from fastbp.nn.conv import MaxPool2d, ReLUMaxPool2d  # conv builds on this module
+
+        if type(self) is ReLU and following and type(following[0]) is MaxPool2d:
+            return ReLUMaxPool2d(self, following[0]), 1
+        return None
+
+    def clear_cache(self) -> None:
+        """Forgets the input cached by forward."""
+        self.__dict__["_x"] = None
+
+
+class LinearReLU(Module):
+    """A Sequential's ``Linear`` and the ``ReLU`` after it, run as one step, as
+    :meth:`Linear.fuse_next` offers: one call into the core applies the ReLU to
+    the product while it is warm in cache, and one call runs both backward passes
+    (``ops.linear_relu_forward`` / ``linear_relu_backward_accumulate``).
+
+    It holds the two modules without owning them (they stay the Sequential's
+    children, with their own names and repr). Its forward clears the ReLU's own
+    cache, so calling the ReLU's ``backward`` alone raises instead of using a
+    stale cache.
+    """
+
+    def __init__(self, linear: Linear, relu: ReLU) -> None:
+        super().__init__()
+        # __dict__ directly: plain references, not registered children.
+        self.__dict__.update(linear=linear, relu=relu, _y=None)
+
+    def forward(self, x) -> np.ndarray:
+        """relu(x @ W + b): (N, D) -> (N, M), bitwise the two layers' outputs."""
+        self.relu.clear_cache()
+        y = self.linear._forward(x, relu=True)
+        self.__dict__["_y"] = y
+        return y
+
+    def backward(self, dout) -> Optional[np.ndarray]:
+        """dx of both layers (None when the Linear has ``input_grad=False``); adds
+        the Linear's parameter gradients, bitwise those of the unfused pair."""
+        y = self._require_cache("_y")
+        return self.linear._backward(dout, gate=y)
+
+    def _short_repr(self) -> str:
+        return f"{self.linear._short_repr()} + {self.relu._short_repr()}"
+
 
 class LeakyReLU(_Activation):
     """``x`` where ``x > 0``, else ``negative_slope * x`` (PyTorch's default 0.01)."""
@@ -271,3 +324,24 @@ class Tanh(_Activation):
     def backward(self, dout) -> np.ndarray:
         y = self._require_cache("_y")
         return ops.tanh_backward(self._dout(dout, y), y)
+
+
+class GELU(_Activation):
+    """GELU in PyTorch's ``approximate="tanh"`` form (``nn.GELU(approximate="tanh")``):
+    ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x**3)))``; backward uses
+    the cached input (see :func:`fastbp.ops.gelu_backward`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._x: Optional[np.ndarray] = None
+
+    def forward(self, x) -> np.ndarray:
+        """gelu(x), any shape; caches x for backward."""
+        x = as_input(x, None, self)
+        self.__dict__["_x"] = x  # a plain cache: skips Module.__setattr__'s registry checks
+        return ops.gelu_forward(x)
+
+    def backward(self, dout) -> np.ndarray:
+        """``dout * gelu'(x)`` for the x of the last forward."""
+        x = self._require_cache("_x")
+        return ops.gelu_backward(self._dout(dout, x), x)

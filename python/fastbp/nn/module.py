@@ -259,6 +259,25 @@ class Module:
             return _debug.checked_call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
+    # --- fusion: how a layer runs with the layers after it ----------------
+    def fuse_next(self, following: Sequence["Module"]) -> Optional[Tuple["Module", int]]:
+        """How this layer fuses with the layers right after it in a Sequential.
+
+        ``following`` are the modules after this one. Returns ``(step, n)``: a
+        module that runs this layer and ``following[:n]`` as one step, with
+        bitwise the outputs and parameter gradients of running them one by one;
+        or None (the default) when this layer does not fuse with them. A step
+        reads the following layers' parameters and public settings and may call
+        their public methods (:meth:`clear_cache`), never writes their
+        attributes, and keeps its own forward caches.
+        """
+        return None
+
+    def clear_cache(self) -> None:
+        """Forgets what the last forward kept for backward, so that a backward
+        before the next forward raises. A fused step calls it on the layers it
+        runs, whose own caches would otherwise be stale."""
+
     def _require_cache(self, attr: str) -> Any:
         """The value forward cached in ``attr``; RuntimeError when forward has not run."""
         value = self.__dict__.get(attr)

@@ -1,100 +1,16 @@
 """Pure-NumPy twins of every function in ``fastbp.ops``: same names, same
 arguments, same results. They are the oracle for the tests and the baseline for
 the benchmarks, written for clarity, not speed.
+
+Each twin is also its op's declaration (``@op``, see :mod:`fastbp._optable`):
+its signature and docstring are those of ``fastbp.ops.<name>``. The modules
+hold one family each: dense (GEMM, activations, linear), conv (convolution,
+pooling), batchnorm, dropout, losses, optim.
 """
 
-from fastbp.reference.conv import (
-    avg_pool2d_backward,
-    avg_pool2d_forward,
-    col2im,
-    conv2d_backward,
-    conv2d_forward,
-    conv2d_relu_max_pool2d_backward,
-    conv2d_relu_max_pool2d_forward,
-    im2col,
-    max_pool2d_backward,
-    max_pool2d_forward,
-    relu_max_pool2d_backward,
-    relu_max_pool2d_forward,
-)
-from fastbp.reference.dense import (
-    gemm,
-    leaky_relu_backward,
-    leaky_relu_forward,
-    linear_backward,
-    linear_backward_accumulate,
-    linear_forward,
-    linear_relu_backward_accumulate,
-    linear_relu_forward,
-    matmul,
-    relu_backward,
-    relu_forward,
-    sigmoid_backward,
-    sigmoid_forward,
-    softmax_cross_entropy,
-    tanh_backward,
-    tanh_forward,
-)
-from fastbp.reference.optim import (
-    adagrad_update,
-    adagrad_update_many,
-    adam_update,
-    adam_update_many,
-    l2_penalty_accumulate,
-    rmsprop_update,
-    rmsprop_update_many,
-    sgd_update,
-    sgd_update_many,
-)
-from fastbp.reference.train import (
-    batchnorm_backward,
-    batchnorm_forward,
-    dropout_backward,
-    dropout_forward,
-    multi_margin_loss,
-)
+from fastbp._optable import OPS
+from fastbp.reference import batchnorm, conv, dense, dropout, losses, optim  # noqa: F401 (fill OPS)
 
-__all__ = [
-    "adagrad_update",
-    "adagrad_update_many",
-    "adam_update",
-    "adam_update_many",
-    "avg_pool2d_backward",
-    "avg_pool2d_forward",
-    "batchnorm_backward",
-    "batchnorm_forward",
-    "col2im",
-    "conv2d_backward",
-    "conv2d_forward",
-    "conv2d_relu_max_pool2d_backward",
-    "conv2d_relu_max_pool2d_forward",
-    "dropout_backward",
-    "dropout_forward",
-    "gemm",
-    "im2col",
-    "l2_penalty_accumulate",
-    "leaky_relu_backward",
-    "leaky_relu_forward",
-    "linear_backward",
-    "linear_backward_accumulate",
-    "linear_forward",
-    "linear_relu_backward_accumulate",
-    "linear_relu_forward",
-    "matmul",
-    "max_pool2d_backward",
-    "max_pool2d_forward",
-    "relu_max_pool2d_backward",
-    "relu_max_pool2d_forward",
-    "multi_margin_loss",
-    "relu_backward",
-    "relu_forward",
-    "rmsprop_update",
-    "rmsprop_update_many",
-    "sgd_update",
-    "sgd_update_many",
-    "sigmoid_backward",
-    "sigmoid_forward",
-    "softmax_cross_entropy",
-    "tanh_backward",
-    "tanh_forward",
-]
+globals().update({name: spec.twin for name, spec in OPS.items()})
+
+__all__ = sorted(OPS)

@@ -1,4 +1,4 @@
-"""NumPy twins of ``fastbp.ops.conv``: im2col by stride tricks, GEMM by ``@``.
+"""Convolution and pooling ops and their NumPy twins: im2col by stride tricks, GEMM by ``@``.
 
 Shapes: N batch, C in channels, H W image, OC out channels, KH KW kernel,
 SH SW stride, PH PW padding, OH OW output size, P = OH*OW.
@@ -6,12 +6,16 @@ SH SW stride, PH PW padding, OH OW output size, P = OH*OW.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
+
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from fastbp._optable import op
 from fastbp.reference.dense import relu_backward, relu_forward
+
+IntPair = Union[int, Tuple[int, int]]
 
 
 def _pair(value, name: str) -> Tuple[int, int]:
@@ -40,8 +44,14 @@ def _require_4d(a: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} must be 4-D (N, C, H, W), got shape {a.shape}")
 
 
-def im2col(x, kernel_size, stride=1, padding=0):
-    """x (N, C, H, W) -> (N*OH*OW, C*KH*KW), rows (n, oh, ow), columns (c, kh, kw)."""
+@op
+def im2col(
+    x: np.ndarray, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0
+) -> np.ndarray:
+    """Unfold the windows of x (N, C, H, W) into rows: -> (N*OH*OW, C*KH*KW).
+
+    Rows are ordered (n, oh, ow), columns (c, kh, kw); padding reads as zero.
+    """
     _require_4d(x, "x")
     k, s, p = _pair(kernel_size, "kernel_size"), _pair(stride, "stride"), _pair(padding, "padding")
     _output_size(x.shape, k, s, p, "im2col")
@@ -51,8 +61,17 @@ def im2col(x, kernel_size, stride=1, padding=0):
     return windows.transpose(0, 2, 3, 1, 4, 5).reshape(-1, C * k[0] * k[1])
 
 
-def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
-    """Fold cols (N*OH*OW, C*KH*KW) into x_shape (N, C, H, W), summing overlaps."""
+@op
+def col2im(
+    cols: np.ndarray,
+    x_shape: Sequence[int],
+    kernel_size: IntPair,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+) -> np.ndarray:
+    """Adjoint of :func:`im2col`: fold cols (N*OH*OW, C*KH*KW) back into an
+    array of ``x_shape`` (N, C, H, W), summing entries that overlap.
+    """
     N, C, H, W = (int(d) for d in x_shape)
     (KH, KW), (SH, SW), (PH, PW) = (
         _pair(kernel_size, "kernel_size"),
@@ -83,8 +102,22 @@ def _conv_check(x, w, op: str) -> None:
         )
 
 
-def conv2d_forward(x, w, b: Optional[np.ndarray] = None, stride=1, padding=0):
-    """x (N, C, H, W), w (OC, C, KH, KW), b (OC,) or None -> (N, OC, OH, OW)."""
+@op
+def conv2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: Optional[np.ndarray] = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+) -> np.ndarray:
+    """2-D convolution: x (N, C, H, W), w (OC, C, KH, KW), b (OC,) or None
+    -> y (N, OC, OH, OW), zero padding.
+
+    float32 3x3 convolutions with stride 1 and at least 16 channels in and out
+    run by Winograd F(4x4, 3x3) (its gradients: dx likewise, dw by F(2x2, 3x3)),
+    whose rounding differs from a direct sum's (see the README's "Errors and
+    guarantees"); the algorithm depends on the shapes only, never on threads.
+    """
     _conv_check(x, w, "conv2d_forward")
     N, OC = x.shape[0], w.shape[0]
     OH, OW = _output_size(x.shape, w.shape[2:], _pair(stride, "stride"),
@@ -96,8 +129,23 @@ def conv2d_forward(x, w, b: Optional[np.ndarray] = None, stride=1, padding=0):
     return np.ascontiguousarray(y.reshape(N, OH, OW, OC).transpose(0, 3, 1, 2))
 
 
-def conv2d_backward(dout, x, w, stride=1, padding=0, *, input_grad=True):
-    """dout (N, OC, OH, OW) -> (dx, dw, db); dx is None without input_grad."""
+@op
+def conv2d_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    *,
+    input_grad: bool = True,
+) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
+    """Gradients of :func:`conv2d_forward`: dout (N, OC, OH, OW)
+    -> (dx (N, C, H, W), dw (OC, C, KH, KW), db (OC,)).
+
+    With ``input_grad=False`` dx is None and its GEMM and col2im are skipped
+    (the first layer of a network: its input is data). Results are bitwise
+    identical for any thread count.
+    """
     _conv_check(x, w, "conv2d_backward")
     OC = w.shape[0]
     cols = im2col(x, w.shape[2:], stride, padding)  # (N*P, CKK)
@@ -120,8 +168,16 @@ def _pool_windows(x, kernel_size, stride, op: str):
     return im2col(x.reshape(N * C, 1, H, W), k, s), (OH, OW), k, s
 
 
-def max_pool2d_forward(x, kernel_size, stride=None):
-    """-> (y (N, C, OH, OW), argmax int64 index into x.ravel() of each first maximum)."""
+@op
+def max_pool2d_forward(
+    x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Max pooling without padding; ``stride`` defaults to ``kernel_size``.
+
+    x (N, C, H, W) -> (y (N, C, OH, OW), argmax (N, C, OH, OW) int64), where
+    argmax holds the index into ``x.ravel()`` of each window's first maximum
+    (a NaN in a window wins and propagates).
+    """
     cols, (OH, OW), (KH, KW), (SH, SW) = _pool_windows(x, kernel_size, stride, "max_pool2d_forward")
     N, C, H, W = x.shape
     local = cols.argmax(axis=1)  # first maximum; the first NaN when there is one
@@ -134,8 +190,16 @@ def max_pool2d_forward(x, kernel_size, stride=None):
     return y, argmax
 
 
-def max_pool2d_backward(dout, argmax, x_shape: Sequence[int]):
-    """Zeros of x_shape with dx.ravel()[argmax] += dout."""
+@op
+def max_pool2d_backward(
+    dout: np.ndarray, argmax: np.ndarray, x_shape: Sequence[int]
+) -> np.ndarray:
+    """Gradient of :func:`max_pool2d_forward`: zeros of ``x_shape`` with
+    ``dx.ravel()[argmax] += dout`` (overlapping windows add up).
+
+    argmax must have dout's shape, hold integers inside ``x``; anything else
+    raises ``ValueError`` or ``TypeError``.
+    """
     _require_4d(dout, "dout")
     argmax = np.asarray(argmax)
     if argmax.shape != dout.shape:
@@ -148,22 +212,61 @@ def max_pool2d_backward(dout, argmax, x_shape: Sequence[int]):
     return dx.reshape(tuple(int(d) for d in x_shape))
 
 
-def relu_max_pool2d_forward(x, kernel_size, stride=None):
-    """-> (y of max-pooling relu(x), argmax of x's own window maxima)."""
+@op
+def relu_max_pool2d_forward(
+    x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
+) -> Tuple[np.ndarray, np.ndarray]:
+    """A ReLU followed by max pooling, in one pass over ``x``.
+
+    -> (y, argmax): y is bitwise ``max_pool2d_forward(relu_forward(x), ...)[0]``
+    (max commutes with the ReLU, so relu(x) is never stored); argmax indexes the
+    first maximum of each window of ``x`` itself. Pass both to
+    :func:`relu_max_pool2d_backward`.
+    """
     y, _ = max_pool2d_forward(relu_forward(x), kernel_size, stride)
     _, argmax = max_pool2d_forward(x, kernel_size, stride)
     return y, argmax
 
 
-def conv2d_relu_max_pool2d_forward(x, w, b, stride, padding, kernel_size, pool_stride=None):
-    """-> relu_max_pool2d_forward of the convolution's output."""
+@op
+def conv2d_relu_max_pool2d_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: Optional[np.ndarray],
+    stride: IntPair,
+    padding: IntPair,
+    kernel_size: IntPair,
+    pool_stride: Optional[IntPair] = None,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """A convolution, a ReLU and max pooling, one sample at a time, so that the
+    convolution's output (N, OC, OH, OW) never leaves the cache.
+
+    -> (y, argmax), bitwise ``relu_max_pool2d_forward(conv2d_forward(x, w, b,
+    stride, padding), kernel_size, pool_stride)``: argmax indexes the (unstored)
+    convolution output. The backward is :func:`relu_max_pool2d_backward` into
+    that output's shape, then :func:`conv2d_backward`.
+    """
     return relu_max_pool2d_forward(conv2d_forward(x, w, b, stride, padding), kernel_size,
                                    pool_stride)
 
 
-def conv2d_relu_max_pool2d_backward(dout, argmax, y, x, w, stride, padding, *,
-                                    input_grad=True):
-    """-> conv2d_backward of relu_max_pool2d_backward into the convolution's output."""
+@op
+def conv2d_relu_max_pool2d_backward(
+    dout: np.ndarray,
+    argmax: np.ndarray,
+    y: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: IntPair,
+    padding: IntPair,
+    *,
+    input_grad: bool = True,
+) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
+    """Gradients (dx, dw, db) of :func:`conv2d_relu_max_pool2d_forward`, whose
+    outputs were ``y`` and ``argmax``: bitwise ``conv2d_backward`` of
+    :func:`relu_max_pool2d_backward` into the convolution's output shape, with
+    that gradient built one sample at a time in cache instead of whole.
+    dx is None without ``input_grad``."""
     OH, OW = _output_size(x.shape, w.shape[2:], _pair(stride, "stride"),
                           _pair(padding, "padding"), "conv2d_relu_max_pool2d_backward")
     c_shape = (x.shape[0], w.shape[0], OH, OW)
@@ -171,23 +274,45 @@ def conv2d_relu_max_pool2d_backward(dout, argmax, y, x, w, stride, padding, *,
     return conv2d_backward(d_conv, x, w, stride, padding, input_grad=input_grad)
 
 
-def relu_max_pool2d_backward(dout, argmax, y, x_shape: Sequence[int]):
-    """max_pool2d_backward of dout where y > 0 (0 elsewhere)."""
+@op
+def relu_max_pool2d_backward(
+    dout: np.ndarray, argmax: np.ndarray, y: np.ndarray, x_shape: Sequence[int]
+) -> np.ndarray:
+    """Gradient of :func:`relu_max_pool2d_forward` with respect to its ``x``:
+    ``max_pool2d_backward(where(y > 0, dout, 0), argmax, x_shape)``, bitwise the
+    ReLU backward of the unfused max-pool backward.
+
+    ``y`` is the forward's output (dout's shape and dtype); argmax as in
+    :func:`max_pool2d_backward`.
+    """
     _require_4d(dout, "dout")
     if np.shape(y) != dout.shape:
         raise ValueError(f"y must have the shape of dout {dout.shape}, got {np.shape(y)}")
     return max_pool2d_backward(relu_backward(dout, y), argmax, x_shape)
 
 
-def avg_pool2d_forward(x, kernel_size, stride=None):
-    """Window means -> (N, C, OH, OW)."""
+@op
+def avg_pool2d_forward(
+    x: np.ndarray, kernel_size: IntPair, stride: Optional[IntPair] = None
+) -> np.ndarray:
+    """Average pooling without padding; ``stride`` defaults to ``kernel_size``.
+    x (N, C, H, W) -> (N, C, OH, OW).
+    """
     cols, (OH, OW), (KH, KW), _ = _pool_windows(x, kernel_size, stride, "avg_pool2d_forward")
     N, C = x.shape[:2]
     return (cols.sum(axis=1) / (KH * KW)).reshape(N, C, OH, OW)
 
 
-def avg_pool2d_backward(dout, x_shape: Sequence[int], kernel_size, stride=None):
-    """Each dout / (KH*KW) spread over its window, overlaps summed."""
+@op
+def avg_pool2d_backward(
+    dout: np.ndarray,
+    x_shape: Sequence[int],
+    kernel_size: IntPair,
+    stride: Optional[IntPair] = None,
+) -> np.ndarray:
+    """Gradient of :func:`avg_pool2d_forward`: each dout / (KH*KW) spread over
+    its window, overlaps summed -> dx of ``x_shape``.
+    """
     N, C, H, W = (int(d) for d in x_shape)
     k = _pair(kernel_size, "kernel_size")
     s = k if stride is None else _pair(stride, "stride")

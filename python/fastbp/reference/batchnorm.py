@@ -1,8 +1,18 @@
-"""NumPy twins of ``fastbp.ops.train``."""
+"""Batch normalisation ops and their NumPy twins.
+
+Legend: N batch, C channels; x is (N, C) or (N, C, *spatial), normalised per
+channel over N and the spatial axes. The core takes per-channel sums in fixed
+chunks, in float64, summed in index order: results do not depend on the thread
+count.
+"""
 
 from __future__ import annotations
 
+from typing import Optional, Tuple
+
 import numpy as np
+
+from fastbp._optable import op
 
 
 def _axes(x):
@@ -15,9 +25,30 @@ def _per_channel(v, x):
     return v.reshape((1, -1) + (1,) * (x.ndim - 2))
 
 
-def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, momentum=0.1,
-                      eps=1e-5):
-    """Batch norm over all axes but 1; returns ``(y, mean, invstd)``."""
+@op
+def batchnorm_forward(
+    x: np.ndarray,
+    gamma: Optional[np.ndarray],
+    beta: Optional[np.ndarray],
+    running_mean: Optional[np.ndarray],
+    running_var: Optional[np.ndarray],
+    *,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Batch norm ``y = gamma * (x - mean) * invstd + beta``; returns ``(y, mean, invstd)``.
+
+    ``training``: batch statistics, ``mean`` and the biased ``var`` over every
+    axis but 1, ``invstd = 1 / sqrt(var + eps)``; ``running_mean`` and
+    ``running_var`` (when given; both or neither) are updated in place as
+    PyTorch does: ``r = (1 - momentum) * r + momentum * stat``, with the
+    *unbiased* variance (``* M / (M - 1)``, M values per channel).
+    Otherwise the running statistics are used (required) and returned as
+    ``mean`` and ``1 / sqrt(running_var + eps)``. ``gamma``/``beta`` (C,) may be
+    None (no affine transform). Pass the returned ``mean`` and ``invstd`` to
+    :func:`batchnorm_backward`.
+    """
     axes = _axes(x)
     t = x.dtype.type
     if (running_mean is None) != (running_var is None):
@@ -50,8 +81,26 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, mo
     return y.astype(t), mean, invstd
 
 
-def batchnorm_backward(dout, x, mean, invstd, gamma, gamma_grad, beta_grad, *, training=True):
-    """dx of batch norm; accumulates dgamma / dbeta into the given buffers."""
+@op
+def batchnorm_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    mean: np.ndarray,
+    invstd: np.ndarray,
+    gamma: Optional[np.ndarray],
+    gamma_grad: Optional[np.ndarray],
+    beta_grad: Optional[np.ndarray],
+    *,
+    training: bool = True,
+) -> np.ndarray:
+    """dx of :func:`batchnorm_forward`; adds ``sum(dout * xhat)`` into ``gamma_grad``
+    and ``sum(dout)`` into ``beta_grad`` per channel (in place, when not None).
+
+    With ``xhat = (x - mean) * invstd`` and M values per channel::
+
+        training:  dx = gamma * invstd * (dout - mean(dout) - xhat * mean(dout * xhat))
+        inference: dx = gamma * invstd * dout          (the statistics are constants)
+    """
     axes = _axes(x)
     t = x.dtype.type
     xhat64 = (x.astype(np.float64) - _per_channel(mean.astype(np.float64), x)) * \
@@ -70,54 +119,3 @@ def batchnorm_backward(dout, x, mean, invstd, gamma, gamma_grad, beta_grad, *, t
     m = x.size // x.shape[1]
     dx = scale * (d64 - _per_channel(dbeta / m, x) - xhat64 * _per_channel(dgamma / m, x))
     return dx.astype(t)
-
-
-_GOLDEN = 0x9E3779B97F4A7C15
-_MASK64 = (1 << 64) - 1
-
-
-def _splitmix64(z):
-    """splitmix64 on uint64 arrays (wrapping arithmetic), as the core computes it."""
-    z = (z + np.uint64(_GOLDEN)) & np.uint64(_MASK64)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def dropout_forward(x, p, seed):
-    """Inverted dropout with the core's counter-based draws; returns ``(out, mask)``."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"p must be in [0, 1], got {p}")
-    with np.errstate(over="ignore"):
-        base = _splitmix64(np.array(seed, dtype=np.uint64))
-        idx = np.arange(x.size, dtype=np.uint64)
-        bits = _splitmix64(base + idx * np.uint64(_GOLDEN))
-    u = (bits >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
-    scale = x.dtype.type(1.0 / (1.0 - p)) if p < 1 else x.dtype.type(0)
-    mask = np.where(u >= p, scale, x.dtype.type(0)).astype(x.dtype).reshape(x.shape)
-    return x * mask, mask
-
-
-def dropout_backward(dout, mask):
-    return dout * mask
-
-
-def multi_margin_loss(scores, labels, *, p=1, margin=1.0, reduction="mean"):
-    """Multiclass hinge loss and its gradient, written with whole-array NumPy."""
-    n, c = scores.shape
-    labels = np.asarray(labels, dtype=np.int64)
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), got {labels.shape}")
-    if n and (labels.min() < 0 or labels.max() >= c):
-        raise ValueError(f"labels outside [0, {c})")
-    rows = np.arange(n)
-    z = margin - scores[rows, labels][:, None] + scores
-    z[rows, labels] = 0
-    active = z > 0
-    term = np.where(active, z if p == 1 else z * z, 0)
-    scale = 1.0 / n if reduction == "mean" else 1.0
-    loss = float(term.astype(np.float64).sum() / c * scale)
-    dz = np.where(active, 1.0 if p == 1 else 2.0 * z, 0.0) * (scale / c)
-    dscores = dz.astype(scores.dtype)
-    dscores[rows, labels] = -dz.sum(axis=1)
-    return loss, dscores

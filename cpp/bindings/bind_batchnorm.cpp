@@ -1,9 +1,6 @@
-// Training-layer bindings (batch norm, dropout, multi-margin loss): checks,
-// then the core with the GIL released.
+// Batch-norm bindings: checks, then the core with the GIL released.
 #include "bindings/common.hpp"
 #include "ops/batchnorm.hpp"
-#include "ops/dropout.hpp"
-#include "ops/margin_loss.hpp"
 
 namespace fastbp::bind {
 
@@ -130,66 +127,9 @@ py::array batchnorm_backward_binding(py::handle dout_obj, py::handle x_obj, py::
   return to_numpy(std::move(dx));
 }
 
-py::tuple dropout_forward_binding(py::handle x_obj, double p, std::uint64_t seed) {
-  FloatArg x = float_arg(x_obj, "x");
-  if (!(p >= 0.0 && p <= 1.0))
-    throw py::value_error("p must be in [0, 1], got " + std::to_string(p));
-  Tensor out(x.shape, x.dtype), mask(x.shape, x.dtype);
-  dispatch_dtype(x.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    py::gil_scoped_release release;
-    dropout_forward<T>(out.data_as<T>(), mask.data_as<T>(), x.data<T>(), x.numel(), p, seed);
-  });
-  return py::make_tuple(to_numpy(std::move(out)), to_numpy(std::move(mask)));
-}
-
-py::array dropout_backward_binding(py::handle dout_obj, py::handle mask_obj) {
-  FloatArg dout = float_arg(dout_obj, "dout");
-  FloatArg mask = float_arg(mask_obj, "mask");
-  require_same_dtype(dout, mask);
-  require_shape(dout, mask.shape);
-  Tensor dx(dout.shape, dout.dtype);
-  dispatch_dtype(dout.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    py::gil_scoped_release release;
-    dropout_backward<T>(dx.data_as<T>(), dout.data<T>(), mask.data<T>(), dout.numel());
-  });
-  return to_numpy(std::move(dx));
-}
-
-py::tuple multi_margin_loss_binding(py::handle scores_obj, py::handle labels_obj, int p,
-                                    double margin, const std::string& reduction) {
-  FloatArg scores = float_arg(scores_obj, "scores");
-  require_ndim(scores, 2, "(N, C)");
-  const std::int64_t N = scores.shape[0], C = scores.shape[1];
-  if (p != 1 && p != 2) throw py::value_error("p must be 1 or 2, got " + std::to_string(p));
-  if (reduction != "mean" && reduction != "sum")
-    throw py::value_error("reduction must be 'mean' or 'sum', got '" + reduction + "'");
-  IndexArg labels = index_arg(labels_obj, "labels");
-  if (labels.shape.size() != 1 || labels.shape[0] != N)
-    throw py::value_error("labels must have shape " + shape_str({N}) + " to match scores " +
-                          shape_str(scores.shape) + ", got " + shape_str(labels.shape));
-  if (N == 0) throw py::value_error("multi_margin_loss: empty batch (N = 0)");
-  if (C == 0) throw py::value_error("multi_margin_loss: scores have no classes (C = 0)");
-  const std::int64_t* lab = labels.data();
-  for (std::int64_t i = 0; i < N; ++i)
-    if (lab[i] < 0 || lab[i] >= C)
-      throw py::value_error("labels[" + std::to_string(i) + "] = " + std::to_string(lab[i]) +
-                            " is outside [0, " + std::to_string(C) + ")");
-  const double scale = reduction == "mean" ? 1.0 / static_cast<double>(N) : 1.0;
-  Tensor dscores(scores.shape, scores.dtype);
-  double loss = dispatch_dtype(scores.dtype, [&](auto tag) -> double {
-    using T = decltype(tag);
-    py::gil_scoped_release release;
-    return multi_margin_loss<T>(dscores.data_as<T>(), scores.data<T>(), lab, N, C, p,
-                                static_cast<T>(margin), scale);
-  });
-  return py::make_tuple(loss, to_numpy(std::move(dscores)));
-}
-
 }  // namespace
 
-void bind_train(py::module_& m) {
+void bind_batchnorm(py::module_& m) {
   m.def("batchnorm_forward", &batchnorm_forward_binding, py::arg("x"), py::arg("gamma"),
         py::arg("beta"), py::arg("running_mean"), py::arg("running_var"), py::kw_only(),
         py::arg("training"), py::arg("momentum") = 0.1, py::arg("eps") = 1e-5,
@@ -198,13 +138,6 @@ void bind_train(py::module_& m) {
         py::arg("mean"), py::arg("invstd"), py::arg("gamma"), py::arg("gamma_grad"),
         py::arg("beta_grad"), py::kw_only(), py::arg("training") = true,
         "dx of batch norm; adds dgamma, dbeta into gamma_grad, beta_grad when given.");
-  m.def("dropout_forward", &dropout_forward_binding, py::arg("x"), py::arg("p"), py::arg("seed"),
-        "(out, mask) of inverted dropout; mask is 0 or 1 / (1 - p).");
-  m.def("dropout_backward", &dropout_backward_binding, py::arg("dout"), py::arg("mask"),
-        "dx = dout * mask.");
-  m.def("multi_margin_loss", &multi_margin_loss_binding, py::arg("scores"), py::arg("labels"),
-        py::kw_only(), py::arg("p") = 1, py::arg("margin") = 1.0, py::arg("reduction") = "mean",
-        "(loss, dscores) of the multiclass hinge loss (PyTorch's MultiMarginLoss).");
 }
 
 }  // namespace fastbp::bind

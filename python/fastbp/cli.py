@@ -5,7 +5,7 @@
     fastbp demo [--out DIR] [--threads N] [--quiet]
     fastbp info                      how the native core was built
 
-Also ``python -m fastbp.examples.cli``.
+Also ``python -m fastbp``.
 """
 
 from __future__ import annotations
@@ -245,10 +245,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from fastbp import bench
 
+    if args.isa is not None:
+        return _bench_under_isa(args)
     _set_threads(args.threads)
     bench.run(quick=args.quick, repeats=args.repeats, json_path=args.json, plot_path=args.plot,
               log=lambda line: print(line, flush=True))
     return 0
+
+
+def _bench_under_isa(args: argparse.Namespace) -> int:
+    """``fastbp bench`` rerun in a fresh interpreter with ``FASTBP_ISA=args.isa``
+    (the core picks its ISA once, at import); returns that run's exit status."""
+    import subprocess
+
+    import fastbp
+
+    available = fastbp.build_info()["isas"]
+    if args.isa not in available:
+        print(f"fastbp bench: --isa {args.isa}: this CPU runs {', '.join(available)}",
+              file=sys.stderr)
+        return 2
+    argv = [sys.executable, "-m", "fastbp", "bench"]
+    if args.quick:
+        argv.append("--quick")
+    for flag, value in (("--repeats", args.repeats), ("--threads", args.threads),
+                        ("--json", args.json), ("--plot", args.plot)):
+        if value is not None:
+            argv += [flag, str(value)]
+    return subprocess.run(argv, env=dict(os.environ, FASTBP_ISA=args.isa)).returncode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", default=None, help="also write the results as JSON")
     p.add_argument("--plot", metavar="PATH", default=None,
                    help="also write a bar chart PNG (needs matplotlib)")
+    p.add_argument("--isa", metavar="NAME", default=None,
+                   help="run under FASTBP_ISA=NAME in a fresh interpreter (one of "
+                   "fastbp.build_info()['isas']; default: the best this CPU runs)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("info", help="show how the native core was built",
@@ -321,7 +348,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``fastbp`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
