@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import fastbp
 from fastbp import checkpoint, nn, ops, reference
-from fastbp.examples.cli import main as cli_main
+from fastbp.cli import main as cli_main
 from support import run_python, tolerance
 
 BAD_INDEX = 1 << 40  # far outside any array here

@@ -4,7 +4,7 @@ fastbp's C++ core. Use the public wrappers in fastbp and fastbp.ops.
 from __future__ import annotations
 import numpy
 import typing
-__all__: list[str] = ['adagrad_update', 'adagrad_update_many', 'adam_update', 'adam_update_many', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batchnorm_backward', 'batchnorm_forward', 'build_info', 'cached_bytes', 'col2im', 'conv2d_backward', 'conv2d_forward', 'conv2d_relu_max_pool2d_backward', 'conv2d_relu_max_pool2d_forward', 'dropout_backward', 'dropout_forward', 'empty_cache', 'fma_peak_gflops', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'im2col', 'l2_penalty_accumulate', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_backward_accumulate', 'linear_forward', 'linear_relu_backward_accumulate', 'linear_relu_forward', 'matmul', 'max_pool2d_backward', 'max_pool2d_forward', 'multi_margin_loss', 'relu_backward', 'relu_forward', 'relu_max_pool2d_backward', 'relu_max_pool2d_forward', 'rmsprop_update', 'rmsprop_update_many', 'set_num_threads', 'sgd_update', 'sgd_update_many', 'sigmoid_backward', 'sigmoid_forward', 'softmax_cross_entropy', 'tanh_backward', 'tanh_forward']
+__all__: list[str] = ['MAX_NUM_THREADS', 'adagrad_update', 'adagrad_update_many', 'adam_update', 'adam_update_many', 'avg_pool2d_backward', 'avg_pool2d_forward', 'batchnorm_backward', 'batchnorm_forward', 'build_info', 'cached_bytes', 'col2im', 'conv2d_backward', 'conv2d_forward', 'conv2d_relu_max_pool2d_backward', 'conv2d_relu_max_pool2d_forward', 'dropout_backward', 'dropout_forward', 'empty_cache', 'fma_peak_gflops', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'im2col', 'l2_penalty_accumulate', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_backward_accumulate', 'linear_forward', 'linear_relu_backward_accumulate', 'linear_relu_forward', 'matmul', 'max_pool2d_backward', 'max_pool2d_forward', 'multi_margin_loss', 'relu_backward', 'relu_forward', 'relu_max_pool2d_backward', 'relu_max_pool2d_forward', 'rmsprop_update', 'rmsprop_update_many', 'set_num_threads', 'sgd_update', 'sgd_update_many', 'sigmoid_backward', 'sigmoid_forward', 'softmax_cross_entropy', 'tanh_backward', 'tanh_forward']
 def adagrad_update(param: typing.Any, grad: typing.Any, sum: typing.Any, *, step: typing.SupportsInt | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex = 0.01, lr_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-10, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
     One AdaGrad step in place on param and sum; returns None.
@@ -77,7 +77,7 @@ def empty_cache() -> int:
     """
     Returns the cached result buffers to the system; returns how many bytes.
     """
-def fma_peak_gflops(threads: typing.SupportsInt | typing.SupportsIndex, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.3) -> float:
+def fma_peak_gflops(threads: typing.Any, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.3) -> float:
     """
     Measured float32 multiply-add peak (GFLOP/s) of `threads` threads with the active ISA.
     """
@@ -173,9 +173,9 @@ def rmsprop_update_many(params: typing.Any, grads: typing.Any, square_avgs: typi
     """
     rmsprop_update on each entry of the lists; all checked before any update.
     """
-def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
+def set_num_threads(n: typing.Any) -> None:
     """
-    Set the threads fastbp's parallel regions use (n >= 1; default: the cores, or OMP_NUM_THREADS). Where other programs keep cores busy, fewer threads, or GOMP_SPINCOUNT=1000 in the environment before Python starts, can be much faster (README, 'Busy cores').
+    Set the threads fastbp's parallel regions use (1 <= n <= MAX_NUM_THREADS; default: the cores, or OMP_NUM_THREADS, at most MAX_NUM_THREADS). Where other programs keep cores busy, fewer threads, or GOMP_SPINCOUNT=1000 in the environment before Python starts, can be much faster (README, 'Busy cores'). A build without OpenMP (build_info()['openmp'] False) runs on one thread: n > 1 gives a RuntimeWarning and the count stays 1.
     """
 def sgd_update(param: typing.Any, grad: typing.Any, buf: typing.Any, *, lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0) -> None:
     """
@@ -205,3 +205,4 @@ def tanh_forward(x: typing.Any) -> numpy.ndarray:
     """
     tanh(x)
     """
+MAX_NUM_THREADS: int = 1024
