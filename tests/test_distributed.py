@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -151,6 +152,31 @@ def test_batchnorm_per_rank_statistics_and_dropout_per_rank_masks(tmp_path):
         ref = whole_batches.state_dict()[k]
         far += not np.allclose(r0[f"state.{k}"], ref, rtol=1e-3, atol=1e-4)
     assert far >= 4  # the per-rank statistics and masks change the training
+
+
+@needs_mpi
+def test_readme_script_on_two_ranks_matches_one_process(tmp_path):
+    """The README's train.py, as printed there: 2 ranks and 1 process end with
+    the same checkpoint within the stated tolerance, and every rank prints the
+    same global loss."""
+    readme = (HERE.parent / "README.md").read_text()
+    section = readme[readme.index("## Training on several machines"):]
+    script = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    (tmp_path / "train.py").write_text(script)
+    two = _mpirun([sys.executable, "train.py"], tmp_path).stdout
+    (tmp_path / "digits-cnn.npz").rename(tmp_path / "two.npz")
+    one = subprocess.run([sys.executable, "train.py"], cwd=tmp_path, env=_env(threads=None),
+                         capture_output=True, text=True, timeout=TIMEOUT_S, check=True).stdout
+    pattern = r"rank (\d) of (\d): loss (\S+)"
+    two_losses = sorted(re.findall(pattern, two))
+    assert [r[:2] for r in two_losses] == [("0", "2"), ("1", "2")], two
+    assert two_losses[0][2] == two_losses[1][2]  # the History is global
+    ((rank, size, one_loss),) = re.findall(pattern, one)
+    assert (rank, size) == ("0", "1")
+    assert float(one_loss) == pytest.approx(float(two_losses[0][2]), abs=2e-4)
+    two_state = fastbp.load(tmp_path / "two.npz")["model"]
+    for k, v in fastbp.load(tmp_path / "digits-cnn.npz")["model"].items():
+        np.testing.assert_allclose(two_state[k], v, rtol=RTOL, atol=ATOL, err_msg=k)
 
 
 # --- failures ----------------------------------------------------------------------
