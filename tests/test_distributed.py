@@ -191,6 +191,14 @@ def test_an_exception_on_one_rank_ends_the_job(tmp_path):
 
 
 @needs_mpi
+def test_cli_error_on_every_rank_ends_the_job(tmp_path):
+    proc = _mpirun([sys.executable, "-m", "fastbp.examples.cli", "run", "sigmoid-mlp",
+                    "--distributed"], tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "example 'sigmoid-mlp' does not train data parallel" in proc.stderr
+
+
+@needs_mpi
 def test_different_architectures_raise_on_every_rank(tmp_path):
     _worker("mismatch", tmp_path)
     messages = [(tmp_path / f"mismatch.rank{r}.txt").read_text() for r in (0, 1)]

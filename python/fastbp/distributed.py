@@ -48,7 +48,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -64,8 +64,10 @@ __all__ = [
     "global_sum",
     "init",
     "is_root",
+    "print_on_root_only",
     "shard",
     "shard_bounds",
+    "unwrap",
 ]
 
 #: Environment variables by which MPI launchers (MPICH/Hydra, Open MPI, PMIx,

@@ -207,6 +207,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  distributed=args.distributed)
     except (ImportError, FileNotFoundError, ValueError) as e:  # a missing extra or bad data
         print(f"fastbp run {args.name}: {e}", file=sys.stderr)
+        if args.distributed:  # end every rank: the others may wait in an Allreduce
+            distributed.abort(1)
         return 1
     print(results_table({args.name: result}))
     if not args.quiet:
