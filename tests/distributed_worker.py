@@ -55,6 +55,19 @@ def mismatch(out: str, rank: int) -> None:
         f.write(message)
 
 
+def sharded_data(out: str, rank: int) -> None:
+    """fit given this rank's shard instead of the whole set: a ValueError on every rank."""
+    model, opt, X, y, kwargs = cases.CASES["spiral"](rank)
+    try:
+        fastbp.fit(model, cases.loss(), distributed.DistributedOptimizer(opt),
+                   *distributed.shard(X[:-1], y[:-1]), progress=False, **kwargs)
+        message = "no error"
+    except ValueError as e:
+        message = f"ValueError: {e}"
+    with open(os.path.join(out, f"sharded_data.rank{rank}.txt"), "w") as f:
+        f.write(message)
+
+
 def crash(out: str, rank: int) -> None:
     """Rank 1 raises while rank 0 waits in the gradient Allreduce."""
     model = fastbp.nn.Linear(2, 3)
@@ -79,7 +92,9 @@ def main() -> None:
     if scenario in cases.CASES:
         train(out, world.rank, scenario)
     else:
-        {"mismatch": mismatch, "crash": crash, "threads": threads}[scenario](out, world.rank)
+        scenarios = {"mismatch": mismatch, "crash": crash, "threads": threads,
+                     "sharded_data": sharded_data}
+        scenarios[scenario](out, world.rank)
 
 
 if __name__ == "__main__":

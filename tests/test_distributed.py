@@ -208,6 +208,15 @@ def test_different_architectures_raise_on_every_rank(tmp_path):
     assert "(2, 3) on rank 0 but (2, 4) on rank 1" in messages[0]
 
 
+@needs_mpi
+def test_fit_refuses_ranks_with_different_training_sets(tmp_path):
+    _worker("sharded_data", tmp_path)
+    messages = [(tmp_path / f"sharded_data.rank{r}.txt").read_text() for r in (0, 1)]
+    assert messages[0] == messages[1]
+    assert "fit: every rank must pass the whole training set" in messages[0]
+    assert "[150, 149]" in messages[0]
+
+
 # --- threads, the command line -----------------------------------------------------
 
 

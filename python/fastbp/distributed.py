@@ -540,9 +540,19 @@ class FitPlan:
         return float(sums[0]) / len(X), (None if sums[2] else float(sums[1]) / len(X))
 
 
-def fit_plan(optimizer: Any) -> Optional[FitPlan]:
-    """A :class:`FitPlan` for a :class:`DistributedOptimizer`, None for any other."""
-    return FitPlan(optimizer) if isinstance(optimizer, DistributedOptimizer) else None
+def fit_plan(optimizer: Any, n: int) -> Optional[FitPlan]:
+    """A :class:`FitPlan` for a :class:`DistributedOptimizer`, None for any
+    other. Every rank must pass the whole training set: ``n`` samples
+    everywhere, else every rank raises ``ValueError``."""
+    if not isinstance(optimizer, DistributedOptimizer):
+        return None
+    world = optimizer.world
+    if world.comm is not None and world.size > 1:
+        lengths = world.comm.allgather(int(n))
+        if len(set(lengths)) > 1:
+            raise ValueError(f"fit: every rank must pass the whole training set (fit shards "
+                             f"each batch itself), but the ranks hold {lengths} samples")
+    return FitPlan(optimizer)
 
 
 def print_on_root_only() -> World:

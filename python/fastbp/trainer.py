@@ -311,7 +311,7 @@ def fit(
             raise TypeError(f"fit: callbacks must be Callback objects or functions, "
                             f"got {type(cb).__name__}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    dp = distributed.fit_plan(optimizer)  # None unless data parallel
+    dp = distributed.fit_plan(optimizer, len(X))  # None unless data parallel
 
     n = len(X)
     steps_per_epoch = -(-n // batch_size)
