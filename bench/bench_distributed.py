@@ -203,15 +203,16 @@ def _plot(rows, sizes, secs, path):
     fig = Figure(figsize=(11, 4))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 2, 1)
-    ax.plot(MACHINES, MACHINES, "k:", label="ideal")
     for (name, gbit, speedups, _, _), style in zip(rows, ["-o", "-s", "-^"] * 2):
-        ax.plot(MACHINES, speedups, style, label=f"{name}, {gbit} Gbit/s",
-                color="C0" if name == "mlp" else "C1", alpha=0.4 + 0.2 * LINKS_GBIT.index(gbit))
+        ax.plot(MACHINES, np.array(speedups) / np.array(MACHINES), style,
+                label=f"{name}, {gbit} Gbit/s", color="C0" if name == "mlp" else "C1",
+                alpha=0.4 + 0.3 * LINKS_GBIT.index(gbit))
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log", base=2)
+    ax.set_xticks(MACHINES, [str(p) for p in MACHINES])
+    ax.set_ylim(0, 1.05)
     ax.set_xlabel("machines")
-    ax.set_ylabel("speed-up (samples per second)")
-    ax.set_title("ring-allreduce model")
+    ax.set_ylabel("speed-up / machines")
+    ax.set_title("ring-allreduce model: parallel efficiency")
     ax.legend(fontsize=7)
     ax.grid(True, alpha=0.3)
     ax = fig.add_subplot(1, 2, 2)
