@@ -55,6 +55,14 @@ def mismatch(out: str, rank: int) -> None:
         f.write(message)
 
 
+def progress(out: str, rank: int) -> None:
+    """fit with a progress bar on every rank: only rank 0 may draw one."""
+    model, opt, X, y, kwargs = cases.CASES["spiral"](rank)
+    distributed.broadcast_parameters(model)
+    fastbp.fit(model, cases.loss(), distributed.DistributedOptimizer(opt), X, y,
+               progress=True, **kwargs)
+
+
 def sharded_data(out: str, rank: int) -> None:
     """fit given this rank's shard instead of the whole set: a ValueError on every rank."""
     model, opt, X, y, kwargs = cases.CASES["spiral"](rank)
@@ -93,7 +101,7 @@ def main() -> None:
         train(out, world.rank, scenario)
     else:
         scenarios = {"mismatch": mismatch, "crash": crash, "threads": threads,
-                     "sharded_data": sharded_data}
+                     "sharded_data": sharded_data, "progress": progress}
         scenarios[scenario](out, world.rank)
 
 

@@ -209,6 +209,12 @@ def test_different_architectures_raise_on_every_rank(tmp_path):
 
 
 @needs_mpi
+def test_progress_bar_on_rank_0_only(tmp_path):
+    proc = _worker("progress", tmp_path)
+    assert proc.stderr.count("fit:   0%") == 1, proc.stderr  # one bar started, not two
+
+
+@needs_mpi
 def test_fit_refuses_ranks_with_different_training_sets(tmp_path):
     _worker("sharded_data", tmp_path)
     messages = [(tmp_path / f"sharded_data.rank{r}.txt").read_text() for r in (0, 1)]
