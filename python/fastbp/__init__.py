@@ -4,7 +4,8 @@ The public surface, re-exported. See ``fastbp.ops`` for the low-level ops,
 ``fastbp.reference`` for their NumPy twins, ``fastbp.nn`` for layers,
 ``fastbp.losses``, ``fastbp.optim``, ``fastbp.schedules``, ``fastbp.graph``
 (scalar gates and autograd), ``fastbp.fit`` (a training loop returning a
-``History``), ``save``/``load`` for checkpoints, ``set_debug`` for the
+``History``), ``fastbp.distributed`` (data-parallel training over MPI),
+``save``/``load`` for checkpoints, ``set_debug`` for the
 finite-value guard, and ``cached_bytes``/``empty_cache`` for the cache of freed
 result buffers that lets a training loop reuse memory instead of faulting in
 fresh pages every step.
@@ -20,7 +21,7 @@ from fastbp._core import (
 )
 from fastbp.ops import gemm, matmul
 
-from fastbp import debug, graph, losses, nn, optim, schedules
+from fastbp import debug, distributed, graph, losses, nn, optim, schedules
 from fastbp.checkpoint import load, save
 from fastbp.debug import get_debug, set_debug
 from fastbp.gradcheck import GradcheckError, gradcheck
@@ -37,6 +38,7 @@ __all__ = [
     "build_info",
     "cached_bytes",
     "debug",
+    "distributed",
     "empty_cache",
     "fit",
     "gemm",

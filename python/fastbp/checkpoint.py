@@ -43,6 +43,7 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
+from fastbp import distributed
 from fastbp.nn.module import Module
 from fastbp.optim import Optimizer
 
@@ -72,6 +73,11 @@ def save(path: PathLike, model: Module, optimizer: Optional[Optimizer] = None, *
     the header stays strict JSON, and nesting deeper than :data:`MAX_JSON_DEPTH`
     levels (counting the header's two) is refused. Raises ``TypeError`` for a
     wrong model, optimizer or meta value before anything is written.
+
+    In a data-parallel job (:func:`fastbp.distributed.init`) every rank may
+    call ``save``: all check their arguments, rank 0 alone writes. A
+    :class:`~fastbp.distributed.DistributedOptimizer` is saved as the
+    optimizer it wraps.
     """
     if not isinstance(model, Module):
         raise TypeError(f"save: model must be a fastbp.nn.Module, got {type(model).__name__}")
@@ -80,6 +86,7 @@ def save(path: PathLike, model: Module, optimizer: Optional[Optimizer] = None, *
             f"save: optimizer must be a fastbp.optim.Optimizer or None, "
             f"got {type(optimizer).__name__}"
         )
+    optimizer = distributed.unwrap(optimizer)
     try:
         meta_json = json.dumps(meta, allow_nan=False, default=_json_default)
     except (TypeError, ValueError) as e:
@@ -118,6 +125,8 @@ def save(path: PathLike, model: Module, optimizer: Optional[Optimizer] = None, *
     members["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)
     members["header"] = np.frombuffer(header_bytes, dtype=np.uint8)
     members.update(arrays)
+    if not distributed.is_root():  # data parallel: rank 0 writes for every rank
+        return
     _atomic_write(os.fspath(path), members)
 
 

@@ -1,9 +1,12 @@
 """The ``fastbp`` command: run the classic backpropagation exercises.
 
     fastbp list                      the runnable examples
-    fastbp run NAME [--seed S] [--threads N] [--plot PATH] [--quiet]
+    fastbp run NAME [--seed S] [--threads N] [--plot PATH] [--quiet] [--distributed]
     fastbp demo [--out DIR] [--threads N] [--quiet]
-    fastbp info                      how the native core was built
+    fastbp info [--distributed]      how the native core was built (and the MPI job)
+
+``mpiexec -n 2 fastbp run cnn --distributed`` trains data parallel over MPI
+(``cnn`` and ``spiral-mlp``; see :mod:`fastbp.distributed`) and prints once.
 
 Also ``python -m fastbp``.
 """
@@ -93,8 +96,10 @@ def _description(fn: Callable[..., Any]) -> str:
     return doc.splitlines()[0].replace("``", "") if doc else ""
 
 
-def run_example(name: str, *, seed: Optional[int] = None, progress: bool = False) -> Dict[str, Any]:
-    """Runs registry entry ``name``, passing ``seed`` and ``progress`` when it takes them."""
+def run_example(name: str, *, seed: Optional[int] = None, progress: bool = False,
+                distributed: bool = False) -> Dict[str, Any]:
+    """Runs registry entry ``name``, passing ``seed`` and ``progress`` when it takes
+    them, and ``distributed=True`` when asked (ValueError if it cannot)."""
     examples = _registry()
     if name not in examples:
         raise KeyError(f"unknown example {name!r}; choose from {', '.join(examples)}")
@@ -105,6 +110,13 @@ def run_example(name: str, *, seed: Optional[int] = None, progress: bool = False
         kwargs["seed"] = seed
     if "progress" in accepted:
         kwargs["progress"] = progress
+    if distributed:
+        if "distributed" not in accepted:
+            able = [n for n, f in examples.items()
+                    if "distributed" in inspect.signature(f).parameters]
+            raise ValueError(f"--distributed: example {name!r} does not train data parallel; "
+                             f"these do: {', '.join(able)}")
+        kwargs["distributed"] = True
     return fn(**kwargs)
 
 
@@ -171,6 +183,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     import fastbp
 
+    if args.distributed:  # joins the MPI job first: build_info then shows this rank's threads
+        from fastbp import distributed
+
+        world = distributed.print_on_root_only()
+        print(f"distributed: {world.size} ranks, {world.local_size} on this machine, "
+              f"{world.threads} threads per rank ({world.threads_from})")
     for key, value in fastbp.build_info().items():
         if isinstance(value, (list, tuple)):
             value = ", ".join(map(str, value))
@@ -180,6 +198,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
+    if args.distributed:  # data parallel: every rank trains, rank 0 prints
+        from fastbp import distributed
+
+        if not distributed.print_on_root_only().is_root:
+            args.quiet = True  # no progress bar either
     try:
         if args.data is not None:
             if args.name != "cnn":
@@ -187,12 +210,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                 return 2
             from fastbp.examples.cnn import simple_convnet_mnist
 
-            kwargs = {} if args.seed is None else {"seed": args.seed}
+            kwargs = {"distributed": args.distributed}
+            kwargs.update({} if args.seed is None else {"seed": args.seed})
             result = simple_convnet_mnist(args.data, progress=not args.quiet, **kwargs)
         else:
-            result = run_example(args.name, seed=args.seed, progress=not args.quiet)
+            result = run_example(args.name, seed=args.seed, progress=not args.quiet,
+                                 distributed=args.distributed)
     except (ImportError, FileNotFoundError, ValueError) as e:  # a missing extra or bad data
         print(f"fastbp run {args.name}: {e}", file=sys.stderr)
+        if args.distributed:  # end every rank: the others may wait in an Allreduce
+            distributed.abort(1)
         return 1
     print(results_table({args.name: result}))
     if not args.quiet:
@@ -306,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cnn only: train the SimpleConvNet on the MNIST IDX files in DIR "
                    "instead of the 8x8 digits")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no parameter dump")
+    p.add_argument("--distributed", action="store_true",
+                   help="train data parallel over MPI (cnn, spiral-mlp; start with "
+                   "'mpiexec -n 2 fastbp run cnn --distributed'; needs fastbp[distributed])")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="run every example, print one table, write plots",
@@ -340,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="show how the native core was built",
                        description="Show fastbp.build_info(): version, ISA, OpenMP, threads.")
+    p.add_argument("--distributed", action="store_true",
+                   help="join the MPI job first and show its ranks and the threads per rank")
     p.set_defaults(func=cmd_info)
     return parser
 

@@ -22,6 +22,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
+from fastbp import distributed
+
 __all__ = ["Callback", "EarlyStopping", "History", "fit"]
 
 _METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "time", "lr")
@@ -274,6 +276,14 @@ def fit(
         progress: show a tqdm progress bar (batches, with loss and accuracy)
             when tqdm is installed; nothing otherwise.
         seed: int or ``numpy.random.Generator`` for the shuffling.
+
+    With a :class:`fastbp.distributed.DistributedOptimizer` (data parallel over
+    MPI; every rank calls ``fit`` with the same data and seed), each global
+    batch of ``batch_size`` samples is split over the ranks
+    (:func:`fastbp.distributed.shard_bounds`), the History holds global means,
+    identical on every rank, the buffers are averaged over the ranks after each
+    epoch, the validation set is split over the ranks, and only rank 0 shows a
+    progress bar.
     """
     epochs = _positive_int(epochs, "epochs", "fit")
     batch_size = _positive_int(batch_size, "batch_size", "fit")
@@ -301,10 +311,12 @@ def fit(
             raise TypeError(f"fit: callbacks must be Callback objects or functions, "
                             f"got {type(cb).__name__}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    dp = distributed.fit_plan(optimizer, len(X))  # None unless data parallel
 
     n = len(X)
     steps_per_epoch = -(-n // batch_size)
-    bar = _progress_bar(epochs * steps_per_epoch) if progress else None
+    show = progress and (dp is None or dp.is_root)
+    bar = _progress_bar(epochs * steps_per_epoch) if show else None
     history = History()
     model.train()
     for cb in cbs:
@@ -317,9 +329,17 @@ def fit(
             lr = getattr(optimizer, "lr", float("nan"))
             start = time.perf_counter()
             order = rng.permutation(n)
+            if dp is not None:
+                order = dp.same_order(order)
             total, correct, has_acc = 0.0, 0.0, True
             for b in range(steps_per_epoch):
                 idx = order[b * batch_size:(b + 1) * batch_size]
+                if dp is not None:
+                    idx = dp.local(idx)
+                    if len(idx) == 0:  # a last batch smaller than the ranks: no samples here
+                        optimizer.zero_grad()
+                        optimizer.step()
+                        continue
                 xb, yb = X[idx], y[idx]
                 optimizer.zero_grad()
                 out = model(xb)
@@ -332,13 +352,18 @@ def fit(
                 correct += c or 0.0
                 if bar is not None:
                     bar.update(1)
+            if dp is not None:
+                total, correct, has_acc = dp.end_epoch(model, total, correct, has_acc)
             history.loss.append(total / n)
             if has_acc:
                 history.accuracy.append(correct / n)
             if val is not None:
                 model.eval()
                 try:
-                    v_loss, v_acc = _evaluate(model, loss, val[0], val[1], batch_size)
+                    v_loss, v_acc = (_evaluate(model, loss, val[0], val[1], batch_size)
+                                     if dp is None else
+                                     dp.evaluate(_evaluate, model, loss, val[0], val[1],
+                                                 batch_size))
                 finally:
                     model.train()
                 history.val_loss.append(v_loss)

@@ -19,6 +19,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from fastbp.data.mnist import load_digits, load_mnist
+from fastbp.distributed import (DistributedOptimizer, FitPlan, broadcast_parameters,
+                                global_sum, init)
 from fastbp.examples._common import check_positive_int, check_real
 from fastbp.examples.progress import steps as progress_steps
 from fastbp.losses import SoftmaxCrossEntropy
@@ -132,16 +134,22 @@ def _fit(
     desc: str,
     progress: bool,
     cosine: bool,
+    distributed: bool = False,
 ) -> Dict[str, Any]:
     """Minibatch SGD with momentum; with ``cosine`` the learning rate of epoch e
     (from 0) is ``lr * (1 + cos(pi e / epochs)) / 2``. Per epoch: the test accuracy after it and
     the training accuracy of the minibatches during it (free: the scores are
-    there); at the end, both accuracies of the final model."""
+    there); at the end, both accuracies of the final model. With ``distributed``
+    the loop is data parallel over MPI (:mod:`fastbp.distributed`): each rank
+    trains on its shard of every minibatch; losses and accuracies are global."""
     X_train, y_train, X_test, y_test = data
     n = X_train.shape[0]
     per_epoch = (n + batch_size - 1) // batch_size
     loss_fn = SoftmaxCrossEntropy()
     opt = SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    dp = _data_parallel(model, opt, batch_size, n) if distributed else None
+    if dp is not None:
+        opt = dp.optimizer
     losses = np.empty(epochs * per_epoch)
     test_acc: List[float] = []
     train_acc: List[float] = []
@@ -152,19 +160,29 @@ def _fit(
         i = step % per_epoch
         if i == 0:
             order = rng.permutation(n)
+            if dp is not None:
+                order = dp.same_order(order)
             if cosine:  # the learning rate of this epoch
                 opt.lr = lr * 0.5 * (1.0 + math.cos(math.pi * (step // per_epoch) / epochs))
         idx = order[i * batch_size:(i + 1) * batch_size]
+        share = 1.0
+        if dp is not None:  # this rank's part of the minibatch, weighted by its size
+            share, idx = len(idx), dp.local(idx)
+            share = len(idx) / share
         opt.zero_grad()
         scores = model(X_train[idx])
-        losses[step] = loss_fn(scores, y_train[idx])
+        losses[step] = loss_fn(scores, y_train[idx]) * share
         correct += int(np.sum(np.argmax(scores, axis=1) == y_train[idx]))
         model.backward(loss_fn.backward())
         opt.step()
         if i == per_epoch - 1:
+            if dp is not None:
+                correct = int(global_sum([correct])[0])
             train_acc.append(correct / n)
             correct = 0
             test_acc.append(float(np.mean(predict(model, X_test) == y_test)))
+    if dp is not None:
+        losses = global_sum(losses)
     predictions = predict(model, X_test)
     final_train = float(np.mean(predict(model, X_train) == y_train))
     seconds = time.perf_counter() - start
@@ -178,6 +196,16 @@ def _fit(
         "predictions": predictions,
         "time_s": seconds,
     }
+
+
+def _data_parallel(model: Module, opt: SGD, batch_size: int, n: int) -> FitPlan:
+    """Rank 0's weights on every rank, and the plan that shards each minibatch."""
+    world = init()
+    if min(batch_size, n - (-(-n // batch_size) - 1) * batch_size) < world.size:
+        raise ValueError(f"distributed: every minibatch needs a sample per rank; batch_size "
+                         f"{batch_size} over {n} samples leaves some of {world.size} ranks none")
+    broadcast_parameters(model)
+    return FitPlan(DistributedOptimizer(opt))
 
 
 def _finish(result: Dict[str, Any], name: str, model: Module, X_test, y_test,
@@ -209,6 +237,7 @@ def cnn_digits(
     dtype=np.float32,
     plot_dir: Optional[str] = None,
     progress: bool = False,
+    distributed: bool = False,
 ) -> Dict[str, Any]:
     """A small CNN on scikit-learn's 8x8 digits (98.3% test accuracy with seed 0).
 
@@ -221,7 +250,9 @@ def cnn_digits(
 
     Needs scikit-learn (``pip install "fastbp[examples]"``). With ``plot_dir``
     it writes the loss and accuracy curves, the learned filters and some
-    misclassified test digits there (needs matplotlib).
+    misclassified test digits there (needs matplotlib). With ``distributed``
+    it trains data parallel over MPI (run under ``mpiexec``; see
+    :mod:`fastbp.distributed`): each minibatch is split over the ranks.
 
     Returns a dict: ``loss_history`` (per step), ``final_loss``, ``accuracy``
     (test), ``train_accuracy``, ``accuracy_history`` and
@@ -244,7 +275,7 @@ def cnn_digits(
     data = (X[train], y[train], X[test], y[test])
     model = digits_cnn(channels, hidden, dtype=dtype, rng=rng)
     result = _fit(model, data, epochs, batch_size, lr, momentum, weight_decay, rng,
-                  "cnn digits", progress, cosine=True)
+                  "cnn digits", progress, cosine=True, distributed=distributed)
     hyper = dict(seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
                  weight_decay=weight_decay, channels=channels, hidden=hidden)
     return _finish(result, "cnn_digits", model, data[2], data[3], plot_dir, hyper)
@@ -264,6 +295,7 @@ def simple_convnet_mnist(
     init="he",
     plot_dir: Optional[str] = None,
     progress: bool = False,
+    distributed: bool = False,
 ) -> Dict[str, Any]:
     """SimpleConvNet ("Deep Learning from Scratch", ch. 7) on MNIST IDX files.
 
@@ -271,8 +303,8 @@ def simple_convnet_mnist(
     ReLU - Linear(100, 10)``, trained with minibatch SGD with momentum (the
     book uses Adam; fastbp has SGD) on the files in ``data_dir`` (see
     :func:`fastbp.data.mnist.load_mnist`). ``max_train`` / ``max_test`` keep
-    only the first images of each set (a quick run). Returns a dict like
-    :func:`cnn_digits`'s.
+    only the first images of each set (a quick run); ``distributed`` as in
+    :func:`cnn_digits`. Returns a dict like :func:`cnn_digits`'s.
     """
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
@@ -294,7 +326,7 @@ def simple_convnet_mnist(
     model = simple_convnet(X_train.shape[1:], init=init, rng=rng)
     data = (X_train, y_train, X_test, y_test)
     result = _fit(model, data, epochs, batch_size, lr, momentum, weight_decay, rng,
-                  "SimpleConvNet", progress, cosine=True)
+                  "SimpleConvNet", progress, cosine=True, distributed=distributed)
     hyper = dict(seed=seed, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
                  weight_decay=weight_decay, n_train=X_train.shape[0], n_test=X_test.shape[0])
     return _finish(result, "simple_convnet", model, X_test, y_test, plot_dir, hyper)
