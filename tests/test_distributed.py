@@ -192,7 +192,7 @@ def test_an_exception_on_one_rank_ends_the_job(tmp_path):
 
 @needs_mpi
 def test_cli_error_on_every_rank_ends_the_job(tmp_path):
-    proc = _mpirun([sys.executable, "-m", "fastbp.cli", "run", "sigmoid-mlp",
+    proc = _mpirun([sys.executable, "-m", "fastbp", "run", "sigmoid-mlp",
                     "--distributed"], tmp_path, check=False)
     assert proc.returncode != 0
     assert "example 'sigmoid-mlp' does not train data parallel" in proc.stderr
@@ -244,7 +244,7 @@ def test_threads_per_rank(omp, tmp_path):
 
 @needs_mpi
 def test_cli_info_shows_the_ranks(tmp_path):
-    proc = _mpirun([sys.executable, "-m", "fastbp.cli", "info", "--distributed"],
+    proc = _mpirun([sys.executable, "-m", "fastbp", "info", "--distributed"],
                    tmp_path, env=_env(threads=None))
     assert proc.stdout.count("distributed: 2 ranks, 2 on this machine") == 1
     assert "threads per rank (cores / local ranks)" in proc.stdout
@@ -256,7 +256,7 @@ def test_cli_info_shows_the_ranks(tmp_path):
 def test_cli_run_distributed_prints_once(name, tmp_path):
     """The examples train on 2 ranks and rank 0 alone prints the table; the
     accuracy is the one the example reaches in one process (98%)."""
-    proc = _mpirun([sys.executable, "-m", "fastbp.cli", "run", name, "--distributed",
+    proc = _mpirun([sys.executable, "-m", "fastbp", "run", name, "--distributed",
                     "--quiet"], tmp_path)
     assert proc.stdout.count("final loss") == 1, proc.stdout
     rows = [line for line in proc.stdout.splitlines() if line.startswith(name)]
