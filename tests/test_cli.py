@@ -110,10 +110,22 @@ def test_run_spiral_softmax_subprocess(tmp_path):
         assert f"plot written to {plot}" in proc.stdout
 
 
-def test_run_plot_without_figure_fails_cleanly(tmp_path):
-    proc = fastbp_cmd("run", "gates", "--plot", str(tmp_path / "g.png"), cwd=tmp_path)
-    assert proc.returncode == 1
-    assert "nothing to plot" in proc.stderr and "Traceback" not in proc.stderr
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="the graph is drawn with matplotlib")
+def test_run_gates_plot_draws_the_apple_graph(tmp_path):
+    for name in ("apple.png", "apple.svg"):
+        proc = fastbp_cmd("run", "gates", "--quiet", "--plot", str(tmp_path / name), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "apple.png").read_bytes()[:8] == PNG
+    svg = (tmp_path / "apple.svg").read_text()
+    assert "<svg" in svg and "price" in svg and "apple_num" in svg
+
+
+def test_run_plot_without_figure_fails_cleanly(monkeypatch, capsys, tmp_path):
+    from fastbp.examples import registry
+
+    monkeypatch.setitem(registry.EXAMPLES, "tiny", lambda: {"loss_history": [], "time_s": 0.0})
+    assert main(["run", "tiny", "--plot", str(tmp_path / "t.png")]) == 1
+    assert "nothing to plot" in capsys.readouterr().err
 
 
 def test_demo_subprocess(tmp_path):
@@ -189,3 +201,62 @@ def test_bench_isa_reruns_under_that_isa(monkeypatch):
 def test_bench_isa_refuses_an_isa_the_cpu_lacks(capsys):
     assert main(["bench", "--isa", "sse9"]) == 2
     assert "--isa sse9: this CPU runs" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    import fastbp
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fastbp {fastbp.__version__}"
+
+
+@pytest.mark.parametrize("command,option,target,message", [
+    ("demo", "--out", "file/sub", "is not a folder"),
+    ("demo", "--out", "file", "exists and is not a folder"),
+    ("run", "--plot", "file/x.png", "is not a folder"),
+    ("run", "--plot", "folder", "is a folder, not a file"),
+    ("bench", "--json", "file/r.json", "is not a folder"),
+    ("bench", "--plot", "file/deeper/b.png", "is not a folder"),
+])
+def test_output_paths_are_checked_before_anything_runs(monkeypatch, capsys, tmp_path, command,
+                                                       option, target, message):
+    from fastbp.examples import registry
+
+    ran = []
+    monkeypatch.setattr(registry, "EXAMPLES", {"tiny": lambda: ran.append(1) or {}})
+    (tmp_path / "file").write_text("")
+    (tmp_path / "folder").mkdir()
+    argv = [command] + (["tiny"] if command == "run" else []) + [option, str(tmp_path / target)]
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and ran == []
+    err = capsys.readouterr().err
+    assert err.startswith("usage: fastbp " + command)
+    assert f"argument {option}:" in err and message in err
+
+
+def test_unusable_output_path_exits_2_before_training_subprocess(tmp_path):
+    proc = fastbp_cmd("demo", "--out", os.devnull + "/x", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2
+    assert "usage:" in proc.stderr and "--out" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_output_folders_that_do_not_exist_yet_are_fine(monkeypatch, capsys, tmp_path):
+    from fastbp.examples import registry
+
+    monkeypatch.setattr(registry, "EXAMPLES", {"tiny": _tiny_example})
+    assert main(["demo", "--quiet", "--no-plots", "--out", str(tmp_path / "a" / "b")]) == 0
+    assert "tiny" in capsys.readouterr().out
+
+
+def test_demo_table_shows_no_single_final_loss_for_a_comparison():
+    from fastbp.cli import results_table
+
+    table = results_table({"optimizers": {"final_loss": 0.16, "loss_history": [0.2, 0.16],
+                                          "final_losses": {"SGD": 0.68, "Adam": 0.16},
+                                          "summary": "final loss SGD 0.680 | Adam 0.160"}})
+    row = table.splitlines()[2].split()
+    assert row[:2] == ["optimizers", "-"] and "SGD 0.680" in table

@@ -303,7 +303,7 @@ def test_sgd_state_dict_resumes_bitwise(rng):
     first = make_params(np.random.default_rng(1))
     opt = run_sgd(first, steps[:3], cfg)
     state = opt.state_dict()
-    assert list(state)[:5] == ["lr", "momentum", "nesterov", "weight_decay", "step"]
+    assert list(state)[:6] == ["optimizer", "lr", "momentum", "nesterov", "weight_decay", "step"]
     assert state["step"] == 3
     assert [k for k in state if k.startswith("state.")] == [
         f"state.{i}.momentum_buffer" for i in range(4)]
@@ -327,8 +327,8 @@ def test_sgd_state_dict_resumes_bitwise(rng):
 def test_sgd_state_dict_without_momentum(rng):
     opt = SGD(make_params(rng), lr=0.1)
     state = opt.state_dict()
-    assert dict(state) == {"lr": 0.1, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0,
-                           "step": 0}
+    assert dict(state) == {"optimizer": "SGD", "lr": 0.1, "momentum": 0.0, "nesterov": False,
+                           "weight_decay": 0.0, "step": 0}
 
 
 def test_sgd_load_state_dict_rejects_bad_state(rng):

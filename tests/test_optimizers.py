@@ -370,7 +370,8 @@ def test_state_dict_resumes_bitwise(cls, tname, cfg, rng):
 
 def test_state_dict_keys(rng):
     sd = Adam(make_params(rng), amsgrad=True).state_dict()
-    assert list(sd)[:7] == ["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "step"]
+    assert list(sd)[:8] == ["optimizer", "lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad",
+                            "step"]
     assert [k for k in sd if k.startswith("state.0.")] == [
         "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq"]
     sd = RMSprop(make_params(rng), momentum=0.9, centered=True).state_dict()

@@ -1,6 +1,7 @@
 """fastbp.fit, History and EarlyStopping: the loop against a hand-written one,
 metrics, schedules, callbacks, progress bar, plots, bad input."""
 
+import io
 import sys
 
 import numpy as np
@@ -168,13 +169,23 @@ def test_early_stopping_needs_its_metric():
         EarlyStopping(patience=0)
 
 
-def test_progress_bar(capsys):
+class _Tty(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar(capsys, monkeypatch):
     pytest.importorskip("tqdm")
     X, y = blobs(10)
     model = mlp()
+    terminal = _Tty()
+    monkeypatch.setattr(sys, "stderr", terminal)
     fit(model, losses.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), lr=0.1), X, y,
         epochs=2, batch_size=10, progress=True, seed=0)
-    err = capsys.readouterr().err
+    monkeypatch.undo()
+    err = terminal.getvalue()
     assert "fit" in err and "6/6" in err and "loss=" in err and "acc=" in err
     fit(model, losses.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), lr=0.1), X, y,
         epochs=1, batch_size=10, progress=False, seed=0)

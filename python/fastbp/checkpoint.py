@@ -153,7 +153,8 @@ def load(path: PathLike, *, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Dict[str, 
             raise ValueError(f"{path}: checkpoint too large to load in the memory available") \
                 from None
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
-                UnicodeDecodeError, KeyError) as e:
+                UnicodeDecodeError, KeyError,
+                NotImplementedError) as e:  # zipfile: a corrupt "version needed" field
             raise ValueError(
                 f"{path}: not a valid fastbp checkpoint (truncated or corrupt): "
                 f"{type(e).__name__}: {e}"
@@ -287,7 +288,8 @@ def _read(f, budget: int) -> Dict[str, Any]:
                 raise _Invalid("malformed optimizer header")
             optimizer = OrderedDict()
             for key, value in opt_header["scalars"].items():
-                if not isinstance(value, (bool, int, float)):
+                named = key == "optimizer" and isinstance(value, str)  # the optimizer's class
+                if not (named or isinstance(value, (bool, int, float))):
                     raise _Invalid(f"optimizer scalar {key!r} is not a number: {value!r}")
                 optimizer[key] = value
             arrays = _read_arrays(zf, infos, "optimizer",

@@ -4,6 +4,11 @@
     fastbp run NAME [--seed S] [--threads N] [--plot PATH] [--quiet] [--distributed]
     fastbp demo [--out DIR] [--threads N] [--quiet]
     fastbp info [--distributed]      how the native core was built (and the MPI job)
+    fastbp --version                 the installed version
+
+Output paths (``--out``, ``--plot``, ``--json``) are checked before anything
+runs; one that cannot be written ends the command with a usage message and
+exit status 2.
 
 ``mpiexec -n 2 fastbp run cnn --distributed`` trains data parallel over MPI
 (``cnn`` and ``spiral-mlp``; see :mod:`fastbp.distributed`) and prints once.
@@ -36,6 +41,8 @@ def _fmt_time(seconds: float) -> str:
 
 
 def _final_loss(result: Dict[str, Any]) -> Optional[float]:
+    if "final_losses" in result:  # a comparison: one loss per run, in the result column
+        return None
     if "final_loss" in result:
         return float(result["final_loss"])
     history = result.get("loss_history", [])
@@ -171,6 +178,38 @@ def _demo_plots(results: Dict[str, Dict[str, Any]], out_dir: str) -> List[str]:
     return written
 
 
+def _output_problem(path: str, *, folder: bool) -> Optional[str]:
+    """Why ``path`` cannot be written (a file, or with ``folder`` a directory
+    made on demand), or None. Checked before any training starts."""
+    target = os.path.abspath(path)
+    if os.path.exists(target):
+        if folder and not os.path.isdir(target):
+            return f"{path!r} exists and is not a folder"
+        if not folder and os.path.isdir(target):
+            return f"{path!r} is a folder, not a file"
+        writable = os.path.dirname(target) if not folder else target
+        return None if os.access(writable, os.W_OK) else f"{path!r} is not writable"
+    parent = os.path.dirname(target)
+    while not os.path.exists(parent):  # the nearest existing ancestor gets the new folders
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f"cannot create {path!r}: {parent!r} is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot create {path!r}: {parent!r} is not writable"
+    return None
+
+
+def _check_outputs(args: argparse.Namespace) -> Optional[str]:
+    """The first unusable output path among the command's options, as a message."""
+    for option, folder in (("out", True), ("plot", False), ("json", False)):
+        path = getattr(args, option, None)
+        if path is not None and not (option == "out" and args.no_plots):
+            problem = _output_problem(path, folder=folder)
+            if problem:
+                return f"argument --{option}: {problem}"
+    return None
+
+
 # --- subcommands -----------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
     examples = _registry()
@@ -302,6 +341,12 @@ def _bench_under_isa(args: argparse.Namespace) -> int:
     return subprocess.run(argv, env=dict(os.environ, FASTBP_ISA=args.isa)).returncode
 
 
+def _version() -> str:
+    import fastbp
+
+    return fastbp.__version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastbp",
@@ -310,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Start with 'fastbp demo'. Plots need matplotlib, progress bars tqdm "
         "(pip install 'fastbp[examples]').",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -336,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distributed", action="store_true",
                    help="train data parallel over MPI (cnn, spiral-mlp; start with "
                    "'mpiexec -n 2 fastbp run cnn --distributed'; needs fastbp[distributed])")
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=cmd_run, parser=p)
 
     p = sub.add_parser("demo", help="run every example, print one table, write plots",
                        description="Run every example on generated data, print one table "
@@ -349,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads for the native core")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, parser=p)
 
     p = sub.add_parser("bench", help="time fastbp against NumPy and PyTorch",
                        description="Time the performance workloads (GEMM, convolution, "
@@ -366,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--isa", metavar="NAME", default=None,
                    help="run under FASTBP_ISA=NAME in a fresh interpreter (one of "
                    "fastbp.build_info()['isas']; default: the best this CPU runs)")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=cmd_bench, parser=p)
 
     p = sub.add_parser("info", help="show how the native core was built",
                        description="Show fastbp.build_info(): version, ISA, OpenMP, threads.")
@@ -379,4 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``fastbp`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    problem = _check_outputs(args)
+    if problem:  # before any training: usage message and exit status 2, as argparse does
+        args.parser.error(problem)
     return int(args.func(args) or 0)

@@ -91,6 +91,7 @@ class NonFiniteError(FloatingPointError):
 
     @property
     def path(self) -> str:
+        """The failing module's place in the model, e.g. ``Sequential[2]``."""
         root = type(self._top).__name__
         return root + "".join(f"[{n}]" if n.isdigit() else f".{n}" for n in self._names)
 

@@ -17,6 +17,11 @@ Two teaching tools, in pure Python because they work on single numbers:
   reverse; each operation's local derivative is written next to its forward
   formula. Gradients add up over every path (``+=``), which is why
   ``e = (a + b) * (b + 1)`` gives ``de/db = (b + 1) + (a + b) = 5`` at a=2, b=1.
+  As in PyTorch, each ``backward()`` starts the intermediate nodes' gradients
+  from zero while the leaves (the inputs) accumulate: a second ``e.backward()``
+  gives ``b.grad == 10``; :meth:`Value.zero_grad` resets the leaves.
+* :func:`draw`, the graph of a :class:`Value` expression as a figure: each node
+  with its value and gradient, forward edges in one colour, backward in another.
 
 The gates work on NumPy arrays too (element-wise), as the book's versions do.
 """
@@ -25,9 +30,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, List, Set, Tuple, Union
+from typing import Any, Callable, List, Optional, Set, Tuple, Union
 
-__all__ = ["AddLayer", "MulLayer", "SigmoidGate", "Value"]
+__all__ = ["AddLayer", "MulLayer", "SigmoidGate", "Value", "draw"]
 
 
 class MulLayer:
@@ -38,10 +43,12 @@ class MulLayer:
         self.y: Any = None
 
     def forward(self, x: Any, y: Any) -> Any:
+        """``x * y``; keeps both inputs for the backward pass."""
         self.x, self.y = x, y
         return x * y
 
     def backward(self, dout: Any) -> Tuple[Any, Any]:
+        """``(dout * y, dout * x)``: each input's gradient is the other input times dout."""
         if self.x is None:
             raise RuntimeError("MulLayer: backward called before forward")
         return dout * self.y, dout * self.x  # swap the inputs
@@ -51,9 +58,11 @@ class AddLayer:
     """``out = x + y``; backward passes dout through to both: ``(dout, dout)``."""
 
     def forward(self, x: Any, y: Any) -> Any:
+        """``x + y`` (nothing to keep: the local derivatives are 1)."""
         return x + y
 
     def backward(self, dout: Any) -> Tuple[Any, Any]:
+        """``(dout, dout)``: an addition passes the gradient through to both inputs."""
         return dout * 1, dout * 1
 
 
@@ -64,6 +73,7 @@ class SigmoidGate:
         self.out: Any = None
 
     def forward(self, x: Any) -> Any:
+        """``1 / (1 + exp(-x))`` (a number or an array); keeps the output."""
         if isinstance(x, numbers.Real):
             self.out = _sigmoid(float(x))
         else:  # an ndarray: element-wise, overflow-free like the scalar version
@@ -75,6 +85,7 @@ class SigmoidGate:
         return self.out
 
     def backward(self, dout: Any) -> Any:
+        """``dout * out * (1 - out)``, from the output kept by forward."""
         if self.out is None:
             raise RuntimeError("SigmoidGate: backward called before forward")
         return dout * self.out * (1 - self.out)
@@ -97,7 +108,9 @@ class Value:
     the reflected forms (``2 * v``, ``1 - v``, ``1 / v``), ``exp()``,
     ``sigmoid()``, ``tanh()``, ``relu()``. ``backward()`` fills ``grad`` of
     every node that the output depends on (the output's own grad is 1).
-    Grads accumulate across calls; call :meth:`zero_grad` to reset a graph.
+    As in PyTorch, the leaves' grads accumulate across ``backward()`` calls,
+    while the intermediate nodes' grads are recomputed from zero by each call;
+    call :meth:`zero_grad` to reset the leaves too.
     """
 
     __slots__ = ("data", "grad", "_prev", "_backward", "_op", "label")
@@ -180,6 +193,7 @@ class Value:
 
     # --- unary functions --------------------------------------------------
     def exp(self) -> "Value":
+        """``e ** self``, a new node."""
         out = Value(math.exp(self.data), (self,), "exp")
 
         def _backward() -> None:
@@ -189,6 +203,7 @@ class Value:
         return out
 
     def sigmoid(self) -> "Value":
+        """``1 / (1 + exp(-self))``, a new node."""
         s = _sigmoid(self.data)
         out = Value(s, (self,), "sigmoid")
 
@@ -199,6 +214,7 @@ class Value:
         return out
 
     def tanh(self) -> "Value":
+        """``tanh(self)``, a new node."""
         t = math.tanh(self.data)
         out = Value(t, (self,), "tanh")
 
@@ -209,6 +225,7 @@ class Value:
         return out
 
     def relu(self) -> "Value":
+        """``max(self, 0)``, a new node."""
         out = Value(self.data if self.data > 0 else 0.0, (self,), "relu")
 
         def _backward() -> None:
@@ -239,10 +256,21 @@ class Value:
         return order
 
     def backward(self) -> None:
-        """Chain rule from this node back: ``self.grad = 1``, then each node's
-        local derivatives in reverse topological order."""
-        self.grad = 1.0
-        for node in reversed(self._topological_order()):
+        """Chain rule from this node back: the gradients of the intermediate
+        nodes are set to 0 and this node's is seeded with 1, then each node's
+        local derivatives run in reverse topological order.
+
+        Leaves (nodes no operation produced) accumulate over calls, as
+        PyTorch's leaf tensors do: for ``e = (a + b) * (b + 1)`` at a=2, b=1,
+        two calls leave ``b.grad == 10``. Intermediate gradients hold this
+        call's values only.
+        """
+        order = self._topological_order()
+        for node in order:
+            if node._prev:  # an intermediate node: this pass's gradient only
+                node.grad = 0.0
+        self.grad += 1.0
+        for node in reversed(order):
             node._backward()
 
     def zero_grad(self) -> None:
@@ -253,3 +281,19 @@ class Value:
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{label})"
+
+
+def draw(output: Any, path: Optional[str] = None) -> Any:
+    """Draws the computational graph that produced ``output`` and returns the
+    matplotlib ``Figure``; with ``path`` (``.png`` or ``.svg``) also writes it.
+
+    ``output`` is a :class:`Value` (call ``backward()`` first to see the
+    gradients) or the result of :func:`fastbp.examples.gates.gates`, whose
+    ``"graph"`` is the apple example. Each node shows its name or operation,
+    its forward value and its gradient; forward edges are blue, backward edges
+    (the gradients flowing back) red. Needs matplotlib only (no Graphviz);
+    pyplot's backend is left alone.
+    """
+    from fastbp.graph_draw import draw as _draw
+
+    return _draw(output, path)

@@ -42,6 +42,8 @@ class Loss:
         self._grad: Optional[np.ndarray] = None
 
     def forward(self, prediction: Any, target: Any) -> float:
+        """The loss of ``prediction`` against ``target`` (a float, averaged over
+        the batch unless the loss says otherwise); caches what ``backward`` needs."""
         raise NotImplementedError
 
     def __call__(self, prediction: Any, target: Any) -> float:
@@ -54,6 +56,7 @@ class Loss:
         return self._grad
 
     def extra_repr(self) -> str:
+        """The text inside the parentheses of this loss's repr."""
         return ""
 
     def __repr__(self) -> str:

@@ -97,12 +97,14 @@ class Optimizer:
             p.zero_grad()
 
     def state_dict(self) -> "OrderedDict[str, Any]":
-        """A flat ordered dict: the hyperparameters (Python scalars), ``"step"``
+        """A flat ordered dict: ``"optimizer"`` (the class name, e.g. ``"Adam"``),
+        the hyperparameters (Python scalars), ``"step"``
         (steps taken), and ``"state.<i>.<key>"`` -> a copy of parameter i's state
         array (for SGD: ``"state.0.momentum_buffer"``; none when momentum is 0).
         Parameters are identified by position in the list given to the
         constructor, as in PyTorch."""
-        out: "OrderedDict[str, Any]" = OrderedDict(self.hyper)
+        out: "OrderedDict[str, Any]" = OrderedDict(optimizer=type(self).__name__)
+        out.update(self.hyper)
         out["step"] = self.step_count
         for i, state in enumerate(self.state):
             for key, arr in state.items():
@@ -112,13 +114,20 @@ class Optimizer:
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restores hyperparameters, step count and state arrays from
         :meth:`state_dict` output (scalars may come as 0-d arrays, as from
-        ``np.load``). Everything is validated first: wrong or missing keys,
+        ``np.load``). Everything is validated first: a state saved by another
+        optimizer class (its ``"optimizer"`` entry), wrong or missing keys,
         wrong shapes or a state for a different number of parameters raise
         ``ValueError``/``TypeError`` and leave the optimizer unchanged."""
         name = type(self).__name__
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{name}.load_state_dict: expected a mapping, "
                             f"got {type(state_dict).__name__}")
+        source = state_dict.get("optimizer", name)  # absent in states saved before it was named
+        if isinstance(source, np.ndarray) and source.ndim == 0:
+            source = source.item()
+        if source != name:
+            raise ValueError(f"{name}.load_state_dict: the state comes from {source}, not {name}; "
+                             f"load it into a {source} (or start {name} afresh)")
         missing = [k for k in list(self.hyper) + ["step"] if k not in state_dict]
         if missing:
             raise ValueError(f"{name}.load_state_dict: missing keys {missing}")
@@ -128,7 +137,7 @@ class Optimizer:
             raise ValueError(f"{name}.load_state_dict: step must be an int >= 0, got {step!r}")
         keys = self._state_keys(hyper)
         expected = {f"state.{i}.{k}": (i, k) for i in range(len(self.params)) for k in keys}
-        known = set(self.hyper) | {"step"} | set(expected)
+        known = set(self.hyper) | {"optimizer", "step"} | set(expected)
         unexpected = [k for k in state_dict if k not in known]
         missing = [k for k in expected if k not in state_dict]
         if unexpected or missing:
@@ -446,6 +455,7 @@ class Adam(Optimizer):
 
     @property
     def betas(self) -> Tuple[float, float]:
+        """``(beta1, beta2)``, as ``torch.optim.Adam`` names them."""
         return (self.hyper["beta1"], self.hyper["beta2"])
 
 

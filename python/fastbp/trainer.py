@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
@@ -113,13 +114,15 @@ class Callback:
     """
 
     def on_train_begin(self, model: Any, history: History) -> None:
-        pass
+        """Called once before the first epoch, with the (still empty) history."""
 
     def on_epoch_end(self, epoch: int, history: History, model: Any) -> Optional[bool]:
+        """Called after each epoch (0-based ``epoch``) has been recorded in
+        ``history``; returning True stops training."""
         return None
 
     def on_train_end(self, model: Any, history: History) -> None:
-        pass
+        """Called once after the last epoch (also when a callback stopped training)."""
 
 
 class EarlyStopping(Callback):
@@ -162,9 +165,12 @@ class EarlyStopping(Callback):
         self._best_state: Optional[Dict[str, np.ndarray]] = None
 
     def on_train_begin(self, model: Any, history: History) -> None:
+        """Forgets the best value of a previous run."""
         self._reset()
 
     def on_epoch_end(self, epoch: int, history: History, model: Any) -> Optional[bool]:
+        """Records an improvement (and the weights), or counts one more epoch
+        without; True once ``patience`` epochs passed without improvement."""
         values = history[self.monitor]
         if not values:
             raise ValueError(f"EarlyStopping: metric {self.monitor!r} is not recorded"
@@ -185,6 +191,7 @@ class EarlyStopping(Callback):
         return None
 
     def on_train_end(self, model: Any, history: History) -> None:
+        """Loads the best epoch's weights back when ``restore_best_weights``."""
         if self.restore_best_weights and self._best_state is not None:
             model.load_state_dict(self._best_state)
 
@@ -199,6 +206,21 @@ def _positive_int(value: Any, name: str, owner: str) -> int:
     if value < 1:
         raise ValueError(f"{owner}: {name} must be >= 1, got {value}")
     return int(value)
+
+
+def _check_optimizer_params(model: Any, optimizer: Any) -> None:
+    """ValueError unless every parameter ``optimizer`` updates is one of ``model``'s
+    (an optimizer built on another model would train nothing, silently)."""
+    opt_params = getattr(optimizer, "params", None)
+    if opt_params is None or not hasattr(model, "parameters"):
+        return
+    own = {id(p) for p in model.parameters()}
+    foreign = [i for i, p in enumerate(opt_params) if id(p) not in own]
+    if foreign:
+        raise ValueError(
+            f"fit: optimizer holds {len(foreign)} of its {len(opt_params)} parameters that are "
+            f"not model's (indices {foreign[:5]}{'...' if len(foreign) > 5 else ''}); build it "
+            f"on this model: {type(optimizer).__name__}(model.parameters(), ...)")
 
 
 def _check_data(X: Any, y: Any, what: str) -> Tuple[np.ndarray, np.ndarray]:
@@ -274,7 +296,8 @@ def fit(
         callbacks: :class:`Callback` objects (e.g. :class:`EarlyStopping`) or
             functions ``f(epoch, history)``; a True return stops training.
         progress: show a tqdm progress bar (batches, with loss and accuracy)
-            when tqdm is installed; nothing otherwise.
+            when stderr is a terminal and tqdm is installed; nothing otherwise
+            (so redirected output and logs stay clean).
         seed: int or ``numpy.random.Generator`` for the shuffling.
 
     With a :class:`fastbp.distributed.DistributedOptimizer` (data parallel over
@@ -290,10 +313,14 @@ def fit(
     for obj, need, what in [(model, ("forward", "backward", "train", "eval"), "model"),
                             (loss, ("backward",), "loss"),
                             (optimizer, ("step", "zero_grad"), "optimizer")]:
+        if isinstance(obj, type):  # the class itself, e.g. losses.SoftmaxCrossEntropy
+            raise TypeError(f"fit: {what} must be an instance, got the class {obj.__name__}; "
+                            f"create one first, e.g. {obj.__name__}(...)")
         missing = [m for m in need if not hasattr(obj, m)]
         if missing or (what == "loss" and not callable(loss)):
             raise TypeError(f"fit: {what} must have {', '.join(need)}; "
                             f"got {type(obj).__name__}")
+    _check_optimizer_params(model, optimizer)
     X, y = _check_data(X, y, "training")
     val: Optional[Tuple[np.ndarray, np.ndarray]] = None
     if validation is not None:
@@ -404,9 +431,13 @@ def _postfix(history: History) -> Dict[str, str]:
 
 
 def _progress_bar(total: int) -> Optional[Any]:
-    """A tqdm bar over ``total`` batches, or None when tqdm is not installed."""
+    """A tqdm bar over ``total`` batches on stderr, or None when stderr is not a
+    terminal or tqdm is not installed."""
+    stream = sys.stderr
+    if stream is None or not hasattr(stream, "isatty") or not stream.isatty():
+        return None
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, desc="fit", unit="batch", leave=True)
+    return tqdm(total=total, desc="fit", unit="batch", leave=True, file=stream)

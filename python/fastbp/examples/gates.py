@@ -105,6 +105,19 @@ def add_mul(x: float = -2.0, y: float = 5.0, z: float = -4.0) -> Dict[str, float
     return {"value": f, "dx": dx, "dy": dy, "dz": dz}
 
 
+def apple_graph(apple: float = 100.0, apple_num: float = 2.0, tax: float = 1.1) -> Value:
+    """The apple example as a :class:`Value` graph, after ``backward()``: the
+    price node, for :func:`fastbp.graph.draw`."""
+    a, n = Value(apple, label="apple"), Value(apple_num, label="apple_num")
+    t = Value(tax, label="tax")
+    apple_price = a * n
+    apple_price.label = "apple_price"
+    price = apple_price * t
+    price.label = "price"
+    price.backward()
+    return price
+
+
 def two_paths(a: float = 2.0, b: float = 1.0) -> Dict[str, float]:
     """e = (a + b) * (b + 1) with the scalar autograd Value: b's two paths add."""
     av, bv = Value(a), Value(b)
@@ -133,8 +146,9 @@ def gates() -> Dict[str, Any]:
 
     Returns a dict: ``values`` (computed, keyed ``"apple.price"`` ... like
     :data:`EXPECTED`), ``expected``, ``ok`` (every value within 1e-9 of the
-    textbook), ``loss_history`` (empty: nothing is trained), ``time_s``,
-    ``summary``.
+    textbook), ``loss_history`` (empty: nothing is trained), ``graph`` (the
+    apple example as a :class:`Value` graph, which ``fastbp run gates --plot``
+    draws), ``time_s``, ``summary``.
     """
     with Stopwatch() as sw:
         values: Dict[str, float] = {}
@@ -157,6 +171,7 @@ def gates() -> Dict[str, Any]:
         "expected": dict(EXPECTED),
         "ok": n_ok == len(EXPECTED),
         "loss_history": [],
+        "graph": apple_graph(),
         "time_s": sw.seconds,
         "summary": (
             f"apple {values['apple.price']:.4g}, de/db {values['e.db']:.4g}: "

@@ -75,7 +75,7 @@ def linear_regression(
     w = float(model.weight.data[0, 0])
     b_fit = float(model.bias.data[0])
     return {
-        "name": "linear_regression",
+        "name": "linear-regression",
         "loss_history": losses,
         "loss_per_sample": True,
         "final_loss": final_loss,

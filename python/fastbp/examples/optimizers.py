@@ -218,8 +218,10 @@ def plot_inits(activations: Dict[str, List[np.ndarray]], init_histories: Dict[st
             ax.tick_params(labelsize=7)
             if r == 0:
                 ax.set_title(f"layer {c + 1}")
+            if r == rows - 1:
+                ax.set_xlabel("activation value", fontsize=8)
             if c == 0:
-                ax.set_ylabel(f"{name}\n(activations > 0)")
+                ax.set_ylabel(f"{name}\ncount (activations > 0)", fontsize=8)
     ax = fig.add_subplot(grid[:, cols:])
     for name, h in init_histories.items():
         ax.plot(_smooth(h), label=name)

@@ -61,15 +61,28 @@ def plot_parabola(runs: Mapping[float, Dict[str, Any]], path) -> str:
         ax.plot(grid, coeff * grid**2, color="0.6", lw=1.5, label=f"y = {coeff:g} x²")
         ax.plot(xs, coeff * xs**2, "o-", color="C3" if not run["converged"] else "C0",
                 ms=5, lw=1, label="steps")
-        for i, x in enumerate(xs):
-            ax.annotate(str(i), (x, coeff * x**2), textcoords="offset points", xytext=(4, 4),
-                        fontsize=8)
+        for i in _spaced(xs, coeff * xs**2, span):
+            ax.annotate(str(i), (xs[i], coeff * xs[i] ** 2), textcoords="offset points",
+                        xytext=(4, 4), fontsize=8)
         verdict = "converges" if run["converged"] else "diverges"
         ax.set_title(f"lr = {lr:g}: {verdict}")
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.legend(loc="upper center")
     return _save(fig, path)
+
+
+def _spaced(xs: np.ndarray, ys: np.ndarray, span: float) -> List[int]:
+    """The steps that get a label: in order, each step lying at least 4% of the
+    x-axis or 6% of the y-range away from every step labelled before it, so the
+    labels of a path converging into the minimum do not overlap."""
+    y_span = max(float(np.max(ys)), 1e-12)
+    chosen: List[int] = []
+    for i in range(len(xs)):
+        if all(abs(xs[i] - xs[j]) > 0.08 * span or abs(ys[i] - ys[j]) > 0.06 * y_span
+               for j in chosen):
+            chosen.append(i)
+    return chosen
 
 
 def _line(w: float, b: float, fmt: str) -> str:
@@ -110,12 +123,26 @@ def plot_decision_boundary(result: Dict[str, Any], path, title: Optional[str] = 
     y_min, y_max = X[:, 1].min() - pad, X[:, 1].max() + pad
     xx, yy = np.meshgrid(np.linspace(x_min, x_max, 300), np.linspace(y_min, y_max, 300))
     grid = np.c_[xx.ravel(), yy.ravel()].astype(X.dtype)
-    zz = np.argmax(model(grid), axis=1).reshape(xx.shape)
+    scores = model(grid)
+    zz = np.argmax(scores, axis=1).reshape(xx.shape)
+    y = np.asarray(y)
+    n_classes = max(int(scores.shape[1]), int(y.max()) + 1)
+    colours = plt.get_cmap("Spectral")(np.linspace(0.0, 1.0, n_classes))
+    from matplotlib.colors import ListedColormap
+
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.contourf(xx, yy, zz, cmap="Spectral", alpha=0.45)
-    ax.scatter(X[:, 0], X[:, 1], c=y, s=14, cmap="Spectral", edgecolors="k", linewidths=0.3)
+    ax.contourf(xx, yy, zz, levels=np.arange(n_classes + 1) - 0.5,
+                cmap=ListedColormap(colours), alpha=0.45)
+    for k in range(n_classes):
+        mine = y == k
+        ax.scatter(X[mine, 0], X[mine, 1], color=colours[k], s=14, edgecolors="k",
+                   linewidths=0.3, label=f"class {k}")
     ax.set_xlim(x_min, x_max)
     ax.set_ylim(y_min, y_max)
+    ax.set_xlabel("$x_1$ (feature 0)")
+    ax.set_ylabel("$x_2$ (feature 1)")
+    ax.legend(title="points (shading: prediction)", loc="upper right", fontsize=8,
+              title_fontsize=8)
     name = title or result.get("name", "classifier")
     acc = result.get("accuracy")
     ax.set_title(f"{name}: accuracy {acc:.1%}" if acc is not None else name)
@@ -123,8 +150,10 @@ def plot_decision_boundary(result: Dict[str, Any], path, title: Optional[str] = 
 
 
 def plot_loss_curves(results: Mapping[str, Dict[str, Any]], path) -> str:
-    """One panel per result with a non-empty ``loss_history`` (log scale when
-    the loss spans more than two decades)."""
+    """One panel per result with a non-empty ``loss_history``, titled with its
+    name (log scale when the losses span more than two decades); a result that
+    compares runs (the optimizers, the parabola's learning rates) draws each
+    run's curve, with a legend."""
     plt = _pyplot()
     items: List = [(k, r) for k, r in results.items() if len(r.get("loss_history", [])) > 0]
     if not items:
@@ -135,19 +164,37 @@ def plot_loss_curves(results: Mapping[str, Dict[str, Any]], path) -> str:
     for ax in axes.ravel()[len(items):]:
         ax.axis("off")
     for ax, (name, r) in zip(axes.ravel(), items):
-        h = np.asarray(r["loss_history"], dtype=np.float64)
-        if r.get("loss_per_sample") and h.size > 200:  # noisy: show a running mean
-            k = max(1, h.size // 100)
-            h = np.convolve(h, np.ones(k) / k, mode="valid")
+        curves = _curves(r)
+        if r.get("loss_per_sample") and curves[0][1].size > 200:  # noisy: a running mean
+            k = max(1, curves[0][1].size // 100)
+            curves = [(label, np.convolve(h, np.ones(k) / k, mode="valid"))
+                      for label, h in curves]
             name = f"{name} (running mean of {k})"
-        ax.plot(np.arange(h.size), h, lw=1.2)
-        finite = h[np.isfinite(h) & (h > 0)]
+        for label, h in curves:
+            ax.plot(np.arange(h.size), h, lw=1.2, label=label)
+        every = np.concatenate([h for _, h in curves])
+        finite = every[np.isfinite(every) & (every > 0)]
         if finite.size and finite.max() / finite.min() > 100:
             ax.set_yscale("log")
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
+        if len(curves) > 1:
+            ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def _curves(result: Dict[str, Any]) -> List:
+    """The loss curves of one result, ``[(label, array)]``: one per optimizer of
+    a comparison, one per learning rate of the parabola, else the one curve."""
+    if isinstance(result.get("histories"), Mapping):
+        return [(str(k), np.asarray(v, dtype=np.float64))
+                for k, v in result["histories"].items()]
+    runs = result.get("runs")
+    if isinstance(runs, Mapping) and all("loss_history" in r for r in runs.values()):
+        return [(f"lr {lr:g}", np.asarray(r["loss_history"], dtype=np.float64))
+                for lr, r in sorted(runs.items())]
+    return [("loss", np.asarray(result["loss_history"], dtype=np.float64))]
 
 
 def plot_result(result: Dict[str, Any], path) -> str:
@@ -183,6 +230,11 @@ def plot_result_files(result: Dict[str, Any], path) -> List[str]:
 
 def _plot_single(result: Dict[str, Any], path) -> str:
     """The one figure of the examples that write a single file."""
+    if "graph" in result:  # the gates: the apple example's computational graph
+        from fastbp.graph import draw
+
+        draw(result["graph"], path)
+        return os.fspath(path)
     if "runs" in result and all("x_path" in r for r in result["runs"].values()):
         return plot_parabola(result["runs"], path)
     if "x_path" in result:

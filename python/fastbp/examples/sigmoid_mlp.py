@@ -111,7 +111,7 @@ def sigmoid_mlp(
     final_loss = loss_fn(out, t)
     fc1, fc2 = model[0], model[2]
     return {
-        "name": "sigmoid_mlp",
+        "name": "sigmoid-mlp",
         "loss_history": losses,
         "final_loss": final_loss,
         "outputs": np.array(out[0], copy=True),

@@ -121,7 +121,7 @@ def spiral_softmax(
     model.weight.data[...] = INIT_STD * rs.randn(2, n_classes)
     losses, seconds = _train(model, X, y, steps, lr, reg, "spiral softmax", progress)
     params = copy_params({"W": model.weight.data, "b": model.bias.data})
-    return _result("spiral_softmax", model, X, y, losses, seconds, params)
+    return _result("spiral-softmax", model, X, y, losses, seconds, params)
 
 
 def spiral_mlp(
@@ -166,4 +166,4 @@ def spiral_mlp(
     params = copy_params(
         {"W1": fc1.weight.data, "b1": fc1.bias.data, "W2": fc2.weight.data, "b2": fc2.bias.data}
     )
-    return _result("spiral_mlp", model, X, y, losses, seconds, params)
+    return _result("spiral-mlp", model, X, y, losses, seconds, params)

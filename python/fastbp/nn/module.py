@@ -58,7 +58,8 @@ class Parameter:
     """A trainable array and its gradient.
 
     ``data`` is a C-contiguous float32/float64 array that optimizers update in
-    place; ``grad`` is a zero-initialised array of the same shape and dtype,
+    place (``np.asarray(p)`` gives it, and NumPy arithmetic on ``p`` computes
+    on it: ``p * 2`` is ``p.data * 2``); ``grad`` is a zero-initialised array of the same shape and dtype,
     allocated once, into which backward passes accumulate. ``name`` is the
     attribute name in the owning module (``"weight"``, ``"bias"``); the dotted
     path (``"0.weight"``) comes from :meth:`Module.named_parameters`.
@@ -96,15 +97,95 @@ class Parameter:
 
     @property
     def shape(self) -> Tuple[int, ...]:
+        """The shape of ``data``."""
         return self.data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The dtype of ``data`` (float32 or float64)."""
         return self.data.dtype
 
     def zero_grad(self) -> None:
         """Sets ``grad`` to zero (the array object is kept; filled when next read)."""
         self._zeroed = True
+
+    # --- NumPy interoperability: a Parameter reads as its ``data`` -------
+    # ``np.asarray(p)`` is ``p.data`` (no copy); ufuncs and arithmetic
+    # (``p * 2``, ``x @ p``, ``np.exp(p)``) compute on ``data`` and return new
+    # ndarrays; ``p *= 0.5`` updates ``data`` in place. ``==`` stays identity,
+    # so parameters can be found in lists and sets.
+
+    def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> np.ndarray:
+        """``data`` (a view; a copy when ``copy`` is True or ``dtype`` differs)."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else np.asarray(self.data, dtype=dtype)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """Applies ``ufunc`` with every Parameter replaced by its ``data``."""
+        inputs = tuple(x.data if isinstance(x, Parameter) else x for x in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(x.data if isinstance(x, Parameter) else x
+                                  for x in kwargs["out"])
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __neg__(self) -> np.ndarray:
+        return np.negative(self.data)
+
+    def __pos__(self) -> np.ndarray:
+        return np.positive(self.data)
+
+    def __abs__(self) -> np.ndarray:
+        return np.absolute(self.data)
+
+    def __add__(self, other: Any) -> Any:
+        return np.add(self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return np.add(other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return np.subtract(self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return np.subtract(other, self)
+
+    def __mul__(self, other: Any) -> Any:
+        return np.multiply(self, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return np.multiply(other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        return np.true_divide(self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return np.true_divide(other, self)
+
+    def __pow__(self, other: Any) -> Any:
+        return np.power(self, other)
+
+    def __matmul__(self, other: Any) -> Any:
+        return np.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return np.matmul(other, self)
+
+    def __iadd__(self, other: Any) -> "Parameter":
+        self.data += np.asarray(other)
+        return self
+
+    def __isub__(self, other: Any) -> "Parameter":
+        self.data -= np.asarray(other)
+        return self
+
+    def __imul__(self, other: Any) -> "Parameter":
+        self.data *= np.asarray(other)
+        return self
+
+    def __itruediv__(self, other: Any) -> "Parameter":
+        self.data /= np.asarray(other)
+        return self
 
     def __repr__(self) -> str:
         return f"Parameter(name={self.name!r}, shape={self.data.shape}, dtype={self.data.dtype})"
@@ -249,9 +330,14 @@ class Module:
 
     # --- the two passes -------------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """The layer's output for input ``x``; caches what ``backward`` needs.
+        ``module(x)`` calls it."""
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Takes the gradient with respect to the last forward's output, adds
+        the parameters' gradients into their ``.grad`` and returns the gradient
+        with respect to that forward's input."""
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -287,6 +373,7 @@ class Module:
 
     # --- traversal ------------------------------------------------------
     def children(self) -> Iterator["Module"]:
+        """The direct child modules, in registration order."""
         return iter(self._modules.values())
 
     def named_modules(self, prefix: str = "") -> Iterator[Tuple[str, "Module"]]:
@@ -317,6 +404,8 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def named_buffers(self) -> List[Tuple[str, np.ndarray]]:
+        """``(dotted name, array)`` of every buffer (e.g. running statistics), in
+        the order of :meth:`named_modules`."""
         return [
             (f"{mod_name}.{name}" if mod_name else name, buf)
             for mod_name, module in self.named_modules()
@@ -383,6 +472,14 @@ class Module:
             target[...] = value
 
     # --- printing -------------------------------------------------------
+    def summary(self, input_shape: Sequence[int], *, show: bool = True) -> str:
+        """Prints and returns a table of each layer's output shape and parameter
+        count, with the total, for one sample of ``input_shape`` (without the
+        batch dimension, e.g. ``(1, 28, 28)``). See :func:`fastbp.nn.summary.summary`."""
+        from fastbp.nn.summary import summary
+
+        return summary(self, input_shape, show=show)
+
     def extra_repr(self) -> str:
         """The text inside the parentheses of this module's one-line repr."""
         return ""
