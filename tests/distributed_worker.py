@@ -56,7 +56,10 @@ def mismatch(out: str, rank: int) -> None:
 
 
 def progress(out: str, rank: int) -> None:
-    """fit with a progress bar on every rank: only rank 0 may draw one."""
+    """fit with a progress bar on every rank: only rank 0 may draw one. Under
+    mpiexec stderr is a pipe, where fit draws no bar at all, so every rank's
+    stderr is made to claim a terminal."""
+    sys.stderr.isatty = lambda: True
     model, opt, X, y, kwargs = cases.CASES["spiral"](rank)
     distributed.broadcast_parameters(model)
     fastbp.fit(model, cases.loss(), distributed.DistributedOptimizer(opt), X, y,
