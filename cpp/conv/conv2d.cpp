@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -215,69 +216,221 @@ std::int64_t dw_row_parts(std::int64_t chunks, std::int64_t blocks) {
                                   1, blocks);
 }
 
+// --- the backward's algorithms, one interface each ----------------------------------------
+// The weight gradient of one algorithm. Plan: the constructor. The batch is cut into
+// pieces (a chunk of samples, times parts() ranges of each sample's work); each piece sums
+// its samples' dw into a partial of partial_numel() elements, using scratch_numel()
+// elements of its thread's scratch; finish() turns the partials, summed in piece order,
+// into dw.
+template <class T>
+class DwAlgorithm {
+ public:
+  virtual ~DwAlgorithm() = default;
+  virtual std::int64_t parts(std::int64_t /*chunks*/) const { return 1; }
+  virtual std::int64_t partial_numel() const = 0;
+  virtual std::int64_t scratch_numel() const = 0;
+  // True when finish() must run even for a single piece (a transformed partial).
+  virtual bool transformed() const { return false; }
+  // pdw (+)= (accumulate) the dw of sample x_n, dout_n (OC, P): part r of parts.
+  virtual void sample(T* pdw, const T* dout_n, const T* x_n, std::int64_t r,
+                      std::int64_t parts, bool accumulate, T* scratch) const = 0;
+  // dw (OC, CKK) = the sum, in piece order, of `pieces` partials at sums + q * stride.
+  virtual void finish(T* dw, const T* sums, std::int64_t pieces, std::int64_t stride) const {
+    const std::int64_t n = partial_numel();
+    const int rt = threads_for(static_cast<double>(pieces) * n, 1 << 16);
+    parallel_for(rt, 0, n, [=](std::int64_t i) {
+      T s = sums[i];
+      for (std::int64_t q = 1; q < pieces; ++q) s += sums[q * stride + i];
+      dw[i] = s;
+    });
+  }
+};
+
+// dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T (P, CKK), col_n = im2col(x_n) (x_n itself for a
+// pointwise convolution).
+template <class T>
+class DwByGemm final : public DwAlgorithm<T> {
+ public:
+  DwByGemm(const ConvGeom& g, std::int64_t OC) : g_(g), OC_(OC), pointwise_(is_pointwise(g)) {}
+  std::int64_t partial_numel() const override { return OC_ * g_.CKK(); }
+  std::int64_t scratch_numel() const override {  // col (CKK, P), a padded image
+    return pointwise_ ? 0 : g_.CKK() * g_.P() + direct_xp_numel(g_);
+  }
+  void sample(T* pdw, const T* dout_n, const T* x_n, std::int64_t, std::int64_t,
+              bool accumulate, T* scratch) const override {
+    const std::int64_t P = g_.P(), CKK = g_.CKK();
+    if (!pointwise_) im2col_sample(scratch, x_n, scratch + CKK * P, g_);
+    gemm<T>(false, true, OC_, CKK, P, T(1), dout_n, P, pointwise_ ? x_n : scratch, P,
+            accumulate ? T(1) : T(0), pdw, CKK);
+  }
+
+ private:
+  ConvGeom g_;
+  std::int64_t OC_;
+  bool pointwise_;
+};
+
+// The same product by the context's direct kernel (float32), from the padded image.
+class DwDirect final : public DwAlgorithm<float> {
+ public:
+  DwDirect(const ConvGeom& g, std::int64_t OC) : g_(g), OC_(OC) {}
+  std::int64_t partial_numel() const override { return OC_ * g_.CKK(); }
+  std::int64_t scratch_numel() const override { return direct_xp_numel(g_); }
+  void sample(float* pdw, const float* dout_n, const float* x_n, std::int64_t, std::int64_t,
+              bool accumulate, float* scratch) const override {
+    pad_for_direct(scratch, x_n, g_);
+    kernel_context().direct->dw_f32(pdw, dout_n, scratch, g_, OC_, accumulate);
+  }
+
+ private:
+  ConvGeom g_;
+  std::int64_t OC_;
+};
+
+// Winograd F(2x2, 3x3) (float32): partials are transformed accumulators, each piece a
+// range of a sample's blocks of tile rows; finish() sums them while transforming back.
+class DwWinograd final : public DwAlgorithm<float> {
+ public:
+  DwWinograd(const ConvGeom& g, std::int64_t OC)
+      : g_(g), OC_(OC), shape_(winograd::make_shape(g, OC)) {}
+  std::int64_t parts(std::int64_t chunks) const override {
+    return dw_row_parts(chunks, shape_.blocks_dw);
+  }
+  std::int64_t partial_numel() const override { return winograd::dw_acc_numel(shape_); }
+  std::int64_t scratch_numel() const override { return winograd::dw_scratch_numel(shape_); }
+  bool transformed() const override { return true; }
+  void sample(float* pdw, const float* dout_n, const float* x_n, std::int64_t r,
+              std::int64_t parts, bool accumulate, float* scratch) const override {
+    const std::int64_t blocks = shape_.blocks_dw;
+    kernel_context().winograd->dw(pdw, dout_n, x_n, shape_, blocks * r / parts,
+                                  blocks * (r + 1) / parts, accumulate, scratch);
+  }
+  void finish(float* dw, const float* sums, std::int64_t pieces,
+              std::int64_t stride) const override {
+    const std::int64_t groups = (OC_ + 7) / 8;  // 8 filters a piece
+    // Work per filter (k, c): 16 loads and adds per piece, then the transform; weighted
+    // as 40 per piece plus 120, since the loads stride across the accumulators.
+    const int ft = threads_for(40.0 * double(pieces + 3) * double(OC_) * double(g_.C),
+                               kMinFlopsPerThread);
+    const auto finish_dw = kernel_context().winograd->finish_dw;
+    const winograd::Shape shape = shape_;
+    parallel_for(ft, 0, groups, [=](std::int64_t grp) {
+      finish_dw(dw, sums, pieces, stride, shape, 8 * grp);
+    });
+  }
+
+ private:
+  ConvGeom g_;
+  std::int64_t OC_;
+  winograd::Shape shape_;
+};
+
+// winograd_ok: false forbids Winograd (see winograd_inputs_ok).
+template <class T>
+std::unique_ptr<DwAlgorithm<T>> plan_dw(const ConvGeom& g, std::int64_t OC, bool winograd_ok) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (winograd_ok && use_winograd<T>(g, OC)) return std::make_unique<DwWinograd>(g, OC);
+    if (use_direct<T>(g, OC)) return std::make_unique<DwDirect>(g, OC);
+  }
+  return std::make_unique<DwByGemm<T>>(g, OC);
+}
+
+// The input gradient of one algorithm: plan (the constructor), scratch_numel() elements
+// of scratch per thread, blocks() independent blocks per sample, and the work of one.
+// For stride 1, dx is the convolution of dout with the flipped, transposed filters (see
+// dx_geom), by Winograd or the direct kernel (a SampleForward); otherwise, and where neither
+// applies, dx_n = col2im(w^T (CKK, OC) @ dout_n (OC, P)).
+template <class T>
+class DxBackward {
+ public:
+  // winograd_ok: false forbids Winograd (see winograd_inputs_ok).
+  DxBackward(const T* w, const ConvGeom& g, std::int64_t OC, bool winograd_ok)
+      : w_(w), g_(g), OC_(OC), pointwise_(is_pointwise(g)) {
+    const ConvGeom gt = dx_geom(g, OC);
+    const bool by_forward =
+        g.SH == 1 && g.SW == 1 && gt.PH >= 0 && gt.PW >= 0 &&
+        ((winograd_ok && use_winograd<T>(gt, g.C)) ||
+         (use_direct<T>(g, OC) && use_direct<T>(gt, g.C)));
+    if (!by_forward) return;
+    flipped_ = Tensor({g.C * OC * g.KH * g.KW}, dtype_of<T>());
+    flip_filters(flipped_.data_as<T>(), w, g, OC);
+    forward_.emplace(flipped_.data_as<T>(), nullptr, gt, g.C, winograd_ok);
+  }
+
+  bool by_forward() const { return forward_.has_value(); }
+  std::int64_t scratch_numel() const {
+    if (forward_) return forward_->scratch_numel();
+    return pointwise_ ? 0 : g_.CKK() * g_.P() + direct_xp_numel(g_);  // dcol, a padded image
+  }
+  std::int64_t blocks() const { return forward_ ? forward_->blocks() : 1; }
+  // Threads over `pieces` blocks of the batch (by a forward), or 1.
+  int threads(std::int64_t pieces) const { return forward_ ? forward_->threads(pieces) : 1; }
+
+  // Block `block` of dx_n (C, H, W) from dout_n (OC, P).
+  void run(T* dx_n, const T* dout_n, std::int64_t block, T* scratch) const {
+    if (forward_) return forward_->run(dx_n, dout_n, block, scratch);
+    const std::int64_t P = g_.P(), CKK = g_.CKK();
+    gemm<T>(true, false, CKK, P, OC_, T(1), w_, CKK, dout_n, P, T(0), pointwise_ ? dx_n : scratch,
+            P);
+    if (!pointwise_) col2im_sample(dx_n, scratch, scratch + CKK * P, g_);
+  }
+  // All of dx_n.
+  void run(T* dx_n, const T* dout_n, T* scratch) const {
+    for (std::int64_t block = 0; block < blocks(); ++block) run(dx_n, dout_n, block, scratch);
+  }
+
+ private:
+  const T* w_;
+  ConvGeom g_;
+  std::int64_t OC_;
+  bool pointwise_;
+  Tensor flipped_{{0}, dtype_of<T>()};
+  std::optional<SampleForward<T>> forward_;
+};
+
 // conv2d_backward, with dout_n (OC, P) of sample n given by
 // dout_of(n, scratch) -> const T* (scratch: dout_scratch elements of the calling thread's).
 // dout_of returns null to stop: the remaining work is skipped and the result is false
 // (dx, dw, db unspecified); true when every sample ran.
+//
+// The driver: pieces of work (chunk ch of samples, part r of the dw algorithm's parts) at
+// ch * parts + r, dealt out to the threads; part 0 also computes db and dx. Partials of dw
+// and db per piece (none when one piece writes dw and db), summed in piece order.
 template <class T, class DoutOf>
 bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout_scratch,
                    const T* x, const T* w, const ConvGeom& g, std::int64_t OC,
                    bool winograd_ok) {
   const std::int64_t P = g.P(), CKK = g.CKK(), N = g.N;
-  const bool pointwise = is_pointwise(g);
-  const bool winograd_dw = winograd_ok && use_winograd<T>(g, OC);
-  const bool direct = !winograd_dw && use_direct<T>(g, OC);  // dw by the direct kernel
-  const winograd::Shape wshape = winograd_dw ? winograd::make_shape(g, OC) : winograd::Shape{};
-  // For stride 1, dx by a forward: the convolution of dout with the flipped, transposed
-  // filters (see dx_geom), by Winograd or the direct kernel.
-  const ConvGeom gt = dx_geom(g, OC);
-  const bool dx_by_forward =
-      dx != nullptr && g.SH == 1 && g.SW == 1 && gt.PH >= 0 && gt.PW >= 0 &&
-      ((winograd_ok && use_winograd<T>(gt, g.C)) ||
-       (use_direct<T>(g, OC) && use_direct<T>(gt, g.C)));
-  Tensor w_flipped({dx_by_forward ? g.C * OC * g.KH * g.KW : 0}, dtype_of<T>());
-  if (dx_by_forward) flip_filters(w_flipped.data_as<T>(), w, g, OC);
-  std::optional<SampleForward<T>> dx_forward;
-  if (dx_by_forward) dx_forward.emplace(w_flipped.data_as<T>(), nullptr, gt, g.C, winograd_ok);
+  const std::unique_ptr<DwAlgorithm<T>> dw_alg = plan_dw<T>(g, OC, winograd_ok);
+  std::optional<DxBackward<T>> dx_alg;
+  if (dx != nullptr) dx_alg.emplace(w, g, OC, winograd_ok);
   const std::int64_t chunk = chunk_size(N);
   const std::int64_t chunks = (N + chunk - 1) / chunk;
-  // Pieces of work: chunk ch, part r (of `parts`) at ch * parts + r. Part 0 also computes db
-  // and dx; each part the dw of its range of Winograd blocks.
-  const std::int64_t parts = winograd_dw ? dw_row_parts(chunks, wshape.blocks_dw) : 1;
+  const std::int64_t parts = dw_alg->parts(chunks);
   const std::int64_t pieces = chunks * parts;
   const int nt = outer_threads(pieces, 1, (dx != nullptr ? 6.0 : 4.0) * N * OC * CKK * P);
-  // With one thread for the chunks (a small batch), dx runs after them in pieces of its own
-  // (samples or Winograd blocks) when those can use more threads: the same arithmetic.
-  const std::int64_t dx_pieces = dx_by_forward ? N * dx_forward->blocks() : 0;
-  const int dx_nt = dx_by_forward ? dx_forward->threads(dx_pieces) : 1;
+  // With one thread for the chunks (a small batch), dx by a forward runs after them in
+  // pieces of its own (samples or Winograd blocks) when those can use more threads: the
+  // same arithmetic.
+  const std::int64_t dx_pieces = dx_alg && dx_alg->by_forward() ? N * dx_alg->blocks() : 0;
+  const int dx_nt = dx_pieces > 0 ? dx_alg->threads(dx_pieces) : 1;
   const bool dx_apart = nt == 1 && dx_nt > 1;
 
-  // Per thread: col (GEMM dw) and dcol (GEMM dx), a padded image (for im2col, col2im or the
-  // direct dw), the dx forward's scratch and Winograd's dw scratch. Per piece: partials of
-  // dw (Winograd: its transformed accumulator) and db (part 0 only); none when one piece
-  // writes dw and db.
-  const std::int64_t col_numel = pointwise || direct || winograd_dw ? 0 : CKK * P;
-  const std::int64_t dcol_numel = dx != nullptr && !pointwise && !dx_by_forward ? CKK * P : 0;
-  // The padded image: workspace of im2col and col2im, or the direct dw's input.
-  const std::int64_t xp_numel = direct || col_numel + dcol_numel > 0 ? direct_xp_numel(g) : 0;
-  const std::int64_t dxf_numel = dx_by_forward && !dx_apart ? dx_forward->scratch_numel() : 0;
-  const std::int64_t wdw_numel = winograd_dw ? winograd::dw_scratch_numel(wshape) : 0;
-  const std::int64_t per_thread =
-      col_numel + dcol_numel + xp_numel + dxf_numel + wdw_numel + dout_scratch;
+  // Per thread: the dw algorithm's scratch, dx's (unless apart) and dout_of's.
+  const std::int64_t dw_numel = dw_alg->scratch_numel();
+  const std::int64_t dx_numel = dx_alg && !dx_apart ? dx_alg->scratch_numel() : 0;
+  const std::int64_t per_thread = dw_numel + dx_numel + dout_scratch;
   Tensor workspace({nt, per_thread}, dtype_of<T>());
-  const std::int64_t dw_part = winograd_dw ? winograd::dw_acc_numel(wshape) : OC * CKK;
+  const std::int64_t dw_part = dw_alg->partial_numel();
   const std::int64_t part = dw_part + OC;
-  const bool partial = pieces > 1 || winograd_dw;
+  const bool partial = pieces > 1 || dw_alg->transformed();
   Tensor partials({partial ? pieces : 0, part}, dtype_of<T>());
 
   int stopped = 0;  // set (to 1 only) by any thread whose dout_of returned null
   parallel_region(nt, [&](int t, int /*nth*/) {
-    T* col = workspace.data_as<T>() + t * per_thread;
-    T* dcol = col + col_numel;
-    T* xp = dcol + dcol_numel;
-    T* dxf = xp + xp_numel;
-    T* wdw = dxf + dxf_numel;
-    T* scratch = wdw + wdw_numel;
+    T* dw_scratch = workspace.data_as<T>() + t * per_thread;
+    T* dx_scratch = dw_scratch + dw_numel;
+    T* scratch = dx_scratch + dx_numel;
 #pragma omp for schedule(dynamic)
     for (std::int64_t piece = 0; piece < pieces; ++piece) {
       int stop;
@@ -305,48 +458,24 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
             pdb[oc] = first ? s : pdb[oc] + s;
           }
         }
-        // dw (OC, CKK) (+)= dout_n (OC, P) @ col_n^T
-        if constexpr (std::is_same_v<T, float>) {
-          if (winograd_dw) {
-            const std::int64_t blocks = wshape.blocks_dw;
-            kernel_context().winograd->dw(pdw, dout_n, x_n, wshape, blocks * r / parts,
-                                          blocks * (r + 1) / parts, !first, wdw);
-          } else if (direct) {
-            pad_for_direct(xp, x_n, g);
-            kernel_context().direct->dw_f32(pdw, dout_n, xp, g, OC, !first);
-          }
-        }
-        if (!winograd_dw && !direct) {
-          if (!pointwise) im2col_sample(col, x_n, xp, g);
-          gemm<T>(false, true, OC, CKK, P, T(1), dout_n, P, pointwise ? x_n : col, P,
-                  first ? T(0) : T(1), pdw, CKK);
-        }
-        if (dx == nullptr || r != 0) continue;
-        T* dx_n = dx + n * g.image();
-        if (dx_by_forward) {
-          if (!dx_apart) dx_forward->run(dx_n, dout_n, dxf);
-          continue;
-        }
-        // dx_n = col2im(w^T (CKK, OC) @ dout_n (OC, P))
-        gemm<T>(true, false, CKK, P, OC, T(1), w, CKK, dout_n, P, T(0), pointwise ? dx_n : dcol,
-                P);
-        if (!pointwise) col2im_sample(dx_n, dcol, xp, g);
+        dw_alg->sample(pdw, dout_n, x_n, r, parts, !first, dw_scratch);
+        if (dx_alg && r == 0 && !dx_apart) dx_alg->run(dx + n * g.image(), dout_n, dx_scratch);
       }
     }
   });
 
   if (dx_apart && !stopped) {
-    const std::int64_t dx_per_thread = dx_forward->scratch_numel() + dout_scratch;
+    const std::int64_t dx_per_thread = dx_alg->scratch_numel() + dout_scratch;
     Tensor dx_workspace({dx_nt, dx_per_thread}, dtype_of<T>());
-    const std::int64_t blocks = dx_forward->blocks();
+    const std::int64_t blocks = dx_alg->blocks();
     parallel_region(dx_nt, [&](int t, int /*nth*/) {
-      T* dxf = dx_workspace.data_as<T>() + t * dx_per_thread;
-      T* scratch = dxf + dx_forward->scratch_numel();
+      T* dxs = dx_workspace.data_as<T>() + t * dx_per_thread;
+      T* scratch = dxs + dx_alg->scratch_numel();
 #pragma omp for schedule(dynamic)
       for (std::int64_t piece = 0; piece < dx_pieces; ++piece) {
         const std::int64_t n = piece / blocks;
         const T* dout_n = dout_of(n, scratch);  // valid: the chunks read every sample
-        dx_forward->run(dx + n * g.image(), dout_n, piece % blocks, dxf);
+        dx_alg->run(dx + n * g.image(), dout_n, piece % blocks, dxs);
       }
     });
   }
@@ -357,34 +486,14 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
     return true;
   }
   if (!partial) return true;
-  // Sum the partials in piece order (elements are independent): db's over part 0 of each
-  // chunk; dw's over all pieces, into dw, or (Winograd) while its final transform reads them.
+  // The ordered reduction: db over part 0 of each chunk, dw by the algorithm's finish.
   const T* sums = partials.data_as<T>();
-  const std::int64_t first = winograd_dw ? dw_part : 0;
-  const int rt = threads_for(static_cast<double>(pieces) * (part - first), 1 << 16);
-  parallel_for(rt, first, part, [&](std::int64_t i) {
-    T s = sums[i];
-    if (i < dw_part) {
-      for (std::int64_t q = 1; q < pieces; ++q) s += sums[q * part + i];
-      dw[i] = s;
-    } else {
-      for (std::int64_t ch = 1; ch < chunks; ++ch) s += sums[ch * parts * part + i];
-      db[i - dw_part] = s;
-    }
-  });
-  if constexpr (std::is_same_v<T, float>) {
-    if (winograd_dw) {  // 8 filters a piece
-      const std::int64_t groups = (OC + 7) / 8;
-      // Work per filter (k, c): 16 loads and adds per piece, then the transform; weighted
-      // as 40 per piece plus 120, since the loads stride across the accumulators.
-      const int ft = threads_for(40.0 * double(pieces + 3) * double(OC) * double(g.C),
-                                 kMinFlopsPerThread);
-      const auto finish = kernel_context().winograd->finish_dw;
-      parallel_for(ft, 0, groups, [dw, sums, pieces, part, wshape, finish](std::int64_t grp) {
-        finish(dw, sums, pieces, part, wshape, 8 * grp);
-      });
-    }
+  for (std::int64_t oc = 0; oc < OC; ++oc) {
+    T s = sums[dw_part + oc];
+    for (std::int64_t ch = 1; ch < chunks; ++ch) s += sums[ch * parts * part + dw_part + oc];
+    db[oc] = s;
   }
+  dw_alg->finish(dw, sums, pieces, part);
   return true;
 }
 

@@ -13,16 +13,20 @@
 // a non-transposed operand in place; only edge panels are packed (zero-padded).
 // Pack buffers are 64-byte aligned, owned by the calling thread, and reused.
 //
-// Threads split the M x N tile grid only, never K, and the tile grid (global
-// multiples of MR and NR) and the K blocks depend on the shape alone, so every
-// element of C sees the same sequence of operations for any thread count:
-// results are bitwise identical. How the tiles are shared: see gemm_blocked.
+// Threads split the M x N tile grid, and the tile grid (global multiples of MR and NR)
+// and the K blocks depend on the shape alone, so every element of C sees the same
+// sequence of operations for any thread count: results are bitwise identical. How the
+// tiles are shared: see gemm_blocked. A C of a few tiles with a long K (a convolution's
+// weight gradient, 30 x 25 with K = 57600) is split along K instead (gemm_k_split): K
+// parts whose bounds depend on the shape alone, each a product of its own, summed in part
+// order, on one thread or several alike.
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <type_traits>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <immintrin.h>  // baseline x86-64 (SSE2) only, for packing
@@ -444,8 +448,14 @@ void gemm_region(const Problem<T>& pr, const KernelInfo<T>& ki, const Blocking& 
 // Dynamic dealing means a thread slowed by a busy core hands work to the
 // other; the pieces never change what a tile computes.
 template <class T>
+void gemm_k_split(const Problem<T>& pr, const KernelInfo<T>& ki, i64 parts);
+template <class T>
+i64 k_split_parts(const Problem<T>& pr, const KernelInfo<T>& ki);
+
+template <class T>
 void gemm_blocked(const Problem<T>& pr) {
   const KernelInfo<T>& ki = kernel_info<T>();
+  if (const i64 parts = k_split_parts(pr, ki); parts > 1) return gemm_k_split(pr, ki, parts);
   const Blocking bl = choose_blocking(pr, ki);
   const i64 M = pr.M, N = pr.N, K = pr.K;
   const i64 tiles_m = ceil_div(M, ki.mr), tiles_n = ceil_div(N, ki.nr);
@@ -562,6 +572,64 @@ void gemm_blocked(const Problem<T>& pr) {
           }
         }
       }
+    }
+  }
+}
+
+// The K split: C of at most kSplitMaxTiles tiles and K of at least 2 * kSplitMinDepth.
+// K is cut into min(K / kSplitMinDepth, kSplitMaxParts) parts of nearly equal depth.
+constexpr i64 kSplitMaxTiles = 16;
+constexpr i64 kSplitMinDepth = 4096;
+constexpr i64 kSplitMaxParts = 8;
+
+template <class T>
+i64 k_split_parts(const Problem<T>& pr, const KernelInfo<T>& ki) {
+  const i64 tiles = ceil_div(pr.M, ki.mr) * ceil_div(pr.N, ki.nr);
+  if (tiles > kSplitMaxTiles || pr.K < 2 * kSplitMinDepth) return 1;
+  return std::min(pr.K / kSplitMinDepth, kSplitMaxParts);
+}
+
+// The five loops on one thread over all of C, packing into the calling thread's buffers.
+template <class T>
+void gemm_serial(const Problem<T>& pr, const KernelInfo<T>& ki) {
+  const Blocking bl = choose_blocking(pr, ki);
+  const i64 a_block = ceil_div(std::min<i64>(ki.mc, round_up(pr.M, ki.mr)), ki.mr) * bl.a_stride;
+  const i64 b_block = ceil_div(bl.nc, ki.nr) * bl.b_stride;
+  T* bp = static_cast<T*>(
+      tls_workspace.get(sizeof(T) * static_cast<std::size_t>(b_block + a_block)));
+  gemm_region(pr, ki, bl, 0, pr.M, 0, pr.N, ki.mc, bp + b_block, bp);
+}
+
+// C := alpha * (P_0 + P_1 + ... + P_{parts-1}) + beta * C, P_q = op(A)[:, K_q] @ op(B)[K_q, :]
+// over part q's range K_q of K, each computed alone (alpha 1, beta 0) into its own M x N
+// buffer, the parts dealt out to the threads, then summed in part order.
+template <class T>
+void gemm_k_split(const Problem<T>& pr, const KernelInfo<T>& ki, i64 parts) {
+  const i64 M = pr.M, N = pr.N, MN = M * N;
+  std::vector<T> partial(static_cast<std::size_t>(parts * MN));
+  const int nt = static_cast<int>(std::min<i64>(
+      parts, threads_for(2.0 * double(M) * double(N) * double(pr.K), 2.0e6)));
+  parallel_region(nt, [&](int, int) {
+#pragma omp for schedule(dynamic, 1)
+    for (i64 q = 0; q < parts; ++q) {
+      const i64 k0 = pr.K * q / parts, k1 = pr.K * (q + 1) / parts;
+      Problem<T> sub = pr;
+      sub.K = k1 - k0;
+      sub.A = pr.trans_a ? pr.A + k0 * pr.lda : pr.A + k0;
+      sub.B = pr.trans_b ? pr.B + k0 : pr.B + k0 * pr.ldb;
+      sub.alpha = T(1);
+      sub.beta = T(0);
+      sub.C = partial.data() + q * MN;
+      sub.ldc = N;
+      gemm_serial(sub, ki);
+    }
+  });
+  for (i64 i = 0; i < M; ++i) {
+    T* c = pr.C + i * pr.ldc;
+    for (i64 j = 0; j < N; ++j) {
+      T sum = partial[static_cast<std::size_t>(i * N + j)];
+      for (i64 q = 1; q < parts; ++q) sum += partial[static_cast<std::size_t>(q * MN + i * N + j)];
+      c[j] = pr.beta == T(0) ? pr.alpha * sum : pr.alpha * sum + pr.beta * c[j];
     }
   }
 }

@@ -1,5 +1,5 @@
-// Checks the AVX-512 micro-kernels (built against emulate/immintrin.h, so any
-// x86-64 or other CPU runs them) and the generic ones on every edge tile m x n,
+// Checks the AVX-512 micro-kernels (built against emulate/immintrin.h, SIMDe's portable
+// intrinsics, so any CPU runs them) and the generic ones on every edge tile m x n,
 // alpha, beta (beta = 0 with NaN in C), packed and direct operand strides,
 // against a double-precision loop; C outside the m x n part must stay
 // untouched. Prints "<isa> bad=0" per table on success. Driven by

@@ -7,8 +7,10 @@
 namespace fastbp::generic {
 
 const gemm_kernels::SmallGemmTable& small_gemm_part() {
-  static const gemm_kernels::SmallGemmTable table{
-      &gemm_kernels::small_gemm<float>, &gemm_kernels::small_gemm<double>, false};
+  using gemm_kernels::small_detail::NoVectorLoops;
+  static const gemm_kernels::SmallGemmTable table{&gemm_kernels::small_gemm<NoVectorLoops, float>,
+                                                  &gemm_kernels::small_gemm<NoVectorLoops, double>,
+                                                  false};
   return table;
 }
 
