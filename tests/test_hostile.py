@@ -439,9 +439,9 @@ def test_misaligned_inputs_are_copied(rng, dtype):
 def inplace_calls(dtype):
     """(name, call(arrays), arrays): every op that writes into arrays it is given, with
     arguments of shape (4, 3) or (3,) it accepts; arrays maps argument names to arrays."""
-    z = lambda *s: np.zeros(s, dtype)  # noqa: E731
+    z = lambda *s: np.zeros(s, dtype)
     rng = np.random.default_rng(0)
-    r = lambda *s: rng.standard_normal(s).astype(dtype)  # noqa: E731
+    r = lambda *s: rng.standard_normal(s).astype(dtype)
     return [
         ("sgd_update", lambda a: ops.sgd_update(a["param"], a["grad"], a["buf"], lr=0.1,
                                                 momentum=0.9),
