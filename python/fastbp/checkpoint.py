@@ -371,10 +371,11 @@ def _read_npy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, want: Optional[Dict[st
         view = memoryview(arr.reshape(-1).view(np.uint8))
         pos = 0
         while pos < len(view):
-            n = member.readinto(view[pos:pos + _CHUNK])
-            if not n:
+            block = member.read1(min(_CHUNK, len(view) - pos))  # read1: no joins of pieces
+            if not block:
                 raise _Invalid(f"member {name!r} ends early (truncated or corrupt)")
-            pos += n
+            view[pos:pos + len(block)] = block
+            pos += len(block)
         if member.read(1):  # also where zipfile compares the CRC, at the member's end
             raise _Invalid(f"member {name!r} has trailing bytes")
     return arr
