@@ -31,6 +31,19 @@ def test_cnn_digits_reaches_97_percent():
     assert result["time_s"] > 0
 
 
+@pytest.mark.slow
+def test_cnn_digits_reaches_97_percent_for_every_seed():
+    """`fastbp run cnn --seed k`, k = 0..7: every model seed reaches 97% on the
+    same held-out digits (the split does not depend on the model seed)."""
+    pytest.importorskip("sklearn")
+    results = [cnn_digits(seed=k) for k in range(8)]
+    accuracies = [r["accuracy"] for r in results]
+    assert min(accuracies) >= 0.97, accuracies
+    for r in results[1:]:
+        np.testing.assert_array_equal(r["test_data"][1], results[0]["test_data"][1])
+    assert len({tuple(r["predictions"]) for r in results}) > 1  # the seeds train different nets
+
+
 def test_cnn_digits_bitwise_identical_for_1_and_2_threads():
     pytest.importorskip("sklearn")
     runs = []

@@ -91,8 +91,9 @@ def train_test_split(
                         f"or None, got {type(seed).__name__}")
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     if counts.min() < 2:
-        raise ValueError(f"train_test_split: class {classes[np.argmin(counts)].item()!r} of y has only "
-                         f"1 sample; stratifying needs at least 2 per class")
+        rare = classes[np.argmin(counts)].item()
+        raise ValueError(f"train_test_split: class {rare!r} of y has only 1 sample; "
+                         f"stratifying needs at least 2 per class")
     if not len(classes) <= n_test <= n - len(classes):
         raise ValueError(f"train_test_split: {n_test} test and {n - n_test} training samples "
                          f"cannot each hold all {len(classes)} classes")

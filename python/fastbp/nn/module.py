@@ -59,10 +59,11 @@ class Parameter:
 
     ``data`` is a C-contiguous float32/float64 array that optimizers update in
     place (``np.asarray(p)`` gives it, and NumPy arithmetic on ``p`` computes
-    on it: ``p * 2`` is ``p.data * 2``); ``grad`` is a zero-initialised array of the same shape and dtype,
-    allocated once, into which backward passes accumulate. ``name`` is the
-    attribute name in the owning module (``"weight"``, ``"bias"``); the dotted
-    path (``"0.weight"``) comes from :meth:`Module.named_parameters`.
+    on it: ``p * 2`` is ``p.data * 2``); ``grad`` is a zero-initialised array
+    of the same shape and dtype, allocated once, into which backward passes
+    accumulate. ``name`` is the attribute name in the owning module
+    (``"weight"``, ``"bias"``); the dotted path (``"0.weight"``) comes from
+    :meth:`Module.named_parameters`.
 
     :meth:`zero_grad` only marks the gradient as zero: the array is filled on
     its next read through ``grad``, unless a backward first writes it whole
