@@ -270,8 +270,11 @@ def test_unknown_isa_is_import_error():
 
 
 def test_kernels_on_emulated_avx512(tmp_path):
-    """The AVX-512 kernels, built against scalar stand-ins for the intrinsics, on
-    every edge tile: their logic is checked even on a CPU without AVX-512."""
+    """The AVX-512 kernels, built against SIMDe's portable implementations of the
+    intrinsics (simde-py, a test requirement), on every edge tile: their logic is
+    checked even on a CPU without AVX-512."""
+    import simde_py
+
     cpp = pathlib.Path(__file__).resolve().parent.parent / "cpp"
     compiler = shutil.which("c++") or shutil.which("g++")
     if compiler is None or not (cpp / "gemm" / "kernels" / "emulate").is_dir():
@@ -283,9 +286,10 @@ def test_kernels_on_emulated_avx512(tmp_path):
     # and this plain checker must run without them.
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     subprocess.run(
-        [compiler, "-std=c++17", "-O1", f"-I{cpp}", f"-I{cpp / 'gemm/kernels/emulate'}",
+        [compiler, "-std=c++17", "-O1", "-Wno-psabi", f"-I{cpp}",
+         f"-I{cpp / 'gemm/kernels/emulate'}", f"-I{simde_py.get_include()}",
          *[str(cpp / s) for s in sources], "-o", str(exe)],
-        check=True, capture_output=True, timeout=120, env=env,
+        check=True, capture_output=True, timeout=300, env=env,
     )
     result = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=True,
                             env=env)
@@ -302,13 +306,15 @@ def test_kernels_on_emulated_avx512(tmp_path):
      (25, 4000, 60, False, False), (30, 25, 20000, True, True), (20, 1000, 300, True, True),
      (50000, 64, 2, False, True), (40000, 3, 20, False, False), (40000, 3, 20, True, False),
      (3, 40000, 30, True, False), (2, 50000, 20, False, False), (5000, 10, 256, False, False),
-     (3000, 14, 250, True, False), (30001, 2, 300, True, False), (3001, 10, 256, True, False)],
+     (3000, 14, 250, True, False), (30001, 2, 300, True, False), (3001, 10, 256, True, False),
+     (30, 25, 57600, False, False), (24, 20, 9000, True, False)],
     ids=str,
 )
 def test_bitwise_identical_for_1_and_2_threads(rng, dtype, m, n, k, trans_a, trans_b):
     # The shapes reach every way gemm shares tiles between threads: row blocks
     # dealt out (300, 280, 260), independent bands of rows (1100, 40, 90) or of
-    # columns (30, 25, 20000), single tiles dealt out (30, 25, 20000, transposed), and
+    # columns (30, 25, 20000 in float64), single tiles dealt out, parts of K dealt out
+    # (C of a few tiles, K >= 8192: 30 x 25 with K = 20000 or 57600 in float32), and
     # the small-product loops' row bands (K = 2, N = 3, 10, 14) and column blocks (M = 2, 3);
     # 30001 and 3001 rows put a row in a full block for one thread count and in a partial
     # one for the other (both must do the same arithmetic).
@@ -324,6 +330,22 @@ def test_bitwise_identical_for_1_and_2_threads(rng, dtype, m, n, k, trans_a, tra
     np.testing.assert_array_equal(results[0], results[2])
     assert_gemm_close(results[1], a, b, c, trans_a=trans_a, trans_b=trans_b, alpha=0.5,
                       beta=1.5)
+
+
+@pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES)
+def test_k_split_matches_reference_and_never_reads_c(rng, dtype, trans_a, trans_b):
+    """A C of a few tiles with a long K (a convolution's weight gradient) is summed in
+    parts of K: the same contract, C only written with beta == 0."""
+    m, n, k = 30, 25, 57600
+    a, b = operands(rng, dtype, m, n, k, trans_a, trans_b)
+    c = np.full((m, n), np.nan, dtype)
+    out = fastbp.gemm(a, b, c, trans_a=trans_a, trans_b=trans_b, alpha=0.5, beta=0.0)
+    assert np.isfinite(out).all()
+    assert_gemm_close(out, a, b, None, trans_a=trans_a, trans_b=trans_b, alpha=0.5)
+    c = rng.standard_normal((m, n)).astype(dtype)
+    c0 = c.copy()
+    fastbp.gemm(a, b, c, trans_a=trans_a, trans_b=trans_b, alpha=-1.0, beta=2.0)
+    assert_gemm_close(c, a, b, c0, trans_a=trans_a, trans_b=trans_b, alpha=-1.0, beta=2.0)
 
 
 def test_gil_released_during_gemm(rng):

@@ -4,11 +4,10 @@
 #include <optional>
 #include <type_traits>
 
-#include "conv/kernels/conv_kernels.hpp"
 #include "conv/pool.hpp"
 #include "conv/winograd.hpp"
 #include "gemm/gemm.hpp"
-#include "runtime/cpu.hpp"
+#include "runtime/context.hpp"
 #include "runtime/threads.hpp"
 #include "tensor/tensor.hpp"
 
@@ -43,15 +42,15 @@ constexpr std::int64_t kDirectMaxSampleFloats = 64 * 1024;  // 256 KiB of float3
 constexpr std::int64_t kDirectMinWidth = 16;
 constexpr std::int64_t kDirectFewTaps = 32;
 
-// True when T's convolution runs the direct kernels: float32 on an AVX2 (or AVX-512) CPU,
-// stride 1 along rows, and the sizes above.
+// True when T's convolution runs the direct kernels: float32 where the active context has
+// them, stride 1 along rows, and the sizes above.
 template <class T>
 bool use_direct(const ConvGeom& g, std::int64_t OC) {
   std::int64_t sample_floats;  // OC * P + the padded image
   if (__builtin_mul_overflow(OC, g.P(), &sample_floats) ||
       __builtin_add_overflow(sample_floats, padded_numel(g), &sample_floats))
     return false;
-  return std::is_same_v<T, float> && active_isa() != Isa::generic && g.SW == 1 &&
+  return std::is_same_v<T, float> && kernel_context().direct != nullptr && g.SW == 1 &&
          sample_floats <= kDirectMaxSampleFloats &&
          (g.OW >= kDirectMinWidth || g.CKK() <= kDirectFewTaps);
 }
@@ -109,8 +108,9 @@ class SampleForward {
     // ~250 double operations per filter (k, c), 6 filters a panel
     const std::int64_t panels = shape_.Kp6 / 6;
     const int nt = threads_for(1500.0 * double(panels) * double(g.C), kMinFlopsPerThread);
-    parallel_for(nt, 0, panels, [u, wf, shape = shape_](std::int64_t panel) {
-      winograd::transform_filters_f32_avx2(u, wf, shape, panel);
+    const auto transform = kernel_context().winograd->transform_filters;
+    parallel_for(nt, 0, panels, [u, wf, shape = shape_, transform](std::int64_t panel) {
+      transform(u, wf, shape, panel);
     });
   }
 
@@ -138,12 +138,13 @@ class SampleForward {
     const std::int64_t P = g_.P(), CKK = g_.CKK();
     if constexpr (std::is_same_v<T, float>) {
       if (winograd_) {
-        winograd::forward_f32_avx2(y_n, x_n, u_.data_as<float>(), b_, shape_, block, scratch);
+        kernel_context().winograd->forward(y_n, x_n, u_.data_as<float>(), b_, shape_, block,
+                                            scratch);
         return;
       }
       if (direct_) {
         pad_for_direct(scratch, x_n, g_);
-        conv_kernels::conv_direct_forward_f32_avx2(y_n, scratch, w_, b_, g_, OC_);
+        kernel_context().direct->forward_f32(y_n, scratch, w_, b_, g_, OC_);
         return;
       }
     }
@@ -288,11 +289,11 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
         if constexpr (std::is_same_v<T, float>) {
           if (winograd_dw) {
             const std::int64_t blocks = wshape.blocks_dw;
-            winograd::dw_f32_avx2(pdw, dout_n, x_n, wshape, blocks * r / parts,
-                                  blocks * (r + 1) / parts, !first, wdw);
+            kernel_context().winograd->dw(pdw, dout_n, x_n, wshape, blocks * r / parts,
+                                          blocks * (r + 1) / parts, !first, wdw);
           } else if (direct) {
             pad_for_direct(xp, x_n, g);
-            conv_kernels::conv_direct_dw_f32_avx2(pdw, dout_n, xp, g, OC, !first);
+            kernel_context().direct->dw_f32(pdw, dout_n, xp, g, OC, !first);
           }
         }
         if (!winograd_dw && !direct) {
@@ -358,8 +359,9 @@ bool conv_backward(T* dx, T* dw, T* db, const DoutOf& dout_of, std::int64_t dout
       // as 40 per piece plus 120, since the loads stride across the accumulators.
       const int ft = threads_for(40.0 * double(pieces + 3) * double(OC) * double(g.C),
                                  kMinFlopsPerThread);
-      parallel_for(ft, 0, groups, [dw, sums, pieces, part, wshape](std::int64_t grp) {
-        winograd::finish_dw_f32_avx2(dw, sums, pieces, part, wshape, 8 * grp);
+      const auto finish = kernel_context().winograd->finish_dw;
+      parallel_for(ft, 0, groups, [dw, sums, pieces, part, wshape, finish](std::int64_t grp) {
+        finish(dw, sums, pieces, part, wshape, 8 * grp);
       });
     }
   }

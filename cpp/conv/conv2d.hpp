@@ -1,5 +1,5 @@
 // 2-D convolution (cross-correlation, as in PyTorch), NCHW: by im2col + GEMM, or for float32
-// on AVX2 CPUs either by Winograd (conv/winograd.hpp: 3x3 filters, stride 1, at least 16
+// with the kernels of the active context (runtime/context.hpp) either by Winograd (conv/winograd.hpp: 3x3 filters, stride 1, at least 16
 // channels in and out; F(4x4, 3x3) forward, F(2x2, 3x3) weight gradient) or, with stride 1
 // along rows and one sample's image and dout within L2, by the direct kernels of
 // conv/kernels/conv_kernels.hpp. Neither needs a col buffer; for stride 1 both compute dx as

@@ -5,8 +5,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "conv/kernels/pool_kernels.hpp"
-#include "runtime/cpu.hpp"
+#include "runtime/context.hpp"
 #include "runtime/threads.hpp"
 
 namespace fastbp {
@@ -54,8 +53,8 @@ void max_pool_plane(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t base,
   }
 }
 
-// Outputs [from, count) of one 2x2, stride-2 row (contract of max_pool_2x2s2_row_f32_avx2
-// in conv/kernels/pool_kernels.hpp), in portable code; same order and results.
+// Outputs [from, count) of one 2x2, stride-2 row (contract of max_pool_2x2s2_row_f32 in
+// conv/kernels/pool_kernels.hpp), in portable code; same order and results.
 template <class T>
 void max_pool_2x2s2_row(T* __restrict y_row, std::int64_t* __restrict a_row, const T* x0,
                         const T* x1, std::int64_t from, std::int64_t count,
@@ -71,14 +70,15 @@ void max_pool_2x2s2_row(T* __restrict y_row, std::int64_t* __restrict a_row, con
   }
 }
 
-// The 2x2, stride-2 window of most CNNs, row by row; float rows go to the AVX2 kernel
-// when the CPU has it (AVX-512 CPUs too) and the row has 8 or more outputs.
+// The 2x2, stride-2 window of most CNNs, row by row; float rows go to the context's row
+// kernel where it has one (which takes rows of at least its vector width).
 template <class T>
 void max_pool_plane_2x2s2(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t base,
                           const ConvGeom& g, bool relu) {
   const std::int64_t W = g.W, OH = g.OH, OW = g.OW;
   constexpr bool is_float = std::is_same_v<T, float>;
-  const bool simd = is_float && active_isa() != Isa::generic && W < (std::int64_t{1} << 30);
+  const pool_kernels::PoolKernels* rows = kernel_context().pool;
+  const bool simd = is_float && rows != nullptr && W < (std::int64_t{1} << 30);
   for (std::int64_t oh = 0; oh < OH; ++oh) {
     const T* x0 = x_p + 2 * oh * W;
     const T* x1 = x0 + W;
@@ -88,8 +88,7 @@ void max_pool_plane_2x2s2(T* y_p, std::int64_t* a_p, const T* x_p, std::int64_t 
     std::int64_t done = 0;
     if constexpr (is_float) {
       if (simd)
-        done = pool_kernels::max_pool_2x2s2_row_f32_avx2(y_row, a_row, x0, x1, OW, row_base, W,
-                                                         relu);
+        done = rows->max_pool_2x2s2_row_f32(y_row, a_row, x0, x1, OW, row_base, W, relu);
     }
     max_pool_2x2s2_row(y_row, a_row, x0, x1, done, OW, row_base, W, relu);
   }
@@ -144,7 +143,7 @@ inline T gated(const T* dout, const T* gate, std::int64_t i) {
 }
 
 // Windows [from, count) of one row of the single-write backward (contract of
-// max_unpool_2x2s2_row_f32_avx2 in conv/kernels/pool_kernels.hpp), in portable code.
+// max_unpool_2x2s2_row_f32 in conv/kernels/pool_kernels.hpp), in portable code.
 // False when an argmax entry is not in its window's 2x2 block.
 template <class T>
 bool max_unpool_2x2s2_row(T* dx0, T* dx1, const T* dout, const T* gate,
@@ -171,7 +170,8 @@ bool max_unpool_plane_2x2s2(T* dx_p, const T* d_p, const T* g_p, const std::int6
                             std::int64_t base, const PoolShape& s) {
   const std::int64_t OH = s.OH, OW = s.OW, H = s.H, W = s.W;
   constexpr bool is_float = std::is_same_v<T, float>;
-  const bool simd = is_float && active_isa() != Isa::generic && W < (std::int64_t{1} << 30);
+  const pool_kernels::PoolKernels* rows = kernel_context().pool;
+  const bool simd = is_float && rows != nullptr && W < (std::int64_t{1} << 30);
   for (std::int64_t oh = 0; oh < OH; ++oh) {
     T* dx0 = dx_p + 2 * oh * W;
     T* dx1 = dx0 + W;
@@ -180,8 +180,8 @@ bool max_unpool_plane_2x2s2(T* dx_p, const T* d_p, const T* g_p, const std::int6
     std::int64_t done = 0;
     if constexpr (is_float) {
       if (simd)
-        done = pool_kernels::max_unpool_2x2s2_row_f32_avx2(dx0, dx1, d_p + row, g_row, a_p + row,
-                                                           OW, row_base, W);
+        done = rows->max_unpool_2x2s2_row_f32(dx0, dx1, d_p + row, g_row, a_p + row, OW,
+                                              row_base, W);
     }
     if (done < 0 ||
         !max_unpool_2x2s2_row(dx0, dx1, d_p + row, g_row, a_p + row, done, OW, row_base, W))

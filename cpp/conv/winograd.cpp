@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "runtime/cpu.hpp"
+#include "runtime/context.hpp"
 
 namespace fastbp::winograd {
 
@@ -38,7 +38,7 @@ std::int64_t block_rows(std::int64_t tile_rows, std::int64_t row_tiles,
 }  // namespace
 
 bool applies(const ConvGeom& g, std::int64_t K) {
-  return active_isa() != Isa::generic && g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 &&
+  return kernel_context().winograd != nullptr && g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 &&
          g.C >= kMinChannels && K >= kMinChannels;
 }
 

@@ -1,4 +1,4 @@
-// Winograd convolution for 3x3, stride-1 filters (float32, AVX2): the forward (and so dx) by
+// Winograd convolution for 3x3, stride-1 filters (float32; kernels from the context): the forward (and so dx) by
 // F(4x4, 3x3), 36 multiplies per 4x4 block of outputs ("tile") and channel pair instead of
 // 144; the weight gradient by F(2x2, 3x3) (16 instead of 36 per 2x2 tile).
 //
@@ -53,16 +53,17 @@ struct Shape {
   std::int64_t fwd_v_plane, fwd_m_plane, dw_v_plane, dw_dt_plane;
 };
 
-// True when the convolution (float32) can and should run by Winograd: 3x3 filters, stride
-// 1, and enough channels on both sides for the GEMMs (a function of the shape only).
+// True when the convolution (float32) can and should run by Winograd: the active context has
+// Winograd kernels, 3x3 filters, stride 1, and enough channels on both sides for the GEMMs
+// (a function of the shape only, for one context).
 bool applies(const ConvGeom& g, std::int64_t K);
 
 Shape make_shape(const ConvGeom& g, std::int64_t K);
 
-// Elements of the transformed filters u (36, Kp6 / 6, C, 6): see transform_filters_f32_avx2.
+// Elements of the transformed filters u (36, Kp6 / 6, C, 6): see Kernels::transform_filters.
 std::int64_t filters_numel(const Shape& s);
 
-// Elements of the weight-gradient accumulator (16, Cp6, Kp16): see dw_f32_avx2.
+// Elements of the weight-gradient accumulator (16, Cp6, Kp16): see Kernels::dw.
 std::int64_t dw_acc_numel(const Shape& s);
 
 // Per-thread scratch (elements) of the sample routines below: each starts with a padded
@@ -71,26 +72,29 @@ inline constexpr std::int64_t kImageSlack = 8;
 std::int64_t forward_scratch_numel(const Shape& s);
 std::int64_t dw_scratch_numel(const Shape& s);
 
-// Single-threaded, AVX2 (conv/kernels/avx2/conv_winograd_avx2.cpp):
-// panel `panel` (of Kp6 / 6) of the transformed filters u (36, Kp6 / 6, C, 6) = G w[k, c] G^T
-// (F(4x4, 3x3)), packed as the micro-kernel's A panels (rows k >= K zero), from w (K, C, 3,
-// 3). Computed in double and rounded once: as exact as float32 allows.
-void transform_filters_f32_avx2(float* u, const float* w, const Shape& s, std::int64_t panel);
+// The Winograd part of a kernel context (runtime/context.hpp; conv/kernels/<isa>/), float32,
+// every routine single-threaded.
+struct Kernels {
+  // Panel `panel` (of Kp6 / 6) of the transformed filters u (36, Kp6 / 6, C, 6) = G w[k, c]
+  // G^T (F(4x4, 3x3)), packed as the micro-kernel's A panels (rows k >= K zero), from w (K,
+  // C, 3, 3). Computed in double and rounded once: as exact as float32 allows.
+  void (*transform_filters)(float* u, const float* w, const Shape& s, std::int64_t panel);
 
-// block `block` (of blocks_fwd) of y_n (K, OH, OW) = the convolution of x_n (C, H, W) with
-// the filters u, plus b (null: none): output rows [4 rows_fwd block, 4 rows_fwd (block + 1)).
-// Blocks are independent.
-void forward_f32_avx2(float* y_n, const float* x_n, const float* u, const float* b,
-                      const Shape& s, std::int64_t block, float* scratch);
+  // Block `block` (of blocks_fwd) of y_n (K, OH, OW) = the convolution of x_n (C, H, W)
+  // with the filters u, plus b (null: none): output rows [4 rows_fwd block, 4 rows_fwd
+  // (block + 1)). Blocks are independent.
+  void (*forward)(float* y_n, const float* x_n, const float* u, const float* b,
+                  const Shape& s, std::int64_t block, float* scratch);
 
-// One sample's blocks [block0, block1) (of blocks_dw): acc (16, Cp6, Kp16) = (accumulate ?
-// acc : 0) + their transformed dw, from dout_n (K, OH, OW) and x_n (C, H, W).
-void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape& s,
-                 std::int64_t block0, std::int64_t block1, bool accumulate, float* scratch);
+  // One sample's blocks [block0, block1) (of blocks_dw): acc (16, Cp6, Kp16) = (accumulate ?
+  // acc : 0) + their transformed dw, from dout_n (K, OH, OW) and x_n (C, H, W).
+  void (*dw)(float* acc, const float* dout_n, const float* x_n, const Shape& s,
+             std::int64_t block0, std::int64_t block1, bool accumulate, float* scratch);
 
-// Filters [k0, k0 + 8) (k0 a multiple of 8) of dw (K, C, 3, 3) = G^T acc G (F(2x2, 3x3)),
-// acc the sum, in order, of the `count` accumulators (16, Cp6, Kp16) at accs + i * stride.
-void finish_dw_f32_avx2(float* dw, const float* accs, std::int64_t count, std::int64_t stride,
-                        const Shape& s, std::int64_t k0);
+  // Filters [k0, k0 + 8) (k0 a multiple of 8) of dw (K, C, 3, 3) = G^T acc G (F(2x2, 3x3)),
+  // acc the sum, in order, of the `count` accumulators (16, Cp6, Kp16) at accs + i * stride.
+  void (*finish_dw)(float* dw, const float* accs, std::int64_t count, std::int64_t stride,
+                    const Shape& s, std::int64_t k0);
+};
 
 }  // namespace fastbp::winograd

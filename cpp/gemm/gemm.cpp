@@ -13,16 +13,20 @@
 // a non-transposed operand in place; only edge panels are packed (zero-padded).
 // Pack buffers are 64-byte aligned, owned by the calling thread, and reused.
 //
-// Threads split the M x N tile grid only, never K, and the tile grid (global
-// multiples of MR and NR) and the K blocks depend on the shape alone, so every
-// element of C sees the same sequence of operations for any thread count:
-// results are bitwise identical. How the tiles are shared: see gemm_blocked.
+// Threads split the M x N tile grid, and the tile grid (global multiples of MR and NR)
+// and the K blocks depend on the shape alone, so every element of C sees the same
+// sequence of operations for any thread count: results are bitwise identical. How the
+// tiles are shared: see gemm_blocked. A C of a few tiles with a long K (a convolution's
+// weight gradient, 30 x 25 with K = 57600) is split along K instead (gemm_k_split): K
+// parts whose bounds depend on the shape alone, each a product of its own, summed in part
+// order, on one thread or several alike.
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <type_traits>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <immintrin.h>  // baseline x86-64 (SSE2) only, for packing
@@ -32,8 +36,7 @@
 
 #include "gemm/gemm.hpp"
 #include "gemm/kernels/kernels.hpp"
-#include "ops/activations.hpp"
-#include "runtime/cpu.hpp"
+#include "runtime/context.hpp"
 #include "runtime/threads.hpp"
 
 namespace fastbp {
@@ -41,46 +44,32 @@ namespace fastbp {
 namespace {
 
 using gemm_kernels::KernelInfo;
-using gemm_kernels::KernelTable;
 using i64 = std::int64_t;
 
 i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
 
-const KernelTable& active_table() {
-  static const KernelTable& table = []() -> const KernelTable& {
-    switch (active_isa()) {
-      case Isa::avx512: return gemm_kernels::avx512_table();
-      case Isa::avx2: return gemm_kernels::avx2_table();
-      default: return gemm_kernels::generic_table();
-    }
-  }();
-  return table;
-}
-
-// The small-product loops (K, N or M tiny) of the active ISA; AVX-512 CPUs run the AVX2 ones.
-const gemm_kernels::SmallGemmTable& small_gemm_table() {
-  static const gemm_kernels::SmallGemmTable& table = active_isa() == Isa::generic
-                                                         ? gemm_kernels::baseline_small_gemm()
-                                                         : gemm_kernels::avx2_small_gemm();
-  return table;
-}
-template <class T> gemm_kernels::SmallGemm<T> small_gemm();
-template <> gemm_kernels::SmallGemm<float> small_gemm<float>() { return small_gemm_table().f32; }
-template <> gemm_kernels::SmallGemm<double> small_gemm<double>() { return small_gemm_table().f64; }
-
+// The active context's GEMM kernels for T.
+const gemm_kernels::GemmKernels& kernels() { return kernel_context().gemm; }
 template <class T> const KernelInfo<T>& kernel_info();
-template <> const KernelInfo<float>& kernel_info<float>() { return active_table().f32; }
-template <> const KernelInfo<double>& kernel_info<double>() { return active_table().f64; }
+template <> const KernelInfo<float>& kernel_info<float>() { return kernels().blocked->f32; }
+template <> const KernelInfo<double>& kernel_info<double>() { return kernels().blocked->f64; }
+template <class T> gemm_kernels::SmallGemm<T> small_gemm();
+template <> gemm_kernels::SmallGemm<float> small_gemm<float>() { return kernels().small->f32; }
+template <> gemm_kernels::SmallGemm<double> small_gemm<double>() { return kernels().small->f64; }
+template <class T> gemm_kernels::Epilogue<T> relu_epilogue();
+template <> gemm_kernels::Epilogue<float> relu_epilogue<float>() { return kernels().relu_f32; }
+template <> gemm_kernels::Epilogue<double> relu_epilogue<double>() { return kernels().relu_f64; }
 
 // Products for the small-GEMM loops (kernels/small_gemm.hpp) rather than the blocked framework.
-// The wide-N dot products (float32 on AVX2) pay a horizontal sum per row of C: with A
-// not transposed they need K >= kWideMinK to beat the blocked kernels' 16-wide tiles.
+// The wide-N dot products (float32, where the context has them) pay a horizontal sum per row
+// of C: with A not transposed they need K >= kWideMinK to beat the blocked kernels' 16-wide
+// tiles.
 template <class T>
 bool is_small(bool trans_a, bool trans_b, i64 M, i64 N, i64 K) {
   using namespace gemm_kernels;
   constexpr i64 kWideMinK = 128;
-  const bool wide_n = std::is_same_v<T, float> && active_isa() != Isa::generic &&
+  const bool wide_n = std::is_same_v<T, float> && kernels().small->wide_n_f32 &&
                       N <= kSmallNWide && N * K <= kSmallNWideFloats &&
                       (trans_a || K >= kWideMinK);
   return K <= kSmallK || N <= kSmallN || (M <= kSmallM && !trans_b) || wide_n;
@@ -459,8 +448,14 @@ void gemm_region(const Problem<T>& pr, const KernelInfo<T>& ki, const Blocking& 
 // Dynamic dealing means a thread slowed by a busy core hands work to the
 // other; the pieces never change what a tile computes.
 template <class T>
+void gemm_k_split(const Problem<T>& pr, const KernelInfo<T>& ki, i64 parts);
+template <class T>
+i64 k_split_parts(const Problem<T>& pr, const KernelInfo<T>& ki);
+
+template <class T>
 void gemm_blocked(const Problem<T>& pr) {
   const KernelInfo<T>& ki = kernel_info<T>();
+  if (const i64 parts = k_split_parts(pr, ki); parts > 1) return gemm_k_split(pr, ki, parts);
   const Blocking bl = choose_blocking(pr, ki);
   const i64 M = pr.M, N = pr.N, K = pr.K;
   const i64 tiles_m = ceil_div(M, ki.mr), tiles_n = ceil_div(N, ki.nr);
@@ -581,6 +576,64 @@ void gemm_blocked(const Problem<T>& pr) {
   }
 }
 
+// The K split: C of at most kSplitMaxTiles tiles and K of at least 2 * kSplitMinDepth.
+// K is cut into min(K / kSplitMinDepth, kSplitMaxParts) parts of nearly equal depth.
+constexpr i64 kSplitMaxTiles = 16;
+constexpr i64 kSplitMinDepth = 4096;
+constexpr i64 kSplitMaxParts = 8;
+
+template <class T>
+i64 k_split_parts(const Problem<T>& pr, const KernelInfo<T>& ki) {
+  const i64 tiles = ceil_div(pr.M, ki.mr) * ceil_div(pr.N, ki.nr);
+  if (tiles > kSplitMaxTiles || pr.K < 2 * kSplitMinDepth) return 1;
+  return std::min(pr.K / kSplitMinDepth, kSplitMaxParts);
+}
+
+// The five loops on one thread over all of C, packing into the calling thread's buffers.
+template <class T>
+void gemm_serial(const Problem<T>& pr, const KernelInfo<T>& ki) {
+  const Blocking bl = choose_blocking(pr, ki);
+  const i64 a_block = ceil_div(std::min<i64>(ki.mc, round_up(pr.M, ki.mr)), ki.mr) * bl.a_stride;
+  const i64 b_block = ceil_div(bl.nc, ki.nr) * bl.b_stride;
+  T* bp = static_cast<T*>(
+      tls_workspace.get(sizeof(T) * static_cast<std::size_t>(b_block + a_block)));
+  gemm_region(pr, ki, bl, 0, pr.M, 0, pr.N, ki.mc, bp + b_block, bp);
+}
+
+// C := alpha * (P_0 + P_1 + ... + P_{parts-1}) + beta * C, P_q = op(A)[:, K_q] @ op(B)[K_q, :]
+// over part q's range K_q of K, each computed alone (alpha 1, beta 0) into its own M x N
+// buffer, the parts dealt out to the threads, then summed in part order.
+template <class T>
+void gemm_k_split(const Problem<T>& pr, const KernelInfo<T>& ki, i64 parts) {
+  const i64 M = pr.M, N = pr.N, MN = M * N;
+  std::vector<T> partial(static_cast<std::size_t>(parts * MN));
+  const int nt = static_cast<int>(std::min<i64>(
+      parts, threads_for(2.0 * double(M) * double(N) * double(pr.K), 2.0e6)));
+  parallel_region(nt, [&](int, int) {
+#pragma omp for schedule(dynamic, 1)
+    for (i64 q = 0; q < parts; ++q) {
+      const i64 k0 = pr.K * q / parts, k1 = pr.K * (q + 1) / parts;
+      Problem<T> sub = pr;
+      sub.K = k1 - k0;
+      sub.A = pr.trans_a ? pr.A + k0 * pr.lda : pr.A + k0;
+      sub.B = pr.trans_b ? pr.B + k0 : pr.B + k0 * pr.ldb;
+      sub.alpha = T(1);
+      sub.beta = T(0);
+      sub.C = partial.data() + q * MN;
+      sub.ldc = N;
+      gemm_serial(sub, ki);
+    }
+  });
+  for (i64 i = 0; i < M; ++i) {
+    T* c = pr.C + i * pr.ldc;
+    for (i64 j = 0; j < N; ++j) {
+      T sum = partial[static_cast<std::size_t>(i * N + j)];
+      for (i64 q = 1; q < parts; ++q) sum += partial[static_cast<std::size_t>(q * MN + i * N + j)];
+      c[j] = pr.beta == T(0) ? pr.alpha * sum : pr.alpha * sum + pr.beta * c[j];
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -615,10 +668,11 @@ void gemm_bias(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::
   for (std::int64_t i = 0; i < M; ++i) std::copy(bias, bias + N, C + i * ldc);
   gemm<T>(false, false, M, N, K, T(1), A, lda, B, ldb, T(1), C, ldc);
   if (!relu) return;
+  const gemm_kernels::Epilogue<T> relu_c = relu_epilogue<T>();
   if (ldc == N) {
-    relu_forward<T>(C, C, M * N);  // in place, while C is warm in cache
+    relu_c(C, C, M * N);  // in place, while C is warm in cache
   } else {
-    for (std::int64_t i = 0; i < M; ++i) relu_forward<T>(C + i * ldc, C + i * ldc, N);
+    for (std::int64_t i = 0; i < M; ++i) relu_c(C + i * ldc, C + i * ldc, N);
   }
 }
 

@@ -4,8 +4,8 @@
 // Legend: op(A) is M x K, op(B) is K x N, C is M x N.
 //   A is stored M x K (lda >= K) or, with trans_a, K x M (lda >= M); likewise B.
 // Contract: with beta == 0, C is only written, never read (NaN in C does not leak).
-// Threads split M and N only, never K: results are bitwise identical for any
-// thread count.
+// Threads split M and N, or K into parts whose bounds depend on the shape alone (summed
+// in part order): results are bitwise identical for any thread count.
 #pragma once
 
 #include <cstdint>

@@ -1,24 +1,19 @@
 #include "ops/activations.hpp"
 
-#include "ops/activation_loops.hpp"
-#include "runtime/cpu.hpp"
+#include "runtime/context.hpp"
 
 namespace fastbp {
 
-const ActivationTables& baseline_activations() { return activation_loops::tables(); }
-
 namespace {
 
-// The table of the ISA in use, chosen once (AVX-512 CPUs run the AVX2 loops).
-const ActivationTables& active_tables() {
-  static const ActivationTables& chosen =
-      active_isa() == Isa::generic ? baseline_activations() : avx2_activations();
-  return chosen;
-}
-
+// The active context's loops for T.
 template <class T> const ActivationTable<T>& active();
-template <> const ActivationTable<float>& active<float>() { return active_tables().f32; }
-template <> const ActivationTable<double>& active<double>() { return active_tables().f64; }
+template <> const ActivationTable<float>& active<float>() {
+  return kernel_context().activations->f32;
+}
+template <> const ActivationTable<double>& active<double>() {
+  return kernel_context().activations->f64;
+}
 
 }  // namespace
 

@@ -1,8 +1,18 @@
+// The one place that names the instruction sets: CPU feature detection, FASTBP_ISA and
+// the choice of the kernel context (runtime/context.hpp). Adding an ISA: its enum value in
+// cpu.hpp, its name, its feature test and its context below.
 #include "runtime/cpu.hpp"
 
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
+
+#include "runtime/context.hpp"
+#include "runtime/kernels/generic/parts_generic.hpp"
+#if defined(__x86_64__) || defined(_M_X64)
+#include "runtime/kernels/avx2/parts_avx2.hpp"
+#include "runtime/kernels/avx512/parts_avx512.hpp"
+#endif
 
 namespace fastbp {
 
@@ -16,7 +26,7 @@ const char* isa_name(Isa isa) {
 
 std::vector<Isa> supported_isas() {
   std::vector<Isa> isas{Isa::generic};
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     isas.push_back(Isa::avx2);
@@ -50,6 +60,19 @@ Isa choose_isa() {
 Isa active_isa() {
   static const Isa isa = choose_isa();
   return isa;
+}
+
+const KernelContext& kernel_context() {
+  static const KernelContext& ctx = []() -> const KernelContext& {
+    switch (active_isa()) {
+#if defined(__x86_64__) || defined(_M_X64)
+      case Isa::avx512: return avx512::context();
+      case Isa::avx2: return avx2::context();
+#endif
+      default: return generic::context();
+    }
+  }();
+  return ctx;
 }
 
 }  // namespace fastbp

@@ -6,17 +6,14 @@
 
 namespace fastbp {
 
-// float32 GFLOP/s of `threads` threads, each running independent chains of the active
-// ISA's widest multiply-add (FMA on ymm or zmm registers; SSE multiply and add for
-// generic) for about `seconds`, summed over the threads.
+// float32 GFLOP/s of `threads` threads, each running the active context's peak loop
+// (independent chains of its widest multiply-add) for about `seconds`, summed over the
+// threads.
 double fma_peak_gflops(int threads, double seconds);
 
-namespace fma_loops {
-// Run `iters` rounds of 12 independent multiply-add chains; return the flops done. The
-// chains' results go to *sink, so the loop is not optimised away.
-double generic(std::int64_t iters, float* sink);
-double avx2(std::int64_t iters, float* sink);    // kernels/avx2/fma_loop_avx2.cpp
-double avx512(std::int64_t iters, float* sink);  // kernels/avx512/fma_loop_avx512.cpp
-}  // namespace fma_loops
+// One ISA's peak loop (runtime/kernels/<isa>/, in the kernel context): run `iters` rounds
+// of 12 independent multiply-add chains; return the flops done. The chains' results go to
+// *sink, so the loop is not optimised away.
+using FmaLoop = double (*)(std::int64_t iters, float* sink);
 
 }  // namespace fastbp

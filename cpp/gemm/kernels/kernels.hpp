@@ -1,6 +1,6 @@
-// GEMM micro-kernel tables, one per ISA. Plain declarations only: no intrinsics
-// and no inline code here, since this header is shared by units compiled with
-// different ISA flags.
+// The GEMM part of a kernel context (runtime/context.hpp): the types of the tables each
+// kernels/<isa>/ folder fills. Plain declarations only: no intrinsics and no inline code
+// here, since this header is shared by units compiled with different ISA flags.
 //
 // Legend: MR x NR is the micro-tile of C one kernel call computes; k the depth.
 // Operands as the kernels read them, with strides:
@@ -32,9 +32,9 @@ using MicroKernel = void (*)(std::int64_t k, T alpha, const T* a, std::int64_t r
 constexpr std::int64_t kSmallK = 8;
 constexpr std::int64_t kSmallN = 4;
 constexpr std::int64_t kSmallM = 4;
-// float32 on AVX2 also takes N <= kSmallNWide (an output layer of 10 classes) while op(B)
-// fits in L1 (K * N <= kSmallNWideFloats) and, A not transposed, K is long enough (gemm.cpp):
-// the blocked kernels would fill 16-wide tiles.
+// float32 also takes N <= kSmallNWide (an output layer of 10 classes), where the table says
+// so (wide_n_f32), while op(B) fits in L1 (K * N <= kSmallNWideFloats) and, A not transposed,
+// K is long enough (gemm.cpp): the blocked kernels would fill 16-wide tiles.
 constexpr std::int64_t kSmallNWide = 16;
 constexpr std::int64_t kSmallNWideFloats = 4096;
 
@@ -57,15 +57,12 @@ struct SmallProduct {
 template <class T>
 using SmallGemm = void (*)(const SmallProduct<T>& p);
 
+// small_gemm.hpp compiled by one kernels/<isa>/ folder.
 struct SmallGemmTable {
   SmallGemm<float> f32;
   SmallGemm<double> f64;
+  bool wide_n_f32;  // f32 has loops for kSmallN < N <= kSmallNWide
 };
-
-// small_gemm.hpp compiled for baseline x86-64 (gemm/small_gemm.cpp) and with AVX2
-// (kernels/avx2/small_gemm_avx2.cpp; AVX-512 CPUs use it too).
-const SmallGemmTable& baseline_small_gemm();
-const SmallGemmTable& avx2_small_gemm();
 
 // One precision's kernel and cache blocks: MC a multiple of MR, NC of NR.
 // KC is the depth of one packed block (A block MC x KC sits in L2, a B
@@ -83,9 +80,17 @@ struct KernelTable {
   KernelInfo<double> f64;
 };
 
-// Defined in kernels/<isa>/; call only the one the CPU supports.
-const KernelTable& generic_table();
-const KernelTable& avx2_table();
-const KernelTable& avx512_table();
+// The GEMM epilogue of a linear layer with a ReLU: out[0:n] := max(x[0:n], 0), NaN kept;
+// out may alias x.
+template <class T>
+using Epilogue = void (*)(T* out, const T* x, std::int64_t n);
+
+// Everything GEMM takes from a kernel context.
+struct GemmKernels {
+  const KernelTable* blocked;   // the micro-kernels of the blocked framework
+  const SmallGemmTable* small;  // whole small products
+  Epilogue<float> relu_f32;
+  Epilogue<double> relu_f64;
+};
 
 }  // namespace fastbp::gemm_kernels

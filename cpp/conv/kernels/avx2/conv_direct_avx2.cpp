@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "conv/kernels/conv_kernels.hpp"
-#include "runtime/avx2_lanes.hpp"
+#include "runtime/kernels/avx2/parts_avx2.hpp"
+#include "runtime/kernels/avx2/lanes.hpp"
 
 namespace fastbp::conv_kernels {
 
@@ -185,9 +185,8 @@ void dw_sample(float* dw, const float* dout, const float* xp, const Plane& s, st
   }
 }
 
-}  // namespace
-
-void conv_direct_forward_f32_avx2(float* y, const float* xp, const float* w, const float* b,
+// The routines of DirectKernels (contracts in conv/kernels/conv_kernels.hpp).
+void forward_f32(float* y, const float* xp, const float* w, const float* b,
                                   const ConvGeom& g, std::int64_t OC) {
   const Plane s(g);
   const std::int64_t* off = tap_offsets(s);
@@ -218,7 +217,7 @@ void conv_direct_forward_f32_avx2(float* y, const float* xp, const float* w, con
   }
 }
 
-void conv_direct_dw_f32_avx2(float* dw, const float* dout, const float* xp, const ConvGeom& g,
+void dw_f32(float* dw, const float* dout, const float* xp, const ConvGeom& g,
                              std::int64_t OC, bool accumulate) {
   const Plane s(g);
   switch (s.OW % 8 == 0 ? s.OW / 8 : 0) {  // short rows of whole vectors: unrolled
@@ -230,4 +229,16 @@ void conv_direct_dw_f32_avx2(float* dw, const float* dout, const float* xp, cons
   }
 }
 
+}  // namespace
+
 }  // namespace fastbp::conv_kernels
+
+namespace fastbp::avx2 {
+
+const conv_kernels::DirectKernels& direct_part() {
+  static const conv_kernels::DirectKernels kernels{&conv_kernels::forward_f32,
+                                                   &conv_kernels::dw_f32};
+  return kernels;
+}
+
+}  // namespace fastbp::avx2

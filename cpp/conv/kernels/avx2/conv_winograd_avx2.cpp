@@ -9,9 +9,8 @@
 
 #include <algorithm>
 
-#include "conv/winograd.hpp"
-#include "gemm/kernels/kernels.hpp"
-#include "runtime/avx2_lanes.hpp"
+#include "runtime/kernels/avx2/parts_avx2.hpp"
+#include "runtime/kernels/avx2/lanes.hpp"
 #include "runtime/sse_transpose.hpp"
 
 namespace fastbp::winograd {
@@ -22,7 +21,7 @@ using ::fastbp::avx2::first_lanes;
 
 constexpr int MR = 6, NR = 16;  // the AVX2 float32 micro-kernel's tile
 
-gemm_kernels::MicroKernel<float> micro_kernel() { return gemm_kernels::avx2_table().f32.kernel; }
+gemm_kernels::MicroKernel<float> micro_kernel() { return avx2::gemm_part().f32.kernel; }
 
 std::int64_t round_up8(std::int64_t n) { return (n + 7) / 8 * 8; }
 
@@ -343,9 +342,8 @@ void transpose_dout(float* dout_t, const float* dout_n, std::int64_t ty0, std::i
   }
 }
 
-}  // namespace
-
-void transform_filters_f32_avx2(float* u, const float* w, const Shape& s, std::int64_t panel) {
+// The routines of winograd::Kernels (contracts in conv/winograd.hpp).
+void transform_filters_f32(float* u, const float* w, const Shape& s, std::int64_t panel) {
   const std::int64_t panels = s.Kp6 / MR;
   for (std::int64_t c0 = 0; c0 < s.C; c0 += 4) {
     const int lanes = static_cast<int>(std::min<std::int64_t>(4, s.C - c0));
@@ -383,7 +381,7 @@ void transform_filters_f32_avx2(float* u, const float* w, const Shape& s, std::i
   }
 }
 
-void forward_f32_avx2(float* y_n, const float* x_n, const float* u, const float* b,
+void forward_f32(float* y_n, const float* x_n, const float* u, const float* b,
                       const Shape& s, std::int64_t block, float* scratch) {
   const auto kernel = micro_kernel();
   const std::int64_t cols = s.cols_fwd;
@@ -409,7 +407,7 @@ void forward_f32_avx2(float* y_n, const float* x_n, const float* u, const float*
   transform_output_4x4(y_n, m, cols, b, ty0, rows, s);
 }
 
-void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape& s,
+void dw_f32(float* acc, const float* dout_n, const float* x_n, const Shape& s,
                  std::int64_t block0, std::int64_t block1, bool accumulate, float* scratch) {
   const auto kernel = micro_kernel();
   const std::int64_t cols = s.cols_dw;
@@ -438,7 +436,7 @@ void dw_f32_avx2(float* acc, const float* dout_n, const float* x_n, const Shape&
   }
 }
 
-void finish_dw_f32_avx2(float* dw, const float* accs, std::int64_t count, std::int64_t stride,
+void finish_dw_f32(float* dw, const float* accs, std::int64_t count, std::int64_t stride,
                         const Shape& s, std::int64_t k0) {
   const int lanes = static_cast<int>(std::min<std::int64_t>(8, s.K - k0));
   const __m256 half = _mm256_set1_ps(0.5f);
@@ -474,4 +472,16 @@ void finish_dw_f32_avx2(float* dw, const float* accs, std::int64_t count, std::i
   }
 }
 
+}  // namespace
+
 }  // namespace fastbp::winograd
+
+namespace fastbp::avx2 {
+
+const winograd::Kernels& winograd_part() {
+  static const winograd::Kernels kernels{&winograd::transform_filters_f32, &winograd::forward_f32,
+                                         &winograd::dw_f32, &winograd::finish_dw_f32};
+  return kernels;
+}
+
+}  // namespace fastbp::avx2

@@ -2,7 +2,7 @@
 // step, branch-free. Contract in conv/kernels/pool_kernels.hpp.
 #include <immintrin.h>
 
-#include "conv/kernels/pool_kernels.hpp"
+#include "runtime/kernels/avx2/parts_avx2.hpp"
 
 namespace fastbp::pool_kernels {
 
@@ -68,9 +68,7 @@ inline void eight_windows(float* y, std::int64_t* argmax, const float* x0, const
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + ow + 4), idx_hi);
 }
 
-}  // namespace
-
-std::int64_t max_pool_2x2s2_row_f32_avx2(float* y, std::int64_t* argmax, const float* x0,
+std::int64_t max_pool_2x2s2_row_f32(float* y, std::int64_t* argmax, const float* x0,
                                          const float* x1, std::int64_t count,
                                          std::int64_t base, std::int64_t W, bool relu) {
   if (count < 8) return 0;
@@ -81,9 +79,7 @@ std::int64_t max_pool_2x2s2_row_f32_avx2(float* y, std::int64_t* argmax, const f
   return count;
 }
 
-namespace {
-
-// Windows ow .. ow+7 of max_unpool_2x2s2_row_f32_avx2; false when an offset is not
+// Windows ow .. ow+7 of max_unpool_2x2s2_row_f32; false when an offset is not
 // 0, 1, W or W+1 (nothing is written then).
 inline bool eight_blocks(float* dx0, float* dx1, const float* dout, const float* gate,
                          const std::int64_t* argmax, std::int64_t ow, std::int64_t base,
@@ -134,9 +130,7 @@ inline bool eight_blocks(float* dx0, float* dx1, const float* dout, const float*
   return true;
 }
 
-}  // namespace
-
-std::int64_t max_unpool_2x2s2_row_f32_avx2(float* dx0, float* dx1, const float* dout,
+std::int64_t max_unpool_2x2s2_row_f32(float* dx0, float* dx1, const float* dout,
                                            const float* gate, const std::int64_t* argmax,
                                            std::int64_t count, std::int64_t base,
                                            std::int64_t W) {
@@ -149,4 +143,16 @@ std::int64_t max_unpool_2x2s2_row_f32_avx2(float* dx0, float* dx1, const float* 
   return count;
 }
 
+}  // namespace
+
 }  // namespace fastbp::pool_kernels
+
+namespace fastbp::avx2 {
+
+const pool_kernels::PoolKernels& pool_part() {
+  static const pool_kernels::PoolKernels kernels{&pool_kernels::max_pool_2x2s2_row_f32,
+                                                 &pool_kernels::max_unpool_2x2s2_row_f32};
+  return kernels;
+}
+
+}  // namespace fastbp::avx2

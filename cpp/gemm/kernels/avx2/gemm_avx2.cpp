@@ -5,7 +5,7 @@
 // Each step of k: two loads of b, six broadcasts of a, twelve FMAs.
 #include <immintrin.h>
 
-#include "gemm/kernels/kernels.hpp"
+#include "runtime/kernels/avx2/parts_avx2.hpp"
 
 namespace fastbp::gemm_kernels {
 
@@ -187,6 +187,10 @@ constexpr KernelTable table{
 
 }  // namespace
 
-const KernelTable& avx2_table() { return table; }
-
 }  // namespace fastbp::gemm_kernels
+
+namespace fastbp::avx2 {
+
+const gemm_kernels::KernelTable& gemm_part() { return gemm_kernels::table; }
+
+}  // namespace fastbp::avx2

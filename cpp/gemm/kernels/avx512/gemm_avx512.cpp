@@ -6,7 +6,7 @@
 // Edge tiles use masked loads and stores, so C outside the m x n part is never touched.
 #include <immintrin.h>
 
-#include "gemm/kernels/kernels.hpp"
+#include "runtime/kernels/avx512/parts_avx512.hpp"
 
 namespace fastbp::gemm_kernels {
 
@@ -134,6 +134,10 @@ constexpr KernelTable table{
 
 }  // namespace
 
-const KernelTable& avx512_table() { return table; }
-
 }  // namespace fastbp::gemm_kernels
+
+namespace fastbp::avx512 {
+
+const gemm_kernels::KernelTable& gemm_part() { return gemm_kernels::table; }
+
+}  // namespace fastbp::avx512

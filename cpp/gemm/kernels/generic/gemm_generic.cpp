@@ -1,6 +1,6 @@
 // Portable GEMM micro-kernels (baseline x86-64, or any CPU): plain loops the
 // compiler may vectorise. Legend as in kernels.hpp: MR x NR tile, depth k.
-#include "gemm/kernels/kernels.hpp"
+#include "runtime/kernels/generic/parts_generic.hpp"
 
 namespace fastbp::gemm_kernels {
 
@@ -36,6 +36,10 @@ constexpr KernelTable table{
 
 }  // namespace
 
-const KernelTable& generic_table() { return table; }
-
 }  // namespace fastbp::gemm_kernels
+
+namespace fastbp::generic {
+
+const gemm_kernels::KernelTable& gemm_part() { return gemm_kernels::table; }
+
+}  // namespace fastbp::generic

@@ -1,9 +1,10 @@
-// The activation loops of ops/activation_loops.hpp, compiled with -mavx2 -mfma.
+// The activation loops of ops/kernels/activation_loops.hpp, compiled with -mavx2 -mfma.
 #define FASTBP_ISA_TAG avx2
-#include "ops/activation_loops.hpp"
+#include "ops/kernels/activation_loops.hpp"
+#include "runtime/kernels/avx2/parts_avx2.hpp"
 
-namespace fastbp {
+namespace fastbp::avx2 {
 
-const ActivationTables& avx2_activations() { return activation_loops::tables(); }
+const ActivationTables& activations_part() { return activation_loops::tables(); }
 
-}  // namespace fastbp
+}  // namespace fastbp::avx2

@@ -1,11 +1,11 @@
 // The FMA peak loop with 256-bit registers (this unit is built with -mavx2 -mfma).
 #include <immintrin.h>
 
-#include "runtime/fma_peak.hpp"
+#include "runtime/kernels/avx2/parts_avx2.hpp"
 
-namespace fastbp::fma_loops {
+namespace fastbp::avx2 {
 
-double avx2(std::int64_t iters, float* sink) {
+double fma_loop(std::int64_t iters, float* sink) {
   // Twelve chains hide the FMA latency on two FMA pipes (4 cycles x 2 pipes = 8 needed).
   __m256 acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(static_cast<float>(i));
@@ -18,4 +18,4 @@ double avx2(std::int64_t iters, float* sink) {
   return static_cast<double>(iters) * 12 * 8 * 2;
 }
 
-}  // namespace fastbp::fma_loops
+}  // namespace fastbp::avx2

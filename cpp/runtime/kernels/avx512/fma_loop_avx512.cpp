@@ -1,11 +1,11 @@
 // The FMA peak loop with 512-bit registers (this unit is built with -mavx512f ...).
 #include <immintrin.h>
 
-#include "runtime/fma_peak.hpp"
+#include "runtime/kernels/avx512/parts_avx512.hpp"
 
-namespace fastbp::fma_loops {
+namespace fastbp::avx512 {
 
-double avx512(std::int64_t iters, float* sink) {
+double fma_loop(std::int64_t iters, float* sink) {
   __m512 acc[12];  // twelve independent chains, as in the AVX2 loop
   for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
   const __m512 scale = _mm512_set1_ps(0.999999f), shift = _mm512_set1_ps(1e-7f);
@@ -19,4 +19,4 @@ double avx512(std::int64_t iters, float* sink) {
   return static_cast<double>(iters) * 12 * 16 * 2;
 }
 
-}  // namespace fastbp::fma_loops
+}  // namespace fastbp::avx512

@@ -1,40 +1,19 @@
-// The element-wise activation loops, compiled once per instruction set: by
-// ops/activations.cpp for baseline x86-64 and by ops/kernels/avx2/activations_avx2.cpp
-// with -mavx2 -mfma (the same loops run about 3x faster there). Each compilation lives in
-// its own inline namespace (runtime/isa_tag.hpp) and hands out a table of its functions;
-// ops/activations.cpp calls the table of the active ISA.
+// The element-wise activation loops, compiled once per instruction set by a unit under
+// ops/kernels/<isa>/ with that ISA's flags (the same loops run about 3x faster with 256-bit
+// vectors than with the baseline's). Each compilation lives in its own inline namespace
+// (runtime/isa_tag.hpp) and hands out a table of its functions for its ISA's kernel
+// context; ops/activations.cpp calls the table of the active context.
 // Legend and aliasing rules: ops/activations.hpp.
 #pragma once
 
 #include <cstdint>
 
+#include "ops/kernels/activation_table.hpp"
 #include "ops/vexp.hpp"
 #include "runtime/isa_tag.hpp"
 #include "runtime/threads.hpp"
 
 namespace fastbp {
-
-// One ISA's activation functions for one precision.
-template <class T>
-struct ActivationTable {
-  void (*relu_forward)(T*, const T*, std::int64_t);
-  void (*relu_backward)(T*, const T*, const T*, std::int64_t);
-  void (*leaky_relu_forward)(T*, const T*, T, std::int64_t);
-  void (*leaky_relu_backward)(T*, const T*, const T*, T, std::int64_t);
-  void (*sigmoid_forward)(T*, const T*, std::int64_t);
-  void (*sigmoid_backward)(T*, const T*, const T*, std::int64_t);
-  void (*tanh_forward)(T*, const T*, std::int64_t);
-  void (*tanh_backward)(T*, const T*, const T*, std::int64_t);
-};
-
-struct ActivationTables {
-  ActivationTable<float> f32;
-  ActivationTable<double> f64;
-};
-
-// Defined in ops/activations.cpp and ops/kernels/avx2/activations_avx2.cpp.
-const ActivationTables& baseline_activations();
-const ActivationTables& avx2_activations();
 
 namespace activation_loops {
 inline namespace FASTBP_ISA_TAG {
@@ -123,7 +102,7 @@ ActivationTable<T> table() {
           &tanh_forward<T>,        &tanh_backward<T>};
 }
 
-// This compilation's table (the defining units name it baseline_ or avx2_activations).
+// This compilation's table (its kernels/<isa>/ unit hands it to the context).
 inline const ActivationTables& tables() {
   static const ActivationTables instance{table<float>(), table<double>()};
   return instance;

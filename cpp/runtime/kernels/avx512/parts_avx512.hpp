@@ -1,0 +1,16 @@
+// The parts of the AVX-512 kernel context (units built with -mavx512f -mavx512bw -mavx512vl
+// -mavx512dq), each defined by the avx512 folder of its area; assembled in
+// context_avx512.cpp, which takes the AVX2 parts for the rest. Declarations only.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/context.hpp"
+
+namespace fastbp::avx512 {
+
+const gemm_kernels::KernelTable& gemm_part();      // gemm/kernels/avx512/gemm_avx512.cpp
+double fma_loop(std::int64_t iters, float* sink);  // runtime/kernels/avx512/fma_loop_avx512.cpp
+const KernelContext& context();                    // runtime/kernels/avx512/context_avx512.cpp
+
+}  // namespace fastbp::avx512

@@ -1,0 +1,57 @@
+"""Every op under every instruction set this CPU has, in one test run.
+
+The main run checks the default kernel context (the widest ISA the CPU has). This file
+runs the op suites again in a fresh interpreter per other ISA (FASTBP_ISA picks the
+context at import): GEMM (all transposes, both dtypes, edge tiles), convolutions by each
+algorithm (Winograd, direct, im2col) forward and backward, pooling, activations,
+softmax-cross-entropy, the margin loss, batchnorm, dropout masks and the optimizer
+updates, each compared with its NumPy twin in fastbp.reference. The AVX-512 kernels of a
+CPU without AVX-512 are checked through SIMDe (test_gemm.py).
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+import fastbp
+
+TESTS = pathlib.Path(__file__).resolve().parent
+# The op suites (NumPy-twin parity, odd shapes, thread counts), and GEMM's parity tests.
+OP_SUITES = ["test_ops.py", "test_conv.py", "test_batchnorm.py", "test_dropout.py",
+             "test_optim.py", "test_margin_loss.py"]
+GEMM_PARITY = "reference or crosses or alpha_beta or transposed or bitwise or nan or k_zero"
+
+OTHER_ISAS = [isa for isa in fastbp.build_info()["isas"] if isa != fastbp.build_info()["isa"]]
+
+
+def run_suites(isa, args):
+    env = dict(os.environ, FASTBP_ISA=isa)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *args],
+        cwd=TESTS, env=env, capture_output=True, text=True, timeout=1200,
+    )
+
+
+def test_default_context_is_the_widest():
+    info = fastbp.build_info()
+    assert info["isa"] == info["isas"][-1]
+
+
+@pytest.mark.parametrize("isa", OTHER_ISAS)
+def test_every_op_under_isa(isa):
+    """The op suites pass with FASTBP_ISA=isa, and that context really ran."""
+    probe = run_suites(isa, ["-k", "isa_in_use", __file__])
+    assert probe.returncode == 0, probe.stdout[-3000:] + probe.stderr[-3000:]
+    result = run_suites(isa, OP_SUITES)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    gemm = run_suites(isa, ["test_gemm.py", "-k", GEMM_PARITY])
+    assert gemm.returncode == 0, gemm.stdout[-3000:] + gemm.stderr[-3000:]
+
+
+def test_isa_in_use():
+    """Under FASTBP_ISA (the subprocess runs above), the context is the one asked for."""
+    wanted = os.environ.get("FASTBP_ISA")
+    assert fastbp.build_info()["isa"] == (wanted or fastbp.build_info()["isas"][-1])
