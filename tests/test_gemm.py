@@ -248,7 +248,7 @@ ISA_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512", "neon"])
 def test_each_isa(isa):
     """Supported ISAs compute correctly; an ISA this CPU lacks fails cleanly at import."""
     env = {"FASTBP_ISA": isa}
@@ -269,10 +269,10 @@ def test_unknown_isa_is_import_error():
     assert "FASTBP_ISA=sse9" in result.stderr
 
 
-def test_kernels_on_emulated_avx512(tmp_path):
-    """The AVX-512 kernels, built against SIMDe's portable implementations of the
-    intrinsics (simde-py, a test requirement), on every edge tile: their logic is
-    checked even on a CPU without AVX-512."""
+def test_kernels_on_emulated_avx512_and_neon(tmp_path):
+    """The AVX-512 and NEON kernels, built against SIMDe's portable implementations of
+    the intrinsics (simde-py, a test requirement), on every edge tile: their logic is
+    checked even on a CPU without AVX-512 or NEON."""
     import simde_py
 
     cpp = pathlib.Path(__file__).resolve().parent.parent / "cpp"
@@ -281,7 +281,7 @@ def test_kernels_on_emulated_avx512(tmp_path):
         pytest.skip("needs a C++ compiler and the source tree")
     exe = tmp_path / "check_kernels"
     sources = ["gemm/kernels/emulate/check_kernels.cpp", "gemm/kernels/avx512/gemm_avx512.cpp",
-               "gemm/kernels/generic/gemm_generic.cpp"]
+               "gemm/kernels/neon/gemm_neon.cpp", "gemm/kernels/generic/gemm_generic.cpp"]
     # Under tools/sanitize.sh the sanitizer runtimes are preloaded; the compiler
     # and this plain checker must run without them.
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
@@ -293,7 +293,9 @@ def test_kernels_on_emulated_avx512(tmp_path):
     )
     result = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=True,
                             env=env)
-    assert result.stdout.split() == ["avx512", "bad=0", "generic", "bad=0"], result.stdout
+    assert result.stdout.split() == ["avx512", "bad=0", "neon", "bad=0", "generic", "bad=0"], (
+        result.stdout
+    )
 
 
 # --- threads ----------------------------------------------------------------

@@ -82,7 +82,7 @@ def test_more_than_one_thread_is_used_or_explained():
             fastbp.set_num_threads(before)
 
 
-@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512", "neon"])
 def test_forced_isa_is_used_or_refused(isa):
     code = (
         "import numpy as np, fastbp\n"

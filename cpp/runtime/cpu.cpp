@@ -13,6 +13,9 @@
 #include "runtime/kernels/avx2/parts_avx2.hpp"
 #include "runtime/kernels/avx512/parts_avx512.hpp"
 #endif
+#if defined(__aarch64__)
+#include "runtime/kernels/neon/parts_neon.hpp"
+#endif
 
 namespace fastbp {
 
@@ -20,6 +23,7 @@ const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::avx512: return "avx512";
     case Isa::avx2: return "avx2";
+    case Isa::neon: return "neon";
     default: return "generic";
   }
 }
@@ -35,6 +39,9 @@ std::vector<Isa> supported_isas() {
       isas.push_back(Isa::avx512);
   }
 #endif
+#if defined(__aarch64__)
+  isas.push_back(Isa::neon);  // Advanced SIMD is part of every AArch64 CPU
+#endif
   return isas;
 }
 
@@ -45,14 +52,14 @@ Isa choose_isa() {
   const char* env = std::getenv("FASTBP_ISA");
   if (env == nullptr || *env == '\0') return isas.back();
   const std::string wanted(env);
-  for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {
+  for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512, Isa::neon}) {
     if (wanted != isa_name(isa)) continue;
     if (std::find(isas.begin(), isas.end(), isa) == isas.end())
       throw std::invalid_argument("FASTBP_ISA=" + wanted + " is not supported by this CPU");
     return isa;
   }
   throw std::invalid_argument("FASTBP_ISA=" + wanted +
-                              " is not one of generic, avx2, avx512");
+                              " is not one of generic, avx2, avx512, neon");
 }
 
 }  // namespace
@@ -68,6 +75,9 @@ const KernelContext& kernel_context() {
 #if defined(__x86_64__) || defined(_M_X64)
       case Isa::avx512: return avx512::context();
       case Isa::avx2: return avx2::context();
+#endif
+#if defined(__aarch64__)
+      case Isa::neon: return neon::context();
 #endif
       default: return generic::context();
     }

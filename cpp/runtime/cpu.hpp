@@ -6,7 +6,7 @@
 
 namespace fastbp {
 
-enum class Isa { generic, avx2, avx512 };
+enum class Isa { generic, avx2, avx512, neon };
 
 const char* isa_name(Isa isa);
 

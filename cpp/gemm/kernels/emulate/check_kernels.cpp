@@ -1,5 +1,5 @@
-// Checks the AVX-512 micro-kernels (built against emulate/immintrin.h, SIMDe's portable
-// intrinsics, so any CPU runs them) and the generic ones on every edge tile m x n,
+// Checks the AVX-512 and NEON micro-kernels (built against emulate/immintrin.h and
+// emulate/arm_neon.h, SIMDe's portable intrinsics, so any CPU runs them) and the generic ones on every edge tile m x n,
 // alpha, beta (beta = 0 with NaN in C), packed and direct operand strides,
 // against a double-precision loop; C outside the m x n part must stay
 // untouched. Prints "<isa> bad=0" per table on success. Driven by
@@ -11,6 +11,7 @@
 
 #include "runtime/kernels/avx512/parts_avx512.hpp"
 #include "runtime/kernels/generic/parts_generic.hpp"
+#include "runtime/kernels/neon/parts_neon.hpp"
 
 using namespace fastbp::gemm_kernels;
 
@@ -68,7 +69,8 @@ int check(const KernelInfo<T>& ki) {
 }  // namespace
 
 int main() {
-  for (const KernelTable* t : {&fastbp::avx512::gemm_part(), &fastbp::generic::gemm_part()})
+  for (const KernelTable* t : {&fastbp::avx512::gemm_part(), &fastbp::neon::gemm_part(),
+                               &fastbp::generic::gemm_part()})
     std::printf("%s bad=%d\n", t->isa, check(t->f32) + check(t->f64));
   return 0;
 }
