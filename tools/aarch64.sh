@@ -38,8 +38,11 @@ fi
 # loader and libraries through -L / QEMU_LD_PREFIX).
 if [ ! -x "$root/usr/bin/python3.11" ]; then
   rm -rf "$root.part"
+  # The Debian mirror this machine's apt already uses (deb822 or one-line sources).
+  mirror="$(sed -n -e 's/^URIs: *\([^ ]*\).*/\1/p' -e 's/^deb \(\[[^]]*\] \)\?\([^ ]*\) .*/\2/p' \
+    /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | grep -m1 debian)"
   debootstrap --foreign --arch=arm64 --variant=minbase \
-    --include=python3,libpython3.11-dev,libgomp1 bookworm "$root.part" http://deb.debian.org/debian
+    --include=python3,libpython3.11-dev,libgomp1 bookworm "$root.part" "$mirror"
   for deb in "$root.part"/var/cache/apt/archives/*.deb; do dpkg-deb -x "$deb" "$root.part"; done
   mv "$root.part" "$root"
 fi
