@@ -260,3 +260,13 @@ def test_demo_table_shows_no_single_final_loss_for_a_comparison():
                                           "summary": "final loss SGD 0.680 | Adam 0.160"}})
     row = table.splitlines()[2].split()
     assert row[:2] == ["optimizers", "-"] and "SGD 0.680" in table
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    # `fastbp list | head -0`: the reader is gone before the command writes.
+    proc = subprocess.Popen([sys.executable, "-m", "fastbp", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err

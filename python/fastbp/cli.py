@@ -428,4 +428,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     problem = _check_outputs(args)
     if problem:  # before any training: usage message and exit status 2, as argparse does
         args.parser.error(problem)
-    return int(args.func(args) or 0)
+    try:
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        # The reader went away (``fastbp list | head``): stop quietly, as shell tools do,
+        # and keep the interpreter's final flush from failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # killed by SIGPIPE, as a shell reports it
+    return status
