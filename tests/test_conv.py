@@ -107,9 +107,9 @@ def test_conv2d_backward_without_input_grad(rng, dtype, case):
 
 
 # Stride 1 along rows and small samples: float32 runs the direct kernels (forward, dw, and
-# dx as a convolution of dout for stride 1). Filter counts around the tiles' 3, 4, 6 and 8
-# filters, widths around their 8-pixel vectors, tap counts around the 3-tap dw tile, row
-# strides and padding.
+# dx as a convolution of dout for stride 1). Filter counts around the tiles' filters (AVX2:
+# 3, 4, 6, 8; AVX-512: 4, 6, 8, 12, 16), widths around their 8- and 16-pixel vectors, tap
+# counts around the dw tiles' 3 and 6 taps, row strides and padding.
 DIRECT_CASES = [  # (N, C, H, W, OC, kernel, stride, padding)
     (3, 1, 28, 28, 30, 5, 1, 0),  # SimpleConvNet's first layer
     (2, 3, 9, 9, 5, 3, 1, 1),
@@ -123,6 +123,11 @@ DIRECT_CASES = [  # (N, C, H, W, OC, kernel, stride, padding)
     (33, 2, 4, 26, 4, 2, 1, 0),  # several chunks of samples in the weight gradient
     (2, 2, 7, 20, 3, 3, 1, (2, 0)),  # dx with the flipped filters: dout padded by (0, 2)
     (1, 2, 5, 20, 3, 3, 1, (3, 1)),  # padding past the kernel: dx by GEMM + col2im
+    (2, 3, 6, 16, 17, 3, 1, 1),  # OW = 16: one whole 16-pixel vector, 16 filters + 1
+    (2, 3, 5, 34, 13, 3, 1, 0),  # OW = 32: two 16-pixel vectors, 12 filters + 1
+    (2, 2, 4, 19, 5, 3, 1, 0),  # OW = 17: a 16-pixel vector and a 1-pixel tail
+    (1, 2, 3, 51, 9, 3, 1, 0),  # OW = 49: four vectors of 16 (the last of 1), 6 filters + 3
+    (1, 1, 3, 102, 7, 3, 1, 0),  # OW = 100: seven vectors of 16, tiles of 4 and 3
 ]
 
 
@@ -269,20 +274,23 @@ def test_conv_relu_max_pool_is_bitwise_the_unfused_ops(rng, dtype, case):
         ops.conv2d_relu_max_pool2d_backward(dout, argmax, y[:, :1], x, w, s, p)
 
 
-def test_direct_kernels_ignore_pixels_past_the_row(rng):
-    """The direct kernels read rows in vectors of 8 pixels: with OW = 9, the lanes past
-    the last output of a row reach into the next image row. With a row stride of 2 that
-    row is skipped, so its infinities must reach neither y nor dw (0 * Inf is NaN)."""
-    x = rng.standard_normal((1, 1, 3, 9)).astype(np.float32)
+@pytest.mark.parametrize("width", [9, 17])
+def test_direct_kernels_ignore_pixels_past_the_row(rng, width):
+    """The direct kernels read rows in vectors of 8 (AVX2) or 16 (AVX-512) pixels: with
+    OW = 9 or 17, the lanes past the last output of a row reach into the next image row.
+    With a row stride of 2 that row is skipped, so its infinities must reach neither y nor
+    dw (0 * Inf is NaN)."""
+    x = rng.standard_normal((1, 1, 3, width)).astype(np.float32)
     x[0, 0, 1] = np.inf  # the skipped row
     w = rng.standard_normal((2, 1, 1, 1)).astype(np.float32)
     y = ops.conv2d_forward(x, w, None, (2, 1), 0)
-    assert y.shape == (1, 2, 2, 9) and np.isfinite(y).all()
+    assert y.shape == (1, 2, 2, width) and np.isfinite(y).all()
     _close(y, ref.conv2d_forward(x, w, None, (2, 1), 0), np.float32)
     dout = rng.standard_normal(y.shape).astype(np.float32)
     _, dw, _ = ops.conv2d_backward(dout, x, w, (2, 1), 0, input_grad=False)
     assert np.isfinite(dw).all()
-    _close(dw, ref.conv2d_backward(dout, x, w, (2, 1), 0, input_grad=False)[1], np.float32, 18)
+    _close(dw, ref.conv2d_backward(dout, x, w, (2, 1), 0, input_grad=False)[1], np.float32,
+           2 * width)
 
 
 @pytest.mark.parametrize("case", POOL_CASES)
@@ -325,10 +333,11 @@ def test_max_pool_nan_propagates_like_reference():
     assert np.isnan(y[0, 0, 0, 0]) and np.isnan(y[0, 1, 1, 1])
 
 
-@pytest.mark.parametrize("width", [14, 15, 16, 17, 30, 33, 40])
+@pytest.mark.parametrize("width", [14, 15, 16, 17, 30, 32, 33, 34, 35, 40, 66, 67])
 def test_max_pool_2x2_vector_rows_match_reference(rng, width):
-    """The 2x2 stride-2 float32 rows run eight windows per step, the last group
-    overlapping the one before; ties, infinities and NaNs must pick what the
+    """The 2x2 stride-2 float32 rows run eight (AVX2) or sixteen (AVX-512) windows per
+    step, the last group overlapping the one before, and rows shorter than that in
+    portable code (OW = 7 .. 33 here); ties, infinities and NaNs must pick what the
     reference picks (the first maximum, the first NaN)."""
     x = rng.integers(-2, 3, size=(2, 3, 6, width)).astype(np.float32)  # many ties
     specials = np.array([np.nan, np.inf, -np.inf], np.float32)
@@ -364,7 +373,8 @@ def _with_specials(rng, shape, dtype):
     return x
 
 
-@pytest.mark.parametrize("case", POOL_CASES + [(2, 3, 6, 17, 2, None), (1, 2, 24, 24, 2, 2)])
+@pytest.mark.parametrize("case", POOL_CASES + [(2, 3, 6, 17, 2, None), (1, 2, 24, 24, 2, 2),
+                                  (2, 3, 4, 34, 2, None), (1, 2, 4, 67, 2, 2)])
 def test_relu_max_pool_is_bitwise_the_unfused_pair(rng, dtype, case):
     """relu_max_pool2d_forward / _backward against ReLU then max pooling, run one op at
     a time, and against their NumPy twins."""
@@ -384,7 +394,7 @@ def test_relu_max_pool_is_bitwise_the_unfused_pair(rng, dtype, case):
     np.testing.assert_array_equal(dx, ref.relu_max_pool2d_backward(dout, argmax, y, x.shape))
 
 
-@pytest.mark.parametrize("width", [8, 9, 16, 21, 40])
+@pytest.mark.parametrize("width", [8, 9, 16, 21, 32, 35, 40, 67])
 def test_max_pool_2x2_backward_single_write(rng, dtype, width):
     """The 2x2 stride-2 backward writes each window's block once. It must equal the
     zero-fill-and-scatter of the reference bitwise (a dout of -0.0 lands as 0 + -0.0,

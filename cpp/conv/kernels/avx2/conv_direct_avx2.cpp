@@ -6,11 +6,12 @@
 // Weight-gradient tile: MR filters x KB taps, MR * KB accumulators; per 8 pixels, MR loads
 // of dout and KB shifted loads of the image. Both keep 12 accumulators at most, so the
 // operands fit the 16 vector registers with them.
+#define FASTBP_ISA_TAG avx2
 #include <immintrin.h>
 
 #include <algorithm>
-#include <vector>
 
+#include "conv/kernels/direct_plane.hpp"
 #include "runtime/kernels/avx2/parts_avx2.hpp"
 #include "runtime/kernels/avx2/lanes.hpp"
 
@@ -22,14 +23,6 @@ constexpr int kMaxFilters = 4;  // MR of the weight-gradient tile
 constexpr int kMaxTaps = 3;     // KB
 
 using ::fastbp::avx2::first_lanes;
-
-// Geometry of one padded sample, in the forms the loops use.
-struct Plane {
-  std::int64_t C, KH, KW, HP, WP, SH, OH, OW, P, CKK;
-  explicit Plane(const ConvGeom& g)
-      : C(g.C), KH(g.KH), KW(g.KW), HP(g.H + 2 * g.PH), WP(g.W + 2 * g.PW), SH(g.SH),
-        OH(g.OH), OW(g.OW), P(g.P()), CKK(g.CKK()) {}
-};
 
 // y[r, ow0 + 8v + lane] for r < MR, v < NV, from x (the padded sample at row oh * SH,
 // column ow0) and off (each tap's offset); `last` lanes of the last vector are stored (1..8).
@@ -84,29 +77,6 @@ void forward_tile_mr(int mr, float* y, const float* x, const std::int64_t* off, 
     if (mr < MR) return forward_tile_mr<NV, MR - 1>(mr, y, x, off, w, b, s, last);
   }
   forward_tile<MR, NV>(y, x, off, w, b, s, last);
-}
-
-// Vectors in the next tile of a row with `left` vectors to go: 4 or 3 (12 accumulators),
-// never leaving a lone vector when a split into 3s and 4s avoids it.
-inline int next_tile_vectors(std::int64_t left) {
-  if (left <= 4) return static_cast<int>(left);
-  if (left == 5 || left % 3 == 0) return 3;
-  return 4;
-}
-
-// Offset in a padded sample of tap k's pixel for output (0, 0).
-inline std::int64_t tap_offset(const Plane& s, std::int64_t k) {
-  const std::int64_t kw = k % s.KW, ckh = k / s.KW;  // ckh = c * KH + kh
-  const std::int64_t c = ckh / s.KH, kh = ckh % s.KH;
-  return (c * s.HP + kh) * s.WP + kw;
-}
-
-// Every tap's tap_offset, in a per-thread buffer that is grown once and then reused.
-const std::int64_t* tap_offsets(const Plane& s) {
-  thread_local std::vector<std::int64_t> off;
-  off.resize(static_cast<std::size_t>(s.CKK));
-  for (std::int64_t k = 0; k < s.CKK; ++k) off[static_cast<std::size_t>(k)] = tap_offset(s, k);
-  return off.data();
 }
 
 // dw[r, t] for r < MR, t < KB, from one sample (see the header's order); offsets[t] is
