@@ -277,17 +277,17 @@ def test_kernels_on_emulated_avx512_and_neon(tmp_path):
 
     cpp = pathlib.Path(__file__).resolve().parent.parent / "cpp"
     compiler = shutil.which("c++") or shutil.which("g++")
-    if compiler is None or not (cpp / "gemm" / "kernels" / "emulate").is_dir():
+    if compiler is None or not (cpp / "runtime" / "emulate").is_dir():
         pytest.skip("needs a C++ compiler and the source tree")
     exe = tmp_path / "check_kernels"
-    sources = ["gemm/kernels/emulate/check_kernels.cpp", "gemm/kernels/avx512/gemm_avx512.cpp",
+    sources = ["runtime/emulate/check_kernels.cpp", "gemm/kernels/avx512/gemm_avx512.cpp",
                "gemm/kernels/neon/gemm_neon.cpp", "gemm/kernels/generic/gemm_generic.cpp"]
     # Under tools/sanitize.sh the sanitizer runtimes are preloaded; the compiler
     # and this plain checker must run without them.
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     subprocess.run(
         [compiler, "-std=c++17", "-O1", "-Wno-psabi", f"-I{cpp}",
-         f"-I{cpp / 'gemm/kernels/emulate'}", f"-I{simde_py.get_include()}",
+         f"-I{cpp / 'runtime/emulate'}", f"-I{simde_py.get_include()}",
          *[str(cpp / s) for s in sources], "-o", str(exe)],
         check=True, capture_output=True, timeout=300, env=env,
     )

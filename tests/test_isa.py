@@ -5,8 +5,10 @@ runs the op suites again in a fresh interpreter per other ISA (FASTBP_ISA picks 
 context at import): GEMM (all transposes, both dtypes, edge tiles), convolutions by each
 algorithm (Winograd, direct, im2col) forward and backward, pooling, activations,
 softmax-cross-entropy, the margin loss, batchnorm, dropout masks and the optimizer
-updates, each compared with its NumPy twin in fastbp.reference. The AVX-512 kernels of a
-CPU without AVX-512 are checked through SIMDe (test_gemm.py).
+updates, each compared with its NumPy twin in fastbp.reference. On a CPU without AVX-512,
+a build with the CMake option FASTBP_EMULATE_AVX512 (tools/emulate_avx512.sh; CI runs it)
+compiles the AVX-512 context against SIMDe's portable intrinsics, and the same suites run
+it through FASTBP_ISA=avx512 (build_info()["emulated_isas"]).
 """
 
 import os
@@ -24,7 +26,8 @@ OP_SUITES = ["test_ops.py", "test_conv.py", "test_batchnorm.py", "test_dropout.p
              "test_optim.py", "test_margin_loss.py"]
 GEMM_PARITY = "reference or crosses or alpha_beta or transposed or bitwise or nan or k_zero"
 
-OTHER_ISAS = [isa for isa in fastbp.build_info()["isas"] if isa != fastbp.build_info()["isa"]]
+INFO = fastbp.build_info()
+OTHER_ISAS = [isa for isa in INFO["isas"] + INFO["emulated_isas"] if isa != INFO["isa"]]
 
 
 def run_suites(isa, args):

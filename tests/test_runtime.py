@@ -18,10 +18,13 @@ EXPECT_OPENMP = os.environ.get("FASTBP_EXPECT_OPENMP", "1") != "0"
 
 def test_build_info_fields():
     info = fastbp.build_info()
-    for key in ("version", "isa", "isas", "openmp", "num_threads", "compiler"):
+    for key in ("version", "isa", "isas", "emulated_isas", "openmp", "num_threads", "compiler"):
         assert key in info
     assert info["version"] == fastbp.__version__
-    assert info["isa"] in info["isas"] and "generic" in info["isas"]
+    assert info["isa"] in info["isas"] + info["emulated_isas"] and "generic" in info["isas"]
+    # An ISA is native or emulated (a FASTBP_EMULATE_AVX512 test build), never both.
+    assert not set(info["isas"]) & set(info["emulated_isas"])
+    assert set(info["emulated_isas"]) <= {"avx512"}
     assert info["openmp"] is EXPECT_OPENMP
     assert (info["openmp_version"] > 0) is EXPECT_OPENMP
     assert info["num_threads"] == fastbp.get_num_threads() >= 1
@@ -91,7 +94,8 @@ def test_forced_isa_is_used_or_refused(isa):
         "print(fastbp.build_info()['isa'])\n"
     )
     out = run_python(code, {"FASTBP_ISA": isa})
-    if isa in fastbp.build_info()["isas"]:
+    info = fastbp.build_info()
+    if isa in info["isas"] + info["emulated_isas"]:
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == isa
     else:

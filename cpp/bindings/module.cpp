@@ -27,6 +27,9 @@ py::dict build_info() {
   py::list isas;
   for (Isa isa : supported_isas()) isas.append(isa_name(isa));
   info["isas"] = isas;
+  py::list emulated;  // kernels built against SIMDe (a test build), FASTBP_ISA only
+  for (Isa isa : emulated_isas()) emulated.append(isa_name(isa));
+  info["emulated_isas"] = emulated;
   info["openmp"] = kOpenMP;
   info["openmp_version"] = kOpenMPVersion;  // 0 without OpenMP
   info["num_threads"] = num_threads();

@@ -34,15 +34,25 @@ std::vector<Isa> supported_isas() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     isas.push_back(Isa::avx2);
+#if !defined(FASTBP_AVX512_EMULATED)  // else the avx512 kernels are SIMDe's, not native
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
       isas.push_back(Isa::avx512);
+#endif
   }
 #endif
 #if defined(__aarch64__)
   isas.push_back(Isa::neon);  // Advanced SIMD is part of every AArch64 CPU
 #endif
   return isas;
+}
+
+std::vector<Isa> emulated_isas() {
+#if defined(FASTBP_AVX512_EMULATED)
+  // SIMDe's portable code, compiled with the AVX2 units' flags.
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {Isa::avx512};
+#endif
+  return {};
 }
 
 namespace {
@@ -52,9 +62,11 @@ Isa choose_isa() {
   const char* env = std::getenv("FASTBP_ISA");
   if (env == nullptr || *env == '\0') return isas.back();
   const std::string wanted(env);
+  const std::vector<Isa> emulated = emulated_isas();
   for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512, Isa::neon}) {
     if (wanted != isa_name(isa)) continue;
-    if (std::find(isas.begin(), isas.end(), isa) == isas.end())
+    if (std::find(isas.begin(), isas.end(), isa) == isas.end() &&
+        std::find(emulated.begin(), emulated.end(), isa) == emulated.end())
       throw std::invalid_argument("FASTBP_ISA=" + wanted + " is not supported by this CPU");
     return isa;
   }
