@@ -10,6 +10,8 @@
 namespace fastbp::avx512 {
 
 const gemm_kernels::KernelTable& gemm_part();      // gemm/kernels/avx512/gemm_avx512.cpp
+const ActivationTables& activations_part();        // ops/kernels/avx512/activations_avx512.cpp
+const SoftmaxTables& softmax_part();               // ops/kernels/avx512/softmax_avx512.cpp
 double fma_loop(std::int64_t iters, float* sink);  // runtime/kernels/avx512/fma_loop_avx512.cpp
 const KernelContext& context();                    // runtime/kernels/avx512/context_avx512.cpp
 
