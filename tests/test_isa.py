@@ -33,9 +33,17 @@ OTHER_ISAS = [isa for isa in INFO["isas"] + INFO["emulated_isas"] if isa != INFO
 def run_suites(isa, args):
     env = dict(os.environ, FASTBP_ISA=isa)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *args],
+        [sys.executable, "-m", "pytest", "-v", "-x", "-p", "no:cacheprovider", *args],
         cwd=TESTS, env=env, capture_output=True, text=True, timeout=1200, check=False,
     )
+
+
+def report(result):
+    """The end of the run's output (the last tests, by name) and both ends of its stderr: a
+    crash's first lines (what aborted, the faulting test) come before a long stack."""
+    err = result.stderr
+    err = err if len(err) <= 6000 else err[:4000] + "\n[...]\n" + err[-2000:]
+    return f"exit {result.returncode}\n{result.stdout[-3000:]}\n{err}"
 
 
 def test_default_context_is_the_widest():
@@ -47,11 +55,11 @@ def test_default_context_is_the_widest():
 def test_every_op_under_isa(isa):
     """The op suites pass with FASTBP_ISA=isa, and that context really ran."""
     probe = run_suites(isa, ["-k", "isa_in_use", __file__])
-    assert probe.returncode == 0, probe.stdout[-3000:] + probe.stderr[-3000:]
+    assert probe.returncode == 0, report(probe)
     result = run_suites(isa, OP_SUITES)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, report(result)
     gemm = run_suites(isa, ["test_gemm.py", "-k", GEMM_PARITY])
-    assert gemm.returncode == 0, gemm.stdout[-3000:] + gemm.stderr[-3000:]
+    assert gemm.returncode == 0, report(gemm)
 
 
 def test_isa_in_use():

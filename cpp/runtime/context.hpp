@@ -13,6 +13,7 @@
 #include "conv/winograd.hpp"
 #include "gemm/kernels/kernels.hpp"
 #include "ops/kernels/activation_table.hpp"
+#include "ops/kernels/softmax_table.hpp"
 #include "runtime/fma_peak.hpp"
 
 namespace fastbp {
@@ -21,6 +22,7 @@ struct KernelContext {
   const char* isa;                              // as FASTBP_ISA names it
   gemm_kernels::GemmKernels gemm;               // micro-kernels, blocking, small products
   const ActivationTables* activations;          // element-wise activation loops
+  const SoftmaxTables* softmax;                 // fused softmax + cross-entropy
   const conv_kernels::DirectKernels* direct;    // direct convolutions (float32), or null
   const winograd::Kernels* winograd;            // Winograd convolutions (float32), or null
   const pool_kernels::PoolKernels* pool;        // pooling rows (float32), or null

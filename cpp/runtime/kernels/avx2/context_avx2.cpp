@@ -9,6 +9,7 @@ const KernelContext& context() {
       {&gemm_part(), &small_gemm_part(), activations_part().f32.relu_forward,
        activations_part().f64.relu_forward},
       &activations_part(),
+      &softmax_part(),
       &direct_part(),
       &winograd_part(),
       &pool_part(),

@@ -12,6 +12,7 @@ const KernelContext& context() {
       {&gemm_part(), &generic::small_gemm_part(), generic::activations_part().f32.relu_forward,
        generic::activations_part().f64.relu_forward},
       &generic::activations_part(),
+      &generic::softmax_part(),
       nullptr,  // direct convolutions
       nullptr,  // Winograd
       nullptr,  // pooling rows
