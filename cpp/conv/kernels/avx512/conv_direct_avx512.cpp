@@ -85,8 +85,8 @@ void forward_tile_mr(int mr, float* y, const float* x, const std::int64_t* off, 
 
 // v with lane l moved to lane l ^ bit.
 inline __m512 swap_lanes(__m512 v, int bit) {
-  const __m512i to = _mm512_xor_si512(
-      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(bit));
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i to = _mm512_xor_si512(lane, _mm512_set1_epi32(bit));
   return _mm512_permutex2var_ps(v, to, v);
 }
 
@@ -188,7 +188,8 @@ void forward_f32(float* y, const float* xp, const float* w, const float* b, cons
     for (std::int64_t v = 0; v < vectors;) {
       const int nv = next_tile_vectors(vectors - v);
       const std::int64_t ow = kLanes * v;
-      const __mmask16 last = first_lanes(std::min<std::int64_t>(kLanes, s.OW - ow - kLanes * (nv - 1)));
+      const __mmask16 last =
+          first_lanes(std::min<std::int64_t>(kLanes, s.OW - ow - kLanes * (nv - 1)));
       const int filters = max_filters(nv);
       for (std::int64_t oc = 0; oc < OC; oc += filters) {
         const int mr = static_cast<int>(std::min<std::int64_t>(filters, OC - oc));
