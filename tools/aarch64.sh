@@ -36,28 +36,36 @@ fi
 # 2. An arm64 root with Python: debootstrap's first stage downloads the packages; they
 # are unpacked here instead of installed (no second stage, no chroot: QEMU finds the
 # loader and libraries through -L / QEMU_LD_PREFIX).
+t0=$SECONDS
 if [ ! -x "$root/usr/bin/python3.11" ]; then
   rm -rf "$root.part"
-  # The Debian mirror this machine's apt already uses (deb822 or one-line sources).
-  mirror="$(sed -n -e 's/^URIs: *\([^ ]*\).*/\1/p' -e 's/^deb \(\[[^]]*\] \)\?\([^ ]*\) .*/\2/p' \
-    /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | grep -m1 debian)"
+  # The Debian mirror this machine's apt already uses (deb822 or one-line sources; either
+  # file may be absent), else Debian's own.
+  mirror="$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+    sed -n -e 's/^URIs: *\([^ ]*\).*/\1/p' -e 's/^deb \(\[[^]]*\] \)\?\([^ ]*\) .*/\2/p' |
+    grep -m1 '/debian/\?$' || true)"
+  mirror="${mirror:-http://deb.debian.org/debian}"
   debootstrap --foreign --arch=arm64 --variant=minbase \
     --include=python3,libpython3.11-dev,libgomp1 bookworm "$root.part" "$mirror"
   for deb in "$root.part"/var/cache/apt/archives/*.deb; do dpkg-deb -x "$deb" "$root.part"; done
   mv "$root.part" "$root"
+  echo "aarch64: arm64 root downloaded and unpacked in $((SECONDS - t0)) s"
 fi
 export QEMU_LD_PREFIX="$root"
 py_arm=(qemu-aarch64-static "$root/usr/bin/python3.11")
 "${py_arm[@]}" -c "import platform; assert platform.machine() == 'aarch64'"
 
 # 3. aarch64 wheels of the test dependencies (binary only, for CPython 3.11).
+t0=$SECONDS
 if [ ! -d "$site/numpy" ]; then
   python3 -m pip install --quiet --target "$site" --only-binary=:all: \
     --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
     --python-version 3.11 --implementation cp --abi cp311 numpy pytest hypothesis
+  echo "aarch64: aarch64 wheels downloaded in $((SECONDS - t0)) s"
 fi
 
 # 4. The cross build: host tools in a venv, the target's Python headers from the root.
+t0=$SECONDS
 if [ ! -x "$hostenv/bin/ninja" ]; then
   python3 -m venv "$hostenv"
   "$hostenv/bin/pip" install --quiet pybind11 cmake ninja
@@ -82,7 +90,7 @@ rm -rf "$pkg" && mkdir -p "$pkg"
 cp -r python/fastbp "$pkg/fastbp"
 # pybind11 names the module after the host interpreter's suffix; the aarch64 one needs its own.
 cp "$build"/_core.cpython-311-*.so "$pkg/fastbp/_core.cpython-311-aarch64-linux-gnu.so"
-echo "aarch64: built in $((SECONDS - start)) s"
+echo "aarch64: cross build (host tools included) took $((SECONDS - t0)) s; ready after $((SECONDS - start)) s"
 
 # 5. The tests under emulation, once per ISA of the aarch64 build.
 mapfile -t tests < <(sed -e 's/#.*//' -e '/^ *$/d' -e "s|^|$repo/tests/|" tests/aarch64_subset.txt)
