@@ -8,10 +8,12 @@
 #
 # numpy's aarch64 matmul raises spurious floating-point warnings under QEMU (on finite
 # inputs), which the suite's warnings-as-errors would turn into failures: they are ignored.
-# Emulation is slow, so it runs a subset that calls every op family and the layers
-# (tests/aarch64_subset.txt names it and says what it leaves out). Arguments go to pytest
-# (e.g. `-k linear`). Needs root for apt-get and debootstrap on the first run; the root,
-# the wheels and the build are kept in FASTBP_AARCH64_CACHE (default:
+# Emulation is slow, so it runs a subset that calls every op of the op table and the
+# layers (tests/aarch64_subset.txt names it and says what it leaves out);
+# FASTBP_AARCH64_TESTS names another list (tests/aarch64_full.txt: the whole op and layer
+# files). Arguments go to pytest (e.g. `-x`). Every ISA runs even if one fails; the
+# script fails if any did. Needs root for apt-get and debootstrap on the first run; the
+# root, the wheels and the build are kept in FASTBP_AARCH64_CACHE (default:
 # ~/.cache/fastbp-aarch64).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,19 +94,32 @@ cp -r python/fastbp "$pkg/fastbp"
 cp "$build"/_core.cpython-311-*.so "$pkg/fastbp/_core.cpython-311-aarch64-linux-gnu.so"
 echo "aarch64: cross build (host tools included) took $((SECONDS - t0)) s; ready after $((SECONDS - start)) s"
 
-# 5. The tests under emulation, once per ISA of the aarch64 build.
-mapfile -t tests < <(sed -e 's/#.*//' -e '/^ *$/d' -e "s|^|$repo/tests/|" tests/aarch64_subset.txt)
+# 5. The tests under emulation, once per ISA of the aarch64 build. A list's lines are test
+# files or pytest node ids, relative to tests/.
+list="${FASTBP_AARCH64_TESTS:-tests/aarch64_subset.txt}"
+mapfile -t tests < <(sed -e 's/#.*//' -e '/^ *$/d' -e "s|^|$repo/tests/|" "$list")
 isas="$(cd "$cache" && PYTHONPATH="$pkg:$site" "${py_arm[@]}" -c \
   "import fastbp; print(' '.join(fastbp.build_info()['isas']))")"
 echo "aarch64: ISAs of this build under emulation: $isas"
+failed=()
+summary=()
 for isa in $isas; do
   t0=$SECONDS
+  status=passed
   (cd "$cache" && FASTBP_ISA="$isa" PYTHONPATH="$pkg:$site" "${py_arm[@]}" -m pytest -q \
     -c "$repo/pyproject.toml" --rootdir "$repo" -p no:cacheprovider \
     -k "not test_each_isa and not emulated and not isa_is_import_error" \
     -W "ignore:divide by zero encountered in matmul:RuntimeWarning" \
     -W "ignore:overflow encountered in matmul:RuntimeWarning" \
-    -W "ignore:invalid value encountered in matmul:RuntimeWarning" "${tests[@]}" "$@")
-  echo "aarch64: FASTBP_ISA=$isa ran $(printf '%s ' "${tests[@]##*/}")in $((SECONDS - t0)) s"
+    -W "ignore:invalid value encountered in matmul:RuntimeWarning" "${tests[@]}" "$@") ||
+    { status=FAILED; failed+=("$isa"); }
+  summary+=("aarch64: FASTBP_ISA=$isa $status in $((SECONDS - t0)) s")
 done
+echo "aarch64: the tests of $list, under each ISA:"
+printf '  %s\n' "${tests[@]#"$repo/tests/"}"
+printf '%s\n' "${summary[@]}"
 echo "aarch64: done in $((SECONDS - start)) s"
+if [ "${#failed[@]}" -ne 0 ]; then
+  echo "aarch64: FAILED under ${failed[*]}" >&2
+  exit 1
+fi
