@@ -7,6 +7,8 @@ import os
 import struct
 import subprocess
 import sys
+import threading
+import time
 from typing import Dict, Iterator, Optional
 
 import numpy as np
@@ -64,3 +66,34 @@ def idx_bytes(arr: np.ndarray, code=None, dims=None) -> bytes:
     dims = arr.shape if dims is None else dims
     header = bytes([0, 0, code, len(dims)]) + struct.pack(f">{len(dims)}I", *dims)
     return header + arr.astype(arr.dtype.newbyteorder(">")).tobytes()
+
+
+def ticks_during(call, attempts: int = 5) -> int:
+    """How many times another Python thread ran strictly inside `call()` (run on one fastbp
+    thread, so a core stays free for it): the proof that `call` releases the GIL, since with
+    the GIL held no tick can fall between the call's start and its end. Tries up to
+    `attempts` calls and returns the first nonzero count (a busy machine may not schedule the
+    other thread during one call), or 0."""
+    ticks = []
+    stop = threading.Event()
+
+    def counter():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.0005)  # sleeps without the GIL, so the caller never waits for it
+
+    thread = threading.Thread(target=counter)
+    thread.start()
+    try:
+        with num_threads(1):
+            for _ in range(attempts):
+                start = time.perf_counter()
+                call()
+                end = time.perf_counter()
+                during = sum(1 for t in list(ticks) if start < t < end)
+                if during:
+                    return during
+    finally:
+        stop.set()
+        thread.join()
+    return 0

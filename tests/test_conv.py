@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support import num_threads, tolerance
+from support import num_threads, ticks_during, tolerance
 
 import fastbp
 from fastbp import ops
@@ -595,28 +595,10 @@ def test_bitwise_identical_for_any_thread_count(dtype, N):
 
 
 def test_gil_is_released_during_conv(rng):
-    import threading
-
     x = rng.standard_normal((8, 16, 32, 32)).astype(np.float32)
     w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
     dout = rng.standard_normal((8, 32, 32, 32)).astype(np.float32)
-    ticks = []
-    done = threading.Event()
-
-    def count():
-        while not done.is_set():
-            ticks.append(1)
-
-    counter = threading.Thread(target=count)
-    counter.start()
-    try:
-        start = len(ticks)
-        ops.conv2d_backward(dout, x, w, 1, 1)
-        progressed = len(ticks) - start
-    finally:
-        done.set()
-        counter.join()
-    assert progressed > 0
+    assert ticks_during(lambda: ops.conv2d_backward(dout, x, w, 1, 1)) > 0
 
 
 # --- bad input -------------------------------------------------------------------
