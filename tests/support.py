@@ -70,10 +70,11 @@ def idx_bytes(arr: np.ndarray, code=None, dims=None) -> bytes:
 
 def ticks_during(call, attempts: int = 5) -> int:
     """How many times another Python thread ran strictly inside `call()` (run on one fastbp
-    thread, so a core stays free for it): the proof that `call` releases the GIL, since with
-    the GIL held no tick can fall between the call's start and its end. Tries up to
-    `attempts` calls and returns the first nonzero count (a busy machine may not schedule the
-    other thread during one call), or 0."""
+    thread, so a core stays free for it): the proof that `call` releases the GIL. A long
+    switch interval keeps the interpreter from handing the GIL over at the bytecodes around
+    the call, so with the GIL held no tick can fall between its start and its end. Tries up
+    to `attempts` calls and returns the first nonzero count (a busy machine may not schedule
+    the other thread during one call), or 0."""
     ticks = []
     stop = threading.Event()
 
@@ -82,6 +83,8 @@ def ticks_during(call, attempts: int = 5) -> int:
             ticks.append(time.perf_counter())
             time.sleep(0.0005)  # sleeps without the GIL, so the caller never waits for it
 
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(10.0)
     thread = threading.Thread(target=counter)
     thread.start()
     try:
@@ -96,4 +99,5 @@ def ticks_during(call, attempts: int = 5) -> int:
     finally:
         stop.set()
         thread.join()
+        sys.setswitchinterval(switch_interval)
     return 0

@@ -187,8 +187,8 @@ void forward_f32(float* y, const float* xp, const float* w, const float* b,
   }
 }
 
-void dw_f32(float* dw, const float* dout, const float* xp, const ConvGeom& g,
-                             std::int64_t OC, bool accumulate) {
+void dw_f32(float* dw, const float* dout, const float* xp, const ConvGeom& g, std::int64_t OC,
+            bool accumulate) {
   const Plane s(g);
   switch (s.OW % 8 == 0 ? s.OW / 8 : 0) {  // short rows of whole vectors: unrolled
     case 1: return dw_sample<1>(dw, dout, xp, s, OC, accumulate);
