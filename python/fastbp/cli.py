@@ -397,15 +397,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_demo, parser=p)
 
-    p = sub.add_parser("bench", help="time fastbp against NumPy and PyTorch",
+    p = sub.add_parser("bench", help="time fastbp against NumPy, PyTorch and JAX",
                        description="Time the performance workloads (GEMM, convolution, "
-                       "training steps) for fastbp, the NumPy reference and PyTorch when "
+                       "training steps) for fastbp, the NumPy reference, PyTorch when "
+                       "installed and JAX (jit, CPU; sgemm and the training steps) when "
                        "installed, interleaved in one process; print medians and ratios.")
     p.add_argument("--quick", action="store_true", help="a short subset of the workloads")
     p.add_argument("--repeats", type=_positive_int, default=None, metavar="R",
                    help="timed samples per implementation (default: 9, or 5 with --quick)")
     p.add_argument("--threads", type=_thread_count, default=None, metavar="N",
-                   help="threads for fastbp and PyTorch")
+                   help="threads for fastbp and PyTorch (JAX runs one per core)")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the results as JSON")
     p.add_argument("--plot", metavar="PATH", default=None,
                    help="also write a bar chart PNG (needs matplotlib)")

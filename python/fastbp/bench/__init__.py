@@ -1,7 +1,8 @@
-"""The benchmark harness: fastbp against its NumPy baselines and PyTorch.
+"""The benchmark harness: fastbp against its NumPy baselines, PyTorch and JAX.
 
 - :mod:`fastbp.bench.workloads`: what is timed (one :class:`Workload` per row);
 - :mod:`fastbp.bench.baselines`: the NumPy step of each workload;
+- :mod:`fastbp.bench.jax_steps`: the JAX (jit, CPU) twins of sgemm and the steps;
 - :mod:`fastbp.bench.harness`: the runner and the tables of ``fastbp bench``;
 - :mod:`fastbp.bench.mixed`: one library's matmul right after the other's.
 

@@ -6,25 +6,34 @@ way one writes it without fastbp, one function per kind of network.
   step composed from the :mod:`fastbp.reference` ops (the NumPy twins).
 
 Each returns a zero-argument step over its own float32 weights (same shapes and
-update rule as the fastbp model it is compared with).
+update rule as the fastbp model it is compared with), drawn by :func:`mlp_params` or
+:func:`cnn_params` (the JAX steps of :mod:`fastbp.bench.jax_steps` start from the
+same draws); the step's ``params`` attribute holds them, updated in place.
 """
 
 from __future__ import annotations
 
-from typing import Callable, List, Sequence
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from fastbp import reference as ref
 
 
+def mlp_params(sizes: Sequence[int], dtype) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+    """The initial weights (std 0.01) and zero biases of a ReLU MLP with layer sizes
+    ``sizes``: ``(Ws, bs)``, ``Ws[i]`` of shape (sizes[i], sizes[i + 1])."""
+    rng = np.random.default_rng(0)
+    Ws = [(0.01 * rng.standard_normal((i, o))).astype(dtype) for i, o in zip(sizes, sizes[1:])]
+    bs = [np.zeros(o, dtype) for o in sizes[1:]]
+    return Ws, bs
+
+
 def numpy_mlp_step(sizes: List[int], X: np.ndarray, y: np.ndarray, lr: float,
                    reg: float) -> Callable[[], None]:
     """One SGD step of a ReLU MLP with layer sizes ``sizes`` (softmax cross-entropy,
     L2 penalty ``0.5 * reg * |W|^2`` on the weights), the CS231n way."""
-    rng = np.random.default_rng(0)
-    Ws = [(0.01 * rng.standard_normal((i, o))).astype(X.dtype) for i, o in zip(sizes, sizes[1:])]
-    bs = [np.zeros(o, X.dtype) for o in sizes[1:]]
+    Ws, bs = mlp_params(sizes, X.dtype)
 
     def step() -> None:
         acts = [X]
@@ -41,7 +50,27 @@ def numpy_mlp_step(sizes: List[int], X: np.ndarray, y: np.ndarray, lr: float,
             Ws[i] -= lr * dW
             bs[i] -= lr * db
 
+    step.params = (Ws, bs)  # type: ignore[attr-defined]
     return step
+
+
+def cnn_params(image: Sequence[int], dtype, *, filters: int, kernel: int, padding: int,
+               hidden: int, classes: int, init: Sequence[float]) -> Dict[str, np.ndarray]:
+    """The initial parameters of the network of :func:`numpy_cnn_step` on (C, H, W)
+    images: weights ``w1`` (filters, C, kernel, kernel), ``w2`` (flat, hidden), ``w3``
+    (hidden, classes) of std ``init[0..2]``, zero biases ``b1``, ``b2``, ``b3``."""
+    rng = np.random.default_rng(0)
+    C, H, W = image
+    OH, OW = H + 2 * padding - kernel + 1, W + 2 * padding - kernel + 1
+    flat = filters * (OH // 2) * (OW // 2)
+    return {
+        "w1": (init[0] * rng.standard_normal((filters, C, kernel, kernel))).astype(dtype),
+        "b1": np.zeros(filters, dtype),
+        "w2": (init[1] * rng.standard_normal((flat, hidden))).astype(dtype),
+        "b2": np.zeros(hidden, dtype),
+        "w3": (init[2] * rng.standard_normal((hidden, classes))).astype(dtype),
+        "b3": np.zeros(classes, dtype),
+    }
 
 
 def numpy_cnn_step(X: np.ndarray, y: np.ndarray, *, filters: int, kernel: int, padding: int,
@@ -51,18 +80,9 @@ def numpy_cnn_step(X: np.ndarray, y: np.ndarray, *, filters: int, kernel: int, p
     Flatten - Linear(., hidden) - ReLU - Linear(hidden, classes)`` on X (N, C, H, W),
     composed from the reference ops; like fastbp and PyTorch it skips the gradient
     of the input images. ``init``: the weight std of each of the three layers."""
-    rng = np.random.default_rng(0)
-    N, C, H, W = X.shape
-    OH, OW = H + 2 * padding - kernel + 1, W + 2 * padding - kernel + 1
-    flat = filters * (OH // 2) * (OW // 2)
-    p = {
-        "w1": (init[0] * rng.standard_normal((filters, C, kernel, kernel))).astype(X.dtype),
-        "b1": np.zeros(filters, X.dtype),
-        "w2": (init[1] * rng.standard_normal((flat, hidden))).astype(X.dtype),
-        "b2": np.zeros(hidden, X.dtype),
-        "w3": (init[2] * rng.standard_normal((hidden, classes))).astype(X.dtype),
-        "b3": np.zeros(classes, X.dtype),
-    }
+    N = X.shape[0]
+    p = cnn_params(X.shape[1:], X.dtype, filters=filters, kernel=kernel, padding=padding,
+                   hidden=hidden, classes=classes, init=init)
     bufs = {k: np.zeros_like(a) for k, a in p.items()} if momentum else {k: None for k in p}
 
     def step() -> None:
@@ -83,4 +103,5 @@ def numpy_cnn_step(X: np.ndarray, y: np.ndarray, *, filters: int, kernel: int, p
         for k, g in grads.items():
             ref.sgd_update(p[k], g, bufs[k], lr=lr, momentum=momentum)
 
+    step.params = p  # type: ignore[attr-defined]
     return step

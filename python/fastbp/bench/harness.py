@@ -21,6 +21,7 @@ import numpy as np
 
 import fastbp
 from fastbp import _core
+from fastbp.bench.jax_steps import jax_or_none, jax_threads_note
 from fastbp.bench.mixed import format_mixed, mixed_workload
 from fastbp.bench.workloads import IMPLS, Workload, default_workloads, torch_or_none
 
@@ -100,13 +101,28 @@ def environment() -> Dict[str, object]:
     torch = torch_or_none()
     if torch is not None:
         env["torch"] = {"version": torch.__version__, "threads": torch.get_num_threads()}
+    jax = jax_or_none()
+    if jax is not None:
+        env["jax"] = {"version": jax.__version__, "threads": jax_threads_note()}
     return env
 
 
+# Table headings of the implementations (IMPLS order).
+IMPL_NAMES = {"fastbp": "fastbp", "numpy": "NumPy", "torch": "PyTorch", "jax": "JAX"}
+
+
+def _columns(results: List[Result]) -> List[str]:
+    """The implementations any result has, in IMPLS order (JAX only where installed)."""
+    return [impl for impl in IMPLS if any(impl in r.median_s for r in results)]
+
+
 def format_table(results: List[Result]) -> str:
-    """A Markdown table: workload, medians, GFLOP/s and ratios."""
-    head = "| workload | fastbp | NumPy | PyTorch | NumPy / fastbp | PyTorch / fastbp |"
-    rows = [head, "|---|---|---|---|---|---|"]
+    """A Markdown table: workload, medians, GFLOP/s and each baseline's ratio to fastbp."""
+    impls = _columns(results) or ["fastbp"]
+    baselines = [impl for impl in impls if impl != "fastbp"]
+    head = ["workload"] + [IMPL_NAMES[i] for i in impls]
+    head += [f"{IMPL_NAMES[i]} / fastbp" for i in baselines]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def cell(r: Result, impl: str) -> str:
         if impl not in r.median_s:
@@ -120,10 +136,8 @@ def format_table(results: List[Result]) -> str:
         return "-" if value is None else f"{value:.2f}x"
 
     for r in results:
-        rows.append(
-            f"| {r.name} | {cell(r, 'fastbp')} | {cell(r, 'numpy')} | {cell(r, 'torch')} "
-            f"| {ratio(r, 'numpy')} | {ratio(r, 'torch')} |"
-        )
+        cells = [r.name] + [cell(r, i) for i in impls] + [ratio(r, i) for i in baselines]
+        rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -138,13 +152,15 @@ def format_peak_share(results: List[Result], peak_gflops: float) -> str:
     multiply-add peak (float64 rows against half of it: half the lanes). Rows
     timed at another thread count than the peak's are left out, and so are the
     convolutions, whose flop counts are direct-equivalent (CONV_FLOPS_NOTE)."""
-    rows = ["| workload | fastbp | NumPy | PyTorch |", "|---|---|---|---|"]
+    impls = _columns(results) or ["fastbp"]
+    rows = ["| workload | " + " | ".join(IMPL_NAMES[i] for i in impls) + " |",
+            "|" + "---|" * (len(impls) + 1)]
     for r in results:
         if r.flops is None or "thread" in r.name or r.name.startswith("conv"):
             continue
         peak = peak_gflops / 2 if r.name.startswith("dgemm") else peak_gflops
         cells = []
-        for impl in ("fastbp", "numpy", "torch"):
+        for impl in impls:
             g = r.gflops(impl)
             cells.append("-" if g is None else f"{100 * g / peak:.0f}%")
         rows.append(f"| {r.name} | " + " | ".join(cells) + " |")
@@ -160,13 +176,15 @@ def plot(results: List[Result], path: str) -> None:
 
     names = [r.name for r in results]
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(names) + 1.5))
-    height = 0.8 / len(IMPLS)
-    for i, impl in enumerate(IMPLS):
+    impls = _columns(results)
+    height = 0.8 / len(impls)
+    for i, impl in enumerate(impls):
         speed = [
             (r.median_s["fastbp"] / r.median_s[impl]) if impl in r.median_s else 0.0
             for r in results
         ]
-        ax.barh([j + i * height for j in range(len(names))], speed, height, label=impl)
+        ax.barh([j + i * height for j in range(len(names))], speed, height,
+                label=IMPL_NAMES[impl])
     ax.set_yticks([j + height for j in range(len(names))], names)
     ax.invert_yaxis()
     ax.axvline(1.0, color="gray", lw=0.8)
@@ -186,7 +204,7 @@ def run(quick: bool = False, repeats: Optional[int] = None, json_path: Optional[
         f"(this CPU runs {', '.join(env['fastbp']['isas'])}; fastbp bench --isa NAME), "
         f"{env['fastbp']['num_threads']} threads; NumPy BLAS: {env['numpy_blas']}; "
         f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}; "
-        f"PyTorch: {env.get('torch', 'not installed')}")
+        f"PyTorch: {env.get('torch', 'not installed')}; JAX: {env.get('jax', 'not installed')}")
     results = []
     for build in default_workloads(quick):
         workload = build()

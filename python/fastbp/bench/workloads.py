@@ -2,7 +2,8 @@
 
 Each builder returns a :class:`Workload`: a name, its flop count (or None) and
 one zero-argument callable per implementation: fastbp, its NumPy baseline
-(:mod:`fastbp.bench.baselines`, one per workload) and PyTorch when installed.
+(:mod:`fastbp.bench.baselines`, one per workload), PyTorch when installed, and for
+sgemm and the training steps JAX when installed (:mod:`fastbp.bench.jax_steps`).
 The networks are defined here, not taken from the examples, so that a change
 to an example's recipe does not change what the benchmark measures.
 """
@@ -17,8 +18,9 @@ import numpy as np
 import fastbp
 from fastbp import reference as ref
 from fastbp.bench.baselines import numpy_cnn_step, numpy_mlp_step
+from fastbp.bench.jax_steps import jax_cnn_step, jax_gemm, jax_mlp_step
 
-IMPLS = ("fastbp", "numpy", "torch")
+IMPLS = ("fastbp", "numpy", "torch", "jax")
 
 
 @dataclass
@@ -38,6 +40,12 @@ def torch_or_none():
         return None
     torch.set_num_threads(fastbp.get_num_threads())
     return torch
+
+
+def _add(w: Workload, impl: str, fn: Optional[Callable[[], object]]) -> None:
+    """w.impls[impl] = fn, unless fn is None (that library is not installed)."""
+    if fn is not None:
+        w.impls[impl] = fn
 
 
 # --- workloads --------------------------------------------------------------
@@ -72,6 +80,7 @@ def gemm_workload(m: int, k: int, n: int, dtype=np.float32, threads: Optional[in
         if torch is not None:
             ta, tb, tc = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(c)
             w.impls["torch"] = lambda: torch.matmul(ta, tb, out=tc)
+        _add(w, "jax", jax_gemm(a, b))
     return w
 
 
@@ -95,9 +104,8 @@ def spiral_step_workload():
 
     w.impls["fastbp"] = run_fastbp
     w.impls["numpy"] = numpy_mlp_step([2, 100, 3], X, y, lr=1.0, reg=1e-3)
-    torch_step = _torch_mlp_step([2, 100, 3], X, y, lr=1.0, reg=1e-3)
-    if torch_step is not None:
-        w.impls["torch"] = torch_step
+    _add(w, "torch", _torch_mlp_step([2, 100, 3], X, y, lr=1.0, reg=1e-3))
+    _add(w, "jax", jax_mlp_step([2, 100, 3], X, y, lr=1.0, reg=1e-3))
     return w
 
 
@@ -123,9 +131,8 @@ def mlp_step_workload(batch: int = 128):
 
     w.impls["fastbp"] = run_fastbp
     w.impls["numpy"] = numpy_mlp_step(sizes, X, y, lr=0.1, reg=0.0)
-    torch_step = _torch_mlp_step(sizes, X, y, lr=0.1, reg=0.0)
-    if torch_step is not None:
-        w.impls["torch"] = torch_step
+    _add(w, "torch", _torch_mlp_step(sizes, X, y, lr=0.1, reg=0.0))
+    _add(w, "jax", jax_mlp_step(sizes, X, y, lr=0.1, reg=0.0))
     return w
 
 
@@ -218,9 +225,9 @@ def cnn_step_workload(name: str, batch: int, image: Tuple[int, int, int], *, fil
         opt.step()
 
     wl.impls["fastbp"] = run_fastbp
-    wl.impls["numpy"] = numpy_cnn_step(X, y, filters=filters, kernel=kernel, padding=padding,
-                                       hidden=hidden, classes=classes, lr=lr, momentum=momentum,
-                                       init=init)
+    net = dict(filters=filters, kernel=kernel, padding=padding, hidden=hidden,
+               classes=classes, lr=lr, momentum=momentum, init=init)
+    wl.impls["numpy"] = numpy_cnn_step(X, y, **net)
     torch = torch_or_none()
     if torch is not None:
         tmodel = torch.nn.Sequential(
@@ -238,6 +245,7 @@ def cnn_step_workload(name: str, batch: int, image: Tuple[int, int, int], *, fil
             topt.step()
 
         wl.impls["torch"] = torch_step
+    _add(wl, "jax", jax_cnn_step(X, y, **net))
     return wl
 
 
