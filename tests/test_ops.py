@@ -113,6 +113,23 @@ def test_linear_backward_accumulate_without_input_grad(dtype, rng):
     assert ref.linear_backward_accumulate(dout, x, w, w_grad, b_grad, input_grad=False) is None
 
 
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("n, m", [(1, 1), (3, 31), (300, 32), (5, 33), (300, 100), (2, 257),
+                                  (70000, 3), (1000, 100)])
+def test_bias_gradient_sums_rows_in_order(n, m, accumulate, dtype, rng):
+    # db = (accumulate ? db : 0) + dout[0] + dout[1] + ..., rounded after each row: every
+    # ISA's column-sum loops must give these bits (blocks of columns, tails, threads).
+    x, w = random_array(rng, (n, 2), dtype, 1.0), random_array(rng, (2, m), dtype, 1.0)
+    dout = random_array(rng, (n, m), dtype, 1.0)
+    b_grad = random_array(rng, (m,), dtype, 1.0)
+    want = b_grad.copy() if accumulate else np.zeros(m, dtype)
+    for row in dout:
+        want += row
+    w_grad = np.zeros((2, m), dtype)
+    ops.linear_backward_accumulate(dout, x, w, w_grad, b_grad, accumulate=accumulate)
+    np.testing.assert_array_equal(b_grad, want)
+
+
 @pytest.mark.parametrize("fused", [False, True])
 def test_linear_backward_without_accumulate_overwrites(fused, dtype, rng):
     # accumulate=False writes dw and db whole: the buffers' old contents (NaN here) are

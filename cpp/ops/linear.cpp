@@ -1,10 +1,10 @@
 #include "ops/linear.hpp"
 
-#include <algorithm>
+#include <type_traits>
 
 #include "gemm/gemm.hpp"
 #include "ops/activations.hpp"
-#include "runtime/threads.hpp"
+#include "runtime/context.hpp"
 #include "tensor/tensor.hpp"
 
 namespace fastbp {
@@ -19,20 +19,12 @@ void linear_forward(T* y, const T* x, const T* W, const T* b, std::int64_t N, st
 
 template <class T>
 void column_sums(T* db, const T* dout, std::int64_t N, std::int64_t M, bool accumulate) {
-  // Column blocks are independent; inside one, rows are added in index order.
-  constexpr std::int64_t kBlock = 256;
-  const std::int64_t blocks = (M + kBlock - 1) / kBlock;
-  const int nt = threads_for(static_cast<double>(N) * static_cast<double>(M), 1 << 16);
-  parallel_for(nt, 0, blocks, [&](std::int64_t blk) {
-    const std::int64_t j0 = blk * kBlock, j1 = std::min(M, j0 + kBlock);
-    T acc[kBlock];
-    for (std::int64_t j = j0; j < j1; ++j) acc[j - j0] = accumulate ? db[j] : T(0);
-    for (std::int64_t i = 0; i < N; ++i) {
-      const T* row = dout + i * M;
-      for (std::int64_t j = j0; j < j1; ++j) acc[j - j0] += row[j];
-    }
-    std::copy(acc, acc + (j1 - j0), db + j0);
-  });
+  const ReductionTables& t = *kernel_context().reductions;
+  if constexpr (std::is_same_v<T, float>) {
+    t.column_sums_f32(db, dout, N, M, accumulate);
+  } else {
+    t.column_sums_f64(db, dout, N, M, accumulate);
+  }
 }
 
 template <class T>

@@ -13,6 +13,7 @@
 #include "conv/winograd.hpp"
 #include "gemm/kernels/kernels.hpp"
 #include "ops/kernels/activation_table.hpp"
+#include "ops/kernels/reduction_table.hpp"
 #include "ops/kernels/softmax_table.hpp"
 #include "runtime/fma_peak.hpp"
 
@@ -23,6 +24,7 @@ struct KernelContext {
   gemm_kernels::GemmKernels gemm;               // micro-kernels, blocking, small products
   const ActivationTables* activations;          // element-wise activation loops
   const SoftmaxTables* softmax;                 // fused softmax + cross-entropy
+  const ReductionTables* reductions;            // column sums (bias gradients)
   const conv_kernels::DirectKernels* direct;    // direct convolutions (float32), or null
   const winograd::Kernels* winograd;            // Winograd convolutions (float32), or null
   const pool_kernels::PoolKernels* pool;        // pooling rows (float32), or null

@@ -10,6 +10,7 @@ const KernelContext& context() {
        activations_part().f64.relu_forward},
       &activations_part(),
       &softmax_part(),
+      &reductions_part(),
       &direct_part(),
       &winograd_part(),
       &pool_part(),

@@ -12,6 +12,7 @@ const gemm_kernels::KernelTable& gemm_part();           // gemm/kernels/avx2/gem
 const gemm_kernels::SmallGemmTable& small_gemm_part();  // gemm/kernels/avx2/small_gemm_avx2.cpp
 const ActivationTables& activations_part();          // ops/kernels/avx2/activations_avx2.cpp
 const SoftmaxTables& softmax_part();                 // ops/kernels/avx2/softmax_avx2.cpp
+const ReductionTables& reductions_part();            // ops/kernels/avx2/reductions_avx2.cpp
 const conv_kernels::DirectKernels& direct_part();    // conv/kernels/avx2/conv_direct_avx2.cpp
 const winograd::Kernels& winograd_part();            // conv/kernels/avx2/conv_winograd_avx2.cpp
 const pool_kernels::PoolKernels& pool_part();        // conv/kernels/avx2/pool_avx2.cpp

@@ -13,6 +13,7 @@ const KernelContext& context() {
        activations_part().f64.relu_forward},
       &activations_part(),
       &softmax_part(),
+      &reductions_part(),
       &direct_part(),
       &avx2::winograd_part(),
       &pool_part(),

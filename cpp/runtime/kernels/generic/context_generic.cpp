@@ -11,6 +11,7 @@ const KernelContext& context() {
        activations_part().f64.relu_forward},
       &activations_part(),
       &softmax_part(),
+      &reductions_part(),
       nullptr,  // direct convolutions
       nullptr,  // Winograd
       nullptr,  // pooling rows

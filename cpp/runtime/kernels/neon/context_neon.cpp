@@ -13,6 +13,7 @@ const KernelContext& context() {
        generic::activations_part().f64.relu_forward},
       &generic::activations_part(),
       &generic::softmax_part(),
+      &generic::reductions_part(),
       nullptr,  // direct convolutions
       nullptr,  // Winograd
       nullptr,  // pooling rows
