@@ -31,6 +31,15 @@ __mmask16 first_lanes(std::int64_t n) {
   return static_cast<__mmask16>(n >= kLanes ? 0xffffu : (1u << n) - 1u);
 }
 
+// Interleaves and 128-bit shuffles. GCC 12 warns (-Wmaybe-uninitialized) inside the plain
+// intrinsics, whose masked-off source is an undefined vector; their zero-masking forms with
+// every lane selected are the same instructions.
+constexpr __mmask16 kAll = 0xffff;
+__m512 unpacklo(__m512 a, __m512 b) { return _mm512_maskz_unpacklo_ps(kAll, a, b); }
+__m512 unpackhi(__m512 a, __m512 b) { return _mm512_maskz_unpackhi_ps(kAll, a, b); }
+template <int kImm>
+__m512 shuffle_f32x4(__m512 a, __m512 b) { return _mm512_maskz_shuffle_f32x4(kAll, a, b, kImm); }
+
 // Even and odd elements of the 32 floats lo, hi (in order).
 __m512 evens(__m512 lo, __m512 hi) {
   const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -157,8 +166,8 @@ void filter_1d(__m512d g0, __m512d g1, __m512d g2, __m512d r[6]) {
 // 4 x 4 transposes within each 128-bit quarter: afterwards lane l of quarter q of r[j]
 // holds element j of quarter q of the old r[l].
 void transpose_quarters(__m512 r[4]) {
-  const __m512 t0 = _mm512_unpacklo_ps(r[0], r[1]), t1 = _mm512_unpackhi_ps(r[0], r[1]);
-  const __m512 t2 = _mm512_unpacklo_ps(r[2], r[3]), t3 = _mm512_unpackhi_ps(r[2], r[3]);
+  const __m512 t0 = unpacklo(r[0], r[1]), t1 = unpackhi(r[0], r[1]);
+  const __m512 t2 = unpacklo(r[2], r[3]), t3 = unpackhi(r[2], r[3]);
   r[0] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
   r[1] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
   r[2] = _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
@@ -168,14 +177,14 @@ void transpose_quarters(__m512 r[4]) {
 // The 4 x 4 transpose of 128-bit quarters: afterwards quarter l of r[q] holds quarter q of
 // the old r[l].
 void transpose_blocks(__m512 r[4]) {
-  const __m512 t0 = _mm512_shuffle_f32x4(r[0], r[1], _MM_SHUFFLE(1, 0, 1, 0));  // 00 01 10 11
-  const __m512 t1 = _mm512_shuffle_f32x4(r[0], r[1], _MM_SHUFFLE(3, 2, 3, 2));  // 02 03 12 13
-  const __m512 t2 = _mm512_shuffle_f32x4(r[2], r[3], _MM_SHUFFLE(1, 0, 1, 0));  // 20 21 30 31
-  const __m512 t3 = _mm512_shuffle_f32x4(r[2], r[3], _MM_SHUFFLE(3, 2, 3, 2));  // 22 23 32 33
-  r[0] = _mm512_shuffle_f32x4(t0, t2, _MM_SHUFFLE(2, 0, 2, 0));
-  r[1] = _mm512_shuffle_f32x4(t0, t2, _MM_SHUFFLE(3, 1, 3, 1));
-  r[2] = _mm512_shuffle_f32x4(t1, t3, _MM_SHUFFLE(2, 0, 2, 0));
-  r[3] = _mm512_shuffle_f32x4(t1, t3, _MM_SHUFFLE(3, 1, 3, 1));
+  const __m512 t0 = shuffle_f32x4<_MM_SHUFFLE(1, 0, 1, 0)>(r[0], r[1]);  // 00 01 10 11
+  const __m512 t1 = shuffle_f32x4<_MM_SHUFFLE(3, 2, 3, 2)>(r[0], r[1]);  // 02 03 12 13
+  const __m512 t2 = shuffle_f32x4<_MM_SHUFFLE(1, 0, 1, 0)>(r[2], r[3]);  // 20 21 30 31
+  const __m512 t3 = shuffle_f32x4<_MM_SHUFFLE(3, 2, 3, 2)>(r[2], r[3]);  // 22 23 32 33
+  r[0] = shuffle_f32x4<_MM_SHUFFLE(2, 0, 2, 0)>(t0, t2);
+  r[1] = shuffle_f32x4<_MM_SHUFFLE(3, 1, 3, 1)>(t0, t2);
+  r[2] = shuffle_f32x4<_MM_SHUFFLE(2, 0, 2, 0)>(t1, t3);
+  r[3] = shuffle_f32x4<_MM_SHUFFLE(3, 1, 3, 1)>(t1, t3);
 }
 
 // The tiles of one vector in F(4x4, 3x3): four quads of 4 tiles in a tile row, block
@@ -316,8 +325,8 @@ void transform_dout(float* dt, std::int64_t cols, const float* dout_t, std::int6
 void transpose_16x16(__m512 r[16]) {
   __m512 t[16];
   for (int i = 0; i < 16; i += 2) {  // pairs of rows interleaved
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    t[i] = unpacklo(r[i], r[i + 1]);
+    t[i + 1] = unpackhi(r[i], r[i + 1]);
   }
   for (int i = 0; i < 16; i += 4) {  // 4 x 4 transposes within each 128-bit quarter
     r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
