@@ -62,6 +62,7 @@ struct Shape {
 // (a function of the shape only, for one context).
 bool applies(const ConvGeom& g, std::int64_t K);
 
+// The sizes for the active context's Winograd kernels (call only where applies() holds).
 Shape make_shape(const ConvGeom& g, std::int64_t K);
 
 // Elements of the transformed filters u (36, panels, C, mr): see Kernels::transform_filters.
