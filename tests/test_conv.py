@@ -157,7 +157,9 @@ def test_direct_convolution_matches_reference(rng, case):
 # 3x3, stride 1, at least 16 channels in and out: float32 runs Winograd F(2x2, 3x3) (forward,
 # dw, and dx as a forward of dout). Odd sizes leave part of the last 2x2 tile of a row or
 # column outside; tile rows beyond 8 tiles, images of several blocks of tile rows, channel
-# counts that are not multiples of the GEMM tile's 6 rows or 16 columns.
+# counts that are not multiples of the GEMM tile's rows or columns (AVX2 6 x 16, AVX-512
+# 12 x 32), rows of tiles around the 16 that one AVX-512 vector transforms together, image
+# rows with and without a tail past a multiple of 16 floats.
 WINOGRAD_CASES = [  # (N, C, H, W, OC, padding)
     (2, 16, 16, 16, 16, 1),
     (3, 17, 7, 9, 20, 1),  # odd height and width
@@ -169,6 +171,10 @@ WINOGRAD_CASES = [  # (N, C, H, W, OC, padding)
     (1, 16, 40, 37, 24, 1),  # several blocks of tile rows, 19 tiles per row
     (2, 20, 9, 40, 64, (1, 0)),  # 20 tiles per row, unequal padding
     (1, 32, 24, 64, 32, 1),  # one sample in 6 blocks of tile rows, threaded by block
+    (2, 25, 11, 60, 33, 1),  # 15 forward tiles a row, 30 dw tiles; 25 -> 33 channels
+    (1, 33, 9, 68, 24, 1),  # 17 forward tiles a row (quads across rows), 34 dw tiles
+    (2, 24, 6, 32, 25, 1),  # 16 dw tiles a row, rows of whole vectors; 24 -> 25 channels
+    (1, 16, 10, 34, 16, 1),  # 17 dw tiles a row, 9 forward tiles
 ]
 
 

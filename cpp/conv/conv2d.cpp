@@ -124,9 +124,9 @@ class SampleForward {
     u_ = Tensor({winograd::filters_numel(shape_)}, dtype_of<float>());
     float* u = u_.data_as<float>();
     const float* wf = reinterpret_cast<const float*>(w);
-    // ~250 double operations per filter (k, c), 6 filters a panel
-    const std::int64_t panels = shape_.Kp6 / 6;
-    const int nt = threads_for(1500.0 * double(panels) * double(g.C), kMinFlopsPerThread);
+    // ~250 double operations per filter (k, c), Kp / panels filters a panel
+    const std::int64_t panels = shape_.panels;
+    const int nt = threads_for(250.0 * double(shape_.Kp) * double(g.C), kMinFlopsPerThread);
     const auto transform = kernel_context().winograd->transform_filters;
     parallel_for(nt, 0, panels, [u, wf, shape = shape_, transform](std::int64_t panel) {
       transform(u, wf, shape, panel);
@@ -307,7 +307,8 @@ class DwWinograd final : public DwAlgorithm<float> {
   }
   void finish(float* dw, const float* sums, std::int64_t pieces,
               std::int64_t stride) const override {
-    const std::int64_t groups = (OC_ + 7) / 8;  // 8 filters a piece
+    const std::int64_t lanes = kernel_context().winograd->lanes;  // filters a piece
+    const std::int64_t groups = (OC_ + lanes - 1) / lanes;
     // Work per filter (k, c): 16 loads and adds per piece, then the transform; weighted
     // as 40 per piece plus 120, since the loads stride across the accumulators.
     const int ft = threads_for(40.0 * double(pieces + 3) * double(OC_) * double(g_.C),
@@ -315,7 +316,7 @@ class DwWinograd final : public DwAlgorithm<float> {
     const auto finish_dw = kernel_context().winograd->finish_dw;
     const winograd::Shape shape = shape_;
     parallel_for(ft, 0, groups, [=](std::int64_t grp) {
-      finish_dw(dw, sums, pieces, stride, shape, 8 * grp);
+      finish_dw(dw, sums, pieces, stride, shape, lanes * grp);
     });
   }
 

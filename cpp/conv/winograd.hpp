@@ -21,8 +21,10 @@
 // run in a fixed order, so results do not depend on threads.
 //
 // Tiles are processed in blocks of whole tile rows, each row padded to a multiple of the
-// tiles one vector transforms together (forward: quads of 4 tiles, two per vector; dw: 8
-// tiles of one row), and blocks sized so that their transformed operands stay in L2.
+// tiles one vector transforms together (forward: quads of 4 tiles, lanes / 4 quads per
+// vector; dw: `lanes` tiles of one row), and blocks sized so that their transformed operands
+// stay in L2. The padding follows the active context's geometry (Kernels::mr, nr, lanes:
+// AVX2 6 x 16 tiles and 8-float vectors, AVX-512 12 x 32 and 16).
 #pragma once
 
 #include <cstdint>
@@ -34,21 +36,23 @@ namespace fastbp::winograd {
 // The sizes every Winograd routine of one convolution uses (conv g, K out channels).
 struct Shape {
   std::int64_t C, K, H, W, PH, PW, OH, OW;
-  std::int64_t Cp6, Kp6;  // C, K rounded up to the micro-kernel's 6 rows
-  std::int64_t Kp16;      // K rounded up to its 16 columns
-  // Forward, F(4x4, 3x3): FH x FW tiles, FWp = FW rounded up to 4; its padded image has
-  // FXW = 4 FWp + 4 columns (a block of r tile rows reads 4 r + 2 rows of it).
+  std::int64_t Cp, Kp;  // C, K rounded up to the micro-kernel's rows (Kernels::mr)
+  std::int64_t Kn;      // K rounded up to its columns (Kernels::nr)
+  std::int64_t panels;  // panels of the transformed filters: Kp / mr
+  // Forward, F(4x4, 3x3): FH x FW tiles, FWp = FW rounded up to 4 (a quad); its padded
+  // image has FXW = 4 FWp + 4 columns (a block of r tile rows reads 4 r + 2 rows of it).
   std::int64_t FH, FW, FWp, FXW;
-  // Weight gradient, F(2x2, 3x3): TH x TW tiles, TWp = TW rounded up to 8; the padded image
-  // has XH = 2 TH + 2 rows and XW = 2 TWp + 2 columns.
+  // Weight gradient, F(2x2, 3x3): TH x TW tiles, TWp = TW rounded up to the lanes of a
+  // vector (Kernels::lanes); the padded image has XH = 2 TH + 2 rows and XW = 2 TWp + 2
+  // columns.
   std::int64_t TH, TW, TWp, XH, XW;
-  std::int64_t rows_fwd, cols_fwd;  // forward: tile rows per block, block columns (x16)
+  std::int64_t rows_fwd, cols_fwd;  // forward: tile rows per block, block columns (x nr)
   std::int64_t blocks_fwd;          // forward: blocks per sample
   std::int64_t rows_dw, cols_dw;    // weight gradient: likewise
   std::int64_t blocks_dw;           // weight gradient: blocks per sample
   // Elements between the planes of each transformed operand: forward input (C, cols_fwd)
-  // and GEMM results (Kp6, cols_fwd), 36 planes each; weight-gradient input (Cp6, cols_dw)
-  // and dout (cols_dw, Kp16), 16 each. Padded by a cache line, so that planes a multiple of
+  // and GEMM results (Kp, cols_fwd), 36 planes each; weight-gradient input (Cp, cols_dw)
+  // and dout (cols_dw, Kn), 16 each. Padded by a cache line, so that planes a multiple of
   // 4 KiB long do not all fall in the same L1 set.
   std::int64_t fwd_v_plane, fwd_m_plane, dw_v_plane, dw_dt_plane;
 };
@@ -58,12 +62,13 @@ struct Shape {
 // (a function of the shape only, for one context).
 bool applies(const ConvGeom& g, std::int64_t K);
 
+// The sizes for the active context's Winograd kernels (call only where applies() holds).
 Shape make_shape(const ConvGeom& g, std::int64_t K);
 
-// Elements of the transformed filters u (36, Kp6 / 6, C, 6): see Kernels::transform_filters.
+// Elements of the transformed filters u (36, panels, C, mr): see Kernels::transform_filters.
 std::int64_t filters_numel(const Shape& s);
 
-// Elements of the weight-gradient accumulator (16, Cp6, Kp16): see Kernels::dw.
+// Elements of the weight-gradient accumulator (16, Cp, Kn): see Kernels::dw.
 std::int64_t dw_acc_numel(const Shape& s);
 
 // Per-thread scratch (elements) of the sample routines below: each starts with a padded
@@ -75,7 +80,11 @@ std::int64_t dw_scratch_numel(const Shape& s);
 // The Winograd part of a kernel context (runtime/context.hpp; conv/kernels/<isa>/), float32,
 // every routine single-threaded.
 struct Kernels {
-  // Panel `panel` (of Kp6 / 6) of the transformed filters u (36, Kp6 / 6, C, 6) = G w[k, c]
+  // The geometry make_shape pads to: the rows mr and columns nr of the float32 GEMM
+  // micro-kernel the routines call, and the floats of one vector (tiles transformed together).
+  int mr, nr, lanes;
+
+  // Panel `panel` (of s.panels) of the transformed filters u (36, panels, C, mr) = G w[k, c]
   // G^T (F(4x4, 3x3)), packed as the micro-kernel's A panels (rows k >= K zero), from w (K,
   // C, 3, 3). Computed in double and rounded once: as exact as float32 allows.
   void (*transform_filters)(float* u, const float* w, const Shape& s, std::int64_t panel);
@@ -86,13 +95,13 @@ struct Kernels {
   void (*forward)(float* y_n, const float* x_n, const float* u, const float* b,
                   const Shape& s, std::int64_t block, float* scratch);
 
-  // One sample's blocks [block0, block1) (of blocks_dw): acc (16, Cp6, Kp16) = (accumulate ?
+  // One sample's blocks [block0, block1) (of blocks_dw): acc (16, Cp, Kn) = (accumulate ?
   // acc : 0) + their transformed dw, from dout_n (K, OH, OW) and x_n (C, H, W).
   void (*dw)(float* acc, const float* dout_n, const float* x_n, const Shape& s,
              std::int64_t block0, std::int64_t block1, bool accumulate, float* scratch);
 
-  // Filters [k0, k0 + 8) (k0 a multiple of 8) of dw (K, C, 3, 3) = G^T acc G (F(2x2, 3x3)),
-  // acc the sum, in order, of the `count` accumulators (16, Cp6, Kp16) at accs + i * stride.
+  // Filters [k0, k0 + lanes) (k0 a multiple of lanes) of dw (K, C, 3, 3) = G^T acc G (F(2x2, 3x3)),
+  // acc the sum, in order, of the `count` accumulators (16, Cp, Kn) at accs + i * stride.
   void (*finish_dw)(float* dw, const float* accs, std::int64_t count, std::int64_t stride,
                     const Shape& s, std::int64_t k0);
 };

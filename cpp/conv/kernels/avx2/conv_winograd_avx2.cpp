@@ -218,7 +218,7 @@ void transform_input_4x4(float* v, std::int64_t cols, const float* xw, std::int6
 }
 
 // F(4x4, 3x3): the outputs of the block's tiles (rows [ty0, ty0 + rows)) of every filter,
-// y = A^T m A (+ b), m (36 planes of fwd_m_plane, each (Kp6, cols)) the GEMM results.
+// y = A^T m A (+ b), m (36 planes of fwd_m_plane, each (Kp, cols)) the GEMM results.
 void transform_output_4x4(float* y_n, const float* m, std::int64_t cols, const float* b,
                           std::int64_t ty0, std::int64_t rows, const Shape& s) {
   const std::int64_t used = rows * s.FWp, e_stride = s.fwd_m_plane;
@@ -261,24 +261,24 @@ void transform_output_4x4(float* y_n, const float* m, std::int64_t cols, const f
   }
 }
 
-// dt (16 planes of dw_dt_plane, each (cols, Kp16)) = A h A^T for the tiles of the block's
-// rows, h the 2 x 2 dout of each filter, from doutT (2 rows, 2 TWp, Kp16): the block's
+// dt (16 planes of dw_dt_plane, each (cols, Kn)) = A h A^T for the tiles of the block's
+// rows, h the 2 x 2 dout of each filter, from doutT (2 rows, 2 TWp, Kn): the block's
 // dout, channels last (zero past the edges). Rows for tiles past the block's are zero.
 void transform_dout(float* dt, std::int64_t cols, const float* dout_t, std::int64_t rows,
                     const Shape& s) {
   for (int e = 0; e < 16; ++e) {
     float* plane = dt + e * s.dw_dt_plane;
-    std::fill(plane + rows * s.TWp * s.Kp16, plane + cols * s.Kp16, 0.0f);
+    std::fill(plane + rows * s.TWp * s.Kn, plane + cols * s.Kn, 0.0f);
   }
-  const std::int64_t row_stride = 2 * s.TWp * s.Kp16, e_stride = s.dw_dt_plane;
+  const std::int64_t row_stride = 2 * s.TWp * s.Kn, e_stride = s.dw_dt_plane;
   for (std::int64_t r = 0; r < rows; ++r) {
     for (std::int64_t tx = 0; tx < s.TWp; ++tx) {
-      const float* h0 = dout_t + (2 * r * 2 * s.TWp + 2 * tx) * s.Kp16;  // dout row 2 r
+      const float* h0 = dout_t + (2 * r * 2 * s.TWp + 2 * tx) * s.Kn;  // dout row 2 r
       const float* h1 = h0 + row_stride;                                // row 2 r + 1
-      float* out = dt + (r * s.TWp + tx) * s.Kp16;
-      for (std::int64_t k = 0; k < s.Kp16; k += 8) {
-        const __m256 h00 = _mm256_loadu_ps(h0 + k), h01 = _mm256_loadu_ps(h0 + s.Kp16 + k);
-        const __m256 h10 = _mm256_loadu_ps(h1 + k), h11 = _mm256_loadu_ps(h1 + s.Kp16 + k);
+      float* out = dt + (r * s.TWp + tx) * s.Kn;
+      for (std::int64_t k = 0; k < s.Kn; k += 8) {
+        const __m256 h00 = _mm256_loadu_ps(h0 + k), h01 = _mm256_loadu_ps(h0 + s.Kn + k);
+        const __m256 h10 = _mm256_loadu_ps(h1 + k), h11 = _mm256_loadu_ps(h1 + s.Kn + k);
         // A h: rows h0, h0 + h1, h0 - h1, -h1 (per column j)
         const __m256 zero = _mm256_setzero_ps();
         const __m256 a[4][2] = {{h00, h01},
@@ -297,17 +297,17 @@ void transform_dout(float* dt, std::int64_t cols, const float* dout_t, std::int6
   }
 }
 
-// doutT (2 rows, 2 TWp, Kp16) = dout_n rows [2 ty0, 2 ty0 + 2 rows) channels last, zero past
+// doutT (2 rows, 2 TWp, Kn) = dout_n rows [2 ty0, 2 ty0 + 2 rows) channels last, zero past
 // OH, OW and K. Whole 8 x 8 blocks by register transposes, the rest element by element.
 void transpose_dout(float* dout_t, const float* dout_n, std::int64_t ty0, std::int64_t rows,
                     const Shape& s) {
   const std::int64_t XW2 = 2 * s.TWp;  // positions per dout row in dout_t
   const std::int64_t y_end = std::min(2 * rows, s.OH - 2 * ty0);
-  if (y_end < 2 * rows || s.OW < XW2 || s.K < s.Kp16)  // some entries are not written below
-    std::fill(dout_t, dout_t + 2 * rows * XW2 * s.Kp16, 0.0f);
+  if (y_end < 2 * rows || s.OW < XW2 || s.K < s.Kn)  // some entries are not written below
+    std::fill(dout_t, dout_t + 2 * rows * XW2 * s.Kn, 0.0f);
   for (std::int64_t yy = 0; yy < y_end; ++yy) {
     const float* src = dout_n + (2 * ty0 + yy) * s.OW;  // + k * OH * OW + x
-    float* dst = dout_t + yy * XW2 * s.Kp16;           // + x * Kp16 + k
+    float* dst = dout_t + yy * XW2 * s.Kn;           // + x * Kn + k
     const std::int64_t plane = s.OH * s.OW;
     std::int64_t k = 0;
     for (; k + 8 <= s.K; k += 8) {
@@ -332,19 +332,19 @@ void transpose_dout(float* dout_t, const float* dout_n, std::int64_t ty0, std::i
             _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
             _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
             _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
-        for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (x + i) * s.Kp16 + k, cols[i]);
+        for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (x + i) * s.Kn + k, cols[i]);
       }
       for (; x < s.OW; ++x)
-        for (int i = 0; i < 8; ++i) dst[x * s.Kp16 + k + i] = src[(k + i) * plane + x];
+        for (int i = 0; i < 8; ++i) dst[x * s.Kn + k + i] = src[(k + i) * plane + x];
     }
     for (; k < s.K; ++k)
-      for (std::int64_t x = 0; x < s.OW; ++x) dst[x * s.Kp16 + k] = src[k * plane + x];
+      for (std::int64_t x = 0; x < s.OW; ++x) dst[x * s.Kn + k] = src[k * plane + x];
   }
 }
 
 // The routines of winograd::Kernels (contracts in conv/winograd.hpp).
 void transform_filters_f32(float* u, const float* w, const Shape& s, std::int64_t panel) {
-  const std::int64_t panels = s.Kp6 / MR;
+  const std::int64_t panels = s.panels;
   for (std::int64_t c0 = 0; c0 < s.C; c0 += 4) {
     const int lanes = static_cast<int>(std::min<std::int64_t>(4, s.C - c0));
     alignas(16) float t[36][MR][4];  // t[e][r][l]: position e of filter (6 panel + r, c0 + l)
@@ -389,16 +389,16 @@ void forward_f32(float* y_n, const float* x_n, const float* u, const float* b,
   const std::int64_t xh = 4 * rows + 2;  // padded image rows 4 ty0 .. 4 (ty0 + rows) + 1
   float* xw = scratch;
   float* v = xw + s.C * xh * s.FXW + kImageSlack;  // 36 planes (C, cols)
-  float* m = v + 36 * s.fwd_v_plane;                // 36 planes (Kp6, cols)
+  float* m = v + 36 * s.fwd_v_plane;                // 36 planes (Kp, cols)
   pad_rows(xw, 4 * ty0, xh, s.FXW, x_n, s);
   transform_input_4x4(v, cols, xw, ty0, rows, s);
-  // m[e] (Kp6, cols) = u[e] (Kp6, C) @ v[e] (C, cols), only the columns in use
+  // m[e] (Kp, cols) = u[e] (Kp, C) @ v[e] (C, cols), only the columns in use
   const std::int64_t used = round_up8(rows * s.FWp);
   for (int e = 0; e < 36; ++e) {
     const float* v_e = v + e * s.fwd_v_plane;
     float* m_e = m + e * s.fwd_m_plane;
-    for (std::int64_t kp = 0; kp < s.Kp6; kp += MR) {
-      const float* u_panel = u + (e * s.Kp6 + kp) * s.C;
+    for (std::int64_t kp = 0; kp < s.Kp; kp += MR) {
+      const float* u_panel = u + (e * s.Kp + kp) * s.C;
       for (std::int64_t col = 0; col < used; col += NR)
         kernel(s.C, 1.0f, u_panel, 1, MR, v_e + col, cols, 0.0f, m_e + kp * cols + col, cols, MR,
                static_cast<int>(std::min<std::int64_t>(NR, used - col)));
@@ -412,26 +412,26 @@ void dw_f32(float* acc, const float* dout_n, const float* x_n, const Shape& s,
   const auto kernel = micro_kernel();
   const std::int64_t cols = s.cols_dw;
   float* xw = scratch;
-  float* v = xw + s.C * s.XH * s.XW + kImageSlack;  // 16 planes (Cp6, cols)
-  float* dt = v + 16 * s.dw_v_plane;     // 16 planes (cols, Kp16)
-  float* dout_t = dt + 16 * s.dw_dt_plane;  // (2 rows, 2 TWp, Kp16)
+  float* v = xw + s.C * s.XH * s.XW + kImageSlack;  // 16 planes (Cp, cols)
+  float* dt = v + 16 * s.dw_v_plane;     // 16 planes (cols, Kn)
+  float* dout_t = dt + 16 * s.dw_dt_plane;  // (2 rows, 2 TWp, Kn)
   pad_rows(xw, 0, s.XH, s.XW, x_n, s);
   const std::int64_t first = block0 * s.rows_dw, end = std::min(s.TH, block1 * s.rows_dw);
   for (std::int64_t ty0 = first; ty0 < end; ty0 += s.rows_dw) {
     const std::int64_t rows = std::min(s.rows_dw, s.TH - ty0);
-    transform_input_2x2(v, s.dw_v_plane, s.Cp6, cols, xw, ty0, rows, s);
+    transform_input_2x2(v, s.dw_v_plane, s.Cp, cols, xw, ty0, rows, s);
     transpose_dout(dout_t, dout_n, ty0, rows, s);
     transform_dout(dt, cols, dout_t, rows, s);
-    // acc[e] (Cp6, Kp16) (+)= v[e] (Cp6, cols) @ dt[e] (cols, Kp16)
+    // acc[e] (Cp, Kn) (+)= v[e] (Cp, cols) @ dt[e] (cols, Kn)
     const float beta = accumulate || ty0 > first ? 1.0f : 0.0f;
     for (int e = 0; e < 16; ++e) {
       const float* v_e = v + e * s.dw_v_plane;
       const float* dt_e = dt + e * s.dw_dt_plane;
-      float* acc_e = acc + e * s.Cp6 * s.Kp16;
-      for (std::int64_t cp = 0; cp < s.Cp6; cp += MR)
-        for (std::int64_t kp = 0; kp < s.Kp16; kp += NR)
-          kernel(cols, 1.0f, v_e + cp * cols, cols, 1, dt_e + kp, s.Kp16, beta,
-                 acc_e + cp * s.Kp16 + kp, s.Kp16, MR, NR);
+      float* acc_e = acc + e * s.Cp * s.Kn;
+      for (std::int64_t cp = 0; cp < s.Cp; cp += MR)
+        for (std::int64_t kp = 0; kp < s.Kn; kp += NR)
+          kernel(cols, 1.0f, v_e + cp * cols, cols, 1, dt_e + kp, s.Kn, beta,
+                 acc_e + cp * s.Kn + kp, s.Kn, MR, NR);
     }
   }
 }
@@ -448,9 +448,9 @@ void finish_dw_f32(float* dw, const float* accs, std::int64_t count, std::int64_
     r[2] = _mm256_add_ps(h, m3);
   };
   for (std::int64_t c = 0; c < s.C; ++c) {
-    __m256 m[16];  // m[e]: position e of filters (k0 + l, c); Kp16 pads K with zeros
+    __m256 m[16];  // m[e]: position e of filters (k0 + l, c); Kn pads K with zeros
     for (int e = 0; e < 16; ++e) {
-      const float* a = accs + (e * s.Cp6 + c) * s.Kp16 + k0;
+      const float* a = accs + (e * s.Cp + c) * s.Kn + k0;
       m[e] = _mm256_loadu_ps(a);
       for (std::int64_t i = 1; i < count; ++i)
         m[e] = _mm256_add_ps(m[e], _mm256_loadu_ps(a + i * stride));
@@ -479,8 +479,10 @@ void finish_dw_f32(float* dw, const float* accs, std::int64_t count, std::int64_
 namespace fastbp::avx2 {
 
 const winograd::Kernels& winograd_part() {
-  static const winograd::Kernels kernels{&winograd::transform_filters_f32, &winograd::forward_f32,
-                                         &winograd::dw_f32, &winograd::finish_dw_f32};
+  static const winograd::Kernels kernels{winograd::MR,           winograd::NR,
+                                         8,                      &winograd::transform_filters_f32,
+                                         &winograd::forward_f32, &winograd::dw_f32,
+                                         &winograd::finish_dw_f32};
   return kernels;
 }
 

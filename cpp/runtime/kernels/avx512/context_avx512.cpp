@@ -1,6 +1,6 @@
 // The AVX-512 kernel context: its own GEMM micro-kernels, activation and softmax loops,
-// direct convolutions, pooling rows and peak loop; every other part points at the AVX2 one
-// (the next ISA down), whose kernels AVX-512 CPUs run.
+// direct and Winograd convolutions, pooling rows and peak loop; every other part (the small
+// products) points at the AVX2 one (the next ISA down), whose kernels AVX-512 CPUs run.
 #include "runtime/kernels/avx2/parts_avx2.hpp"
 #include "runtime/kernels/avx512/parts_avx512.hpp"
 
@@ -15,7 +15,7 @@ const KernelContext& context() {
       &softmax_part(),
       &reductions_part(),
       &direct_part(),
-      &avx2::winograd_part(),
+      &winograd_part(),
       &pool_part(),
       &fma_loop,
   };

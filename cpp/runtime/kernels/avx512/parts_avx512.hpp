@@ -14,6 +14,7 @@ const ActivationTables& activations_part();        // ops/kernels/avx512/activat
 const SoftmaxTables& softmax_part();               // ops/kernels/avx512/softmax_avx512.cpp
 const ReductionTables& reductions_part();          // ops/kernels/avx512/reductions_avx512.cpp
 const conv_kernels::DirectKernels& direct_part();  // conv/kernels/avx512/conv_direct_avx512.cpp
+const winograd::Kernels& winograd_part();          // conv/kernels/avx512/conv_winograd_avx512.cpp
 const pool_kernels::PoolKernels& pool_part();      // conv/kernels/avx512/pool_avx512.cpp
 double fma_loop(std::int64_t iters, float* sink);  // runtime/kernels/avx512/fma_loop_avx512.cpp
 const KernelContext& context();                    // runtime/kernels/avx512/context_avx512.cpp
