@@ -99,14 +99,13 @@ void rows_small_k_f32(const SmallProduct<float>& p, MatView<float> b, const Out&
   }
 }
 
-// C(i : i + R, j0 : j0 + G), A not transposed: dot products of rows of A with columns of
+// sums[r * G + j] := the dot product of row i + r of A (not transposed) with column j0 + j of
 // op(B). Lane l of each accumulator takes k = l, l + kLanes, ... (the last K % kLanes by
 // masked loads), then S::sums8 adds the lanes in one fixed tree for every slot, so an
 // element's value does not depend on R, G or its block. R * G <= 12 accumulators stay in
-// registers.
-template <class S, int R, int G, class Out>
-void dot_block_f32(const SmallProduct<float>& p, MatView<float> b, const Out& out, i64 i,
-                   i64 j0) {
+// registers. Not a template over the Output: one copy of the k loop serves every store case.
+template <class S, int R, int G>
+void dot_sums_f32(const SmallProduct<float>& p, MatView<float> b, i64 i, i64 j0, float* sums) {
   using Vec = typename S::Vec;
   constexpr i64 L = S::kLanes;
   constexpr int n = R * G;
@@ -132,7 +131,6 @@ void dot_block_f32(const SmallProduct<float>& p, MatView<float> b, const Out& ou
     const typename S::Mask mask = S::first(K - K_vec);
     step(K_vec, [mask](const float* x) { return S::load(x, mask); });
   }
-  alignas(64) float sums[16];
 #pragma GCC unroll 2
   for (int q = 0; q < n; q += 8) {
     Vec v[8];
@@ -140,16 +138,25 @@ void dot_block_f32(const SmallProduct<float>& p, MatView<float> b, const Out& ou
     for (int t = 0; t < 8; ++t) v[t] = q + t < n ? acc[q + t] : S::zero();
     S::sums8(v, sums + q);
   }
+}
+
+// C(i : i + R, j0 : j0 + G), A not transposed: the dot products of dot_sums_f32, stored.
+template <class S, int R, int G, class Out>
+void dot_block_f32(const SmallProduct<float>& p, MatView<float> b, const Out& out, i64 i,
+                   i64 j0) {
+  alignas(64) float sums[16];  // R * G <= 12, rounded up to whole groups of 8
+  dot_sums_f32<S, R, G>(p, b, i, j0, sums);
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < G; ++j)
       out.store(p.c + (i + r) * p.ldc + j0 + j, sums[r * G + j], j0 + j);
 }
 
-// C(ib : ib + rows, j0 : j0 + G), A transposed (stored K x M): kLanes * V rows of C in V
-// vectors per column (rows < kLanes * V by masked loads unless kFull), summed down k.
-template <class S, int G, int V, bool kFull, class Out>
-void trans_a_block_f32(const SmallProduct<float>& p, MatView<float> b, const Out& out, i64 ib,
-                       i64 rows, i64 j0) {
+// sums[j * kLanes * V + r] := C(ib + r, j0 + j)'s sum for r < rows, A transposed (stored
+// K x M): kLanes * V rows of C in V vectors per column (rows < kLanes * V by masked loads
+// unless kFull), summed down k. Not a template over the Output, like dot_sums_f32.
+template <class S, int G, int V, bool kFull>
+void trans_a_sums_f32(const SmallProduct<float>& p, MatView<float> b, i64 ib, i64 rows, i64 j0,
+                      float* sums) {
   using Vec = typename S::Vec;
   constexpr i64 L = S::kLanes;
   typename S::Mask mask[V];
@@ -171,10 +178,18 @@ void trans_a_block_f32(const SmallProduct<float>& p, MatView<float> b, const Out
       for (int v = 0; v < V; ++v) acc[j * V + v] = S::fmadd(a[v], bj, acc[j * V + v]);
     }
   }
-  alignas(64) float sums[G][L * V];
 #pragma GCC unroll 12
   for (int j = 0; j < G; ++j)
-    for (int v = 0; v < V; ++v) S::store_aligned(sums[j] + L * v, acc[j * V + v]);
+    for (int v = 0; v < V; ++v) S::store_aligned(sums + (j * V + v) * L, acc[j * V + v]);
+}
+
+// C(ib : ib + rows, j0 : j0 + G), A transposed: the sums of trans_a_sums_f32, stored.
+template <class S, int G, int V, bool kFull, class Out>
+void trans_a_block_f32(const SmallProduct<float>& p, MatView<float> b, const Out& out, i64 ib,
+                       i64 rows, i64 j0) {
+  constexpr i64 L = S::kLanes;
+  alignas(64) float sums[G][L * V];
+  trans_a_sums_f32<S, G, V, kFull>(p, b, ib, rows, j0, sums[0]);
   for (i64 r = 0; r < rows; ++r)
     for (int j = 0; j < G; ++j) out.store(p.c + (ib + r) * p.ldc + j0 + j, sums[j][r], j0 + j);
 }
