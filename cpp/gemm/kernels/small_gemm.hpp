@@ -6,6 +6,8 @@
 // gemm/kernels/<isa>/small_gemm_<isa>.cpp, each in its own inline namespace
 // (runtime/isa_tag.hpp): the plain loops here vectorise with the unit's instructions, and a
 // unit may hand small_gemm<V, T> its own float loops V (intrinsics) for T = float.
+// The store's terms (alpha, bias, beta, ReLU) are resolved once per product (Store): the
+// loops are compiled per case and test none of them per element.
 //
 // Each element of C sums its K products in index order (or, for the dot products of
 // the small-N cases with A not transposed, in fixed interleaved lanes), then

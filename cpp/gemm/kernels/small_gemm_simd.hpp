@@ -1,11 +1,11 @@
 // The float32 small-product loops of small_gemm.hpp written once over a vector type: each
-// x86 unit (gemm/kernels/<isa>/small_gemm_<isa>.cpp) defines its vectors S and hands
+// vector unit (gemm/kernels/<isa>/small_gemm_<isa>.cpp) defines its vectors S and hands
 // SimdLoops<S> to small_gemm<V, float>. No intrinsic is named here; the code is compiled
 // with the including unit's flags, inside its inline namespace (runtime/isa_tag.hpp).
 //
 // S, one ISA's float vectors (every member static):
 //   Vec, Mask                  a vector of kLanes floats; a lane mask
-//   kLanes                     8 (AVX2) or 16 (AVX-512)
+//   kLanes                     the floats in one vector
 //   kScalarTails               rows_small_k's last N % kLanes columns in scalar fused
 //                              operations (true) or one masked vector (false): the same
 //                              arithmetic per element either way
