@@ -34,13 +34,19 @@ struct Avx512Vectors {
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
   static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-  // _mm512_max_ps returns its second operand when either is NaN or both are zeros.
-  static Vec max0(Vec v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
+  // max returns its second operand when either is NaN or both are zeros; zero-masked, as
+  // in half (GCC 12 warns inside the plain _mm512_max_ps).
+  static Vec max0(Vec v) { return _mm512_maskz_max_ps(0xffff, _mm512_setzero_ps(), v); }
+  // The halves by zero-masked extracts: GCC 12 warns (-Wuninitialized) inside the plain
+  // extract and _mm512_castps512_ps256, on their undefined vector.
+  static __m256 half(Vec v, int upper) {
+    const __m512d d = _mm512_castps_pd(v);
+    return _mm256_castpd_ps(upper ? _mm512_maskz_extractf64x4_pd(0xf, d, 1)
+                                  : _mm512_maskz_extractf64x4_pd(0xf, d, 0));
+  }
   static void sums8(const Vec v[8], float* out) {
     __m256 h[8];
-    for (int t = 0; t < 8; ++t)
-      h[t] = _mm256_add_ps(_mm512_castps512_ps256(v[t]),
-                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v[t]), 1)));
+    for (int t = 0; t < 8; ++t) h[t] = _mm256_add_ps(half(v[t], 0), half(v[t], 1));
     const __m256 g0 = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
     const __m256 g1 = _mm256_hadd_ps(_mm256_hadd_ps(h[4], h[5]), _mm256_hadd_ps(h[6], h[7]));
     _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(g0), _mm256_extractf128_ps(g0, 1)));
