@@ -162,6 +162,91 @@ def test_matmul(rng, dtype):
     assert_gemm_close(out, a, b, None)
 
 
+# --- the small-product loops at their vector edges -------------------------------
+
+# Shapes around the 8-lane (AVX2) and 16-lane (AVX-512) vectors of the float32 loops: K <= 8
+# with N just below, at and past one or two vectors; N <= 4 and the wide N (10 and 15-16
+# classes) with K just around a vector (the masked K % lanes); M <= 4 with N around one, two
+# and four vectors; trans_a row blocks of 16 and 32 rows (M = 15..33).
+SMALL_EDGE_SHAPES = (
+    [(5, n, k) for k in (1, 2, 3, 8) for n in (15, 16, 17, 33)]
+    + [(33, n, k) for n in (1, 3, 4) for k in (15, 16, 17, 33)]
+    + [(m, n, k) for m in (15, 17, 33) for n in (10, 15, 16) for k in (15, 16, 17)]
+    + [(20, n, k) for n in (10, 15) for k in (255, 256, 257)]
+    + [(m, n, k) for m in (1, 2, 3, 4) for n in (15, 16, 17, 33, 63, 64, 65) for k in (15, 17)]
+)
+# Each case of the store: C := sum, C := sum + beta C (beta = 1 and not), alpha alone, both.
+STORE_CASES = [(1.0, 0.0), (1.0, 1.0), (1.0, -0.5), (0.5, 0.0), (-2.0, 0.5)]
+
+
+@pytest.mark.parametrize("alpha,beta", STORE_CASES)
+@pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES)
+def test_small_edges_match_reference(rng, dtype, trans_a, trans_b, alpha, beta):
+    for m, n, k in SMALL_EDGE_SHAPES:
+        a, b = operands(rng, dtype, m, n, k, trans_a, trans_b)
+        c = rng.standard_normal((m, n)).astype(dtype)
+        c0 = c.copy()
+        if beta == 0.0:
+            c[...] = np.nan  # never read
+        fastbp.gemm(a, b, c, trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta)
+        assert_gemm_close(c, a, b, c0, trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_small_edges_bias_relu_match_reference(rng, dtype, relu):
+    """linear_forward's bias (and ReLU) added as the small loops store, at the same edges."""
+    forward = fastbp.ops.linear_relu_forward if relu else fastbp.ops.linear_forward
+    twin = reference.linear_relu_forward if relu else reference.linear_forward
+    tol = tolerance(dtype)
+    for n, m, d in SMALL_EDGE_SHAPES:
+        x = rng.standard_normal((n, d)).astype(dtype)
+        w = rng.standard_normal((d, m)).astype(dtype)
+        bias = rng.standard_normal(m).astype(dtype)
+        y = forward(x, w, bias)
+        scale = np.abs(x.astype(np.float64)) @ np.abs(w.astype(np.float64)) + np.abs(bias)
+        err = np.abs(y.astype(np.float64) - twin(x, w, bias).astype(np.float64))
+        assert np.all(err <= tol["rtol"] * scale + tol["atol"]), (n, m, d)
+        if relu:
+            assert np.all(y >= 0)
+
+
+@pytest.mark.parametrize(
+    "m,n,k,trans_a,trans_b",
+    [(30001, 17, 5, False, False), (30001, 33, 3, False, True), (30001, 3, 33, False, False),
+     (30001, 3, 17, True, False), (12001, 10, 257, False, False), (12001, 15, 17, True, True),
+     (3, 40001, 17, False, False), (1, 80001, 17, True, False)],
+    ids=str,
+)
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (1.0, 1.0), (0.5, 1.5)])
+def test_small_edges_bitwise_for_1_and_2_threads(rng, dtype, m, n, k, trans_a, trans_b, alpha,
+                                                 beta):
+    """Products the small loops share between 2 threads, every store case: rows (or 16-column
+    blocks) land in full or partial vector blocks depending on the thread count."""
+    a, b = operands(rng, dtype, m, n, k, trans_a, trans_b)
+    c = rng.standard_normal((m, n)).astype(dtype)
+    results = []
+    for nt in (1, 2):
+        with num_threads(nt):
+            results.append(fastbp.gemm(a, b, c.copy(), trans_a=trans_a, trans_b=trans_b,
+                                       alpha=alpha, beta=beta))
+    np.testing.assert_array_equal(results[0], results[1])
+    assert_gemm_close(results[1], a, b, c, trans_a=trans_a, trans_b=trans_b, alpha=alpha,
+                      beta=beta)
+
+
+@pytest.mark.parametrize("n,d,m", [(30001, 5, 17), (30001, 33, 3), (12001, 257, 10)], ids=str)
+def test_small_bias_relu_bitwise_for_1_and_2_threads(rng, dtype, n, d, m):
+    x = rng.standard_normal((n, d)).astype(dtype)
+    w = rng.standard_normal((d, m)).astype(dtype)
+    bias = rng.standard_normal(m).astype(dtype)
+    for forward in (fastbp.ops.linear_forward, fastbp.ops.linear_relu_forward):
+        results = []
+        for nt in (1, 2):
+            with num_threads(nt):
+                results.append(forward(x, w, bias))
+        np.testing.assert_array_equal(results[0], results[1])
+
+
 # --- layouts: strided and transposed views, non-contiguous c -----------------
 
 

@@ -6,6 +6,8 @@
 // gemm/kernels/<isa>/small_gemm_<isa>.cpp, each in its own inline namespace
 // (runtime/isa_tag.hpp): the plain loops here vectorise with the unit's instructions, and a
 // unit may hand small_gemm<V, T> its own float loops V (intrinsics) for T = float.
+// The store's terms (alpha, bias, beta, ReLU) are resolved once per product (Store): the
+// loops are compiled per case and test none of them per element.
 //
 // Each element of C sums its K products in index order (or, for the dot products of
 // the small-N cases with A not transposed, in fixed interleaved lanes), then
@@ -44,30 +46,68 @@ T op_a(const SmallProduct<T>& p, i64 i, i64 k) {
   return p.trans_a ? p.a[k * p.lda + i] : p.a[i * p.lda + k];
 }
 
+// Which terms a product's store has, resolved once per product (with_output) so that the
+// loops test none of them per element. Training's common cases get loops of their own and
+// do what kGeneral does with their values, bit for bit: alpha * sum is sum when alpha == 1,
+// and the terms they drop are the ones kGeneral skips (no bias, beta == 0, no ReLU).
+enum class Store {
+  kSum,         // alpha == 1, beta == 0, no bias, no ReLU: C := sum (a product into fresh C)
+  kBias,        // alpha == 1, beta == 0, no ReLU: C := sum + bias (a linear layer)
+  kBiasRelu,    // alpha == 1, beta == 0: C := max(sum + bias, 0) (a linear layer with a ReLU)
+  kAccumulate,  // alpha == 1, beta != 0, no bias, no ReLU: C := sum + beta * C (a gradient +=)
+  kGeneral,     // anything else: every term tested at run time
+};
+
 // C(i, j) := alpha * sum + bias[j] + beta * C(i, j) (no bias term when bias is null), then
-// max(C(i, j), 0) with relu; the scalars already read out of the product.
-template <class T>
+// max(C(i, j), 0) with relu; the scalars already read out of the product, the terms
+// present fixed by kStore.
+template <class T, Store kStore>
 struct Output {
+  static constexpr bool kGeneral = kStore == Store::kGeneral;
+  static constexpr bool kScale = kGeneral;  // else alpha == 1
   T alpha, beta;
   const T* bias;
   bool relu;
-  static Output of(const SmallProduct<T>& p) { return {p.alpha, p.beta, p.bias, p.relu}; }
+  bool has_bias() const {
+    return kGeneral ? bias != nullptr : kStore == Store::kBias || kStore == Store::kBiasRelu;
+  }
+  bool has_beta() const { return kGeneral ? beta != T(0) : kStore == Store::kAccumulate; }
+  bool has_relu() const { return kGeneral ? relu : kStore == Store::kBiasRelu; }
+  T scale(T sum) const { return kScale ? alpha * sum : sum; }
   // x < 0 ? 0 : x lets NaN through, as np.maximum(x, 0) and ops' relu_forward do.
-  T activate(T v) const { return relu && v < T(0) ? T(0) : v; }
+  T activate(T v) const { return has_relu() && v < T(0) ? T(0) : v; }
   void store(T* c, T sum, i64 j) const {
-    T v = alpha * sum;
-    if (bias != nullptr) v += bias[j];
-    *c = activate(beta == T(0) ? v : v + beta * *c);
+    T v = scale(sum);
+    if (has_bias()) v += bias[j];
+    *c = activate(has_beta() ? v + beta * *c : v);
   }
 };
+
+// body(out) with out the Output of p's case.
+template <class T, class Body>
+void with_output(const SmallProduct<T>& p, const Body& body) {
+  const auto as = [&](auto kind) {
+    body(Output<T, decltype(kind)::value>{p.alpha, p.beta, p.bias, p.relu});
+  };
+  using S = Store;
+  const bool plain = p.alpha == T(1), fresh = p.beta == T(0), has_bias = p.bias != nullptr;
+  if (plain && fresh && has_bias) {
+    return p.relu ? as(std::integral_constant<S, S::kBiasRelu>{})
+                  : as(std::integral_constant<S, S::kBias>{});
+  }
+  if (plain && !has_bias && !p.relu) {
+    return fresh ? as(std::integral_constant<S, S::kSum>{})
+                 : as(std::integral_constant<S, S::kAccumulate>{});
+  }
+  as(std::integral_constant<S, S::kGeneral>{});
+}
 
 // --- plain loops (any ISA, any precision) --------------------------------------------
 
 // Rows [i0, i1) when K <= kSmallK: c(i, :) = sum_k a(i, k) * b(k, :), along the row
 // (b rows contiguous: cs == 1).
-template <int KK, class T>
-void rows_small_k(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
-  const Output<T> out = Output<T>::of(p);
+template <int KK, class T, class Out>
+void rows_small_k(const SmallProduct<T>& p, MatView<T> b, const Out& out, i64 i0, i64 i1) {
   const i64 N = p.N;
   for (i64 i = i0; i < i1; ++i) {
     T a_i[KK];
@@ -90,11 +130,10 @@ void rows_small_k(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
 #else
 #define FASTBP_NO_TREE_VECTORIZE  // clang has no per-function optimize attribute
 #endif
-template <int NN, class T>
-FASTBP_NO_TREE_VECTORIZE void rows_small_n(const SmallProduct<T>& p, MatView<T> b, i64 i0,
-                                           i64 i1) {
+template <int NN, class T, class Out>
+FASTBP_NO_TREE_VECTORIZE void rows_small_n(const SmallProduct<T>& p, MatView<T> b,
+                                           const Out& out, i64 i0, i64 i1) {
   constexpr int L = 4;
-  const Output<T> out = Output<T>::of(p);
   const i64 K = p.K, K_full = K / L * L;
   for (i64 i = i0; i < i1; ++i) {
     const T* __restrict a_i = p.a + i * p.lda;
@@ -114,10 +153,10 @@ FASTBP_NO_TREE_VECTORIZE void rows_small_n(const SmallProduct<T>& p, MatView<T> 
 
 // Rows [i0, i1) when N <= kSmallN and A is transposed (stored K x M): the sums run down
 // k for a block of rows at once, along i (contiguous in each row of the stored A).
-template <class T>
-void rows_small_n_trans_a(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
+template <class T, class Out>
+void rows_small_n_trans_a(const SmallProduct<T>& p, MatView<T> b, const Out& out, i64 i0,
+                          i64 i1) {
   constexpr i64 kBlock = 256;
-  const Output<T> out = Output<T>::of(p);
   T acc[kSmallN][kBlock];
   for (i64 ib = i0; ib < i1; ib += kBlock) {
     const i64 rows = std::min(kBlock, i1 - ib);
@@ -137,10 +176,9 @@ void rows_small_n_trans_a(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1
 
 // Columns [j0, j1) when M <= kSmallM: c(:, j) = sum_k a(:, k) * b(k, j), along the row
 // (b rows contiguous: cs == 1), a block of columns at a time.
-template <class T>
-void cols_small_m(const SmallProduct<T>& p, MatView<T> b, i64 j0, i64 j1) {
+template <class T, class Out>
+void cols_small_m(const SmallProduct<T>& p, MatView<T> b, const Out& out, i64 j0, i64 j1) {
   constexpr i64 kBlock = 256;
-  const Output<T> out = Output<T>::of(p);
   T acc[kSmallM][kBlock];
   for (i64 jb = j0; jb < j1; jb += kBlock) {
     const i64 cols = std::min(kBlock, j1 - jb);
@@ -161,38 +199,38 @@ void cols_small_m(const SmallProduct<T>& p, MatView<T> b, i64 j0, i64 j1) {
 
 // --- dispatch on the compile-time sizes ----------------------------------------------
 
-template <class V, class T>
-void rows_small_k_any(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
-  if constexpr (V::kFloat && std::is_same_v<T, float>) return V::rows_small_k(p, b, i0, i1);
+template <class V, class T, class Out>
+void rows_small_k_any(const SmallProduct<T>& p, MatView<T> b, const Out& out, i64 i0, i64 i1) {
+  if constexpr (V::kFloat && std::is_same_v<T, float>) return V::rows_small_k(p, b, out, i0, i1);
   switch (p.K) {
-    case 1: return rows_small_k<1>(p, b, i0, i1);
-    case 2: return rows_small_k<2>(p, b, i0, i1);
-    case 3: return rows_small_k<3>(p, b, i0, i1);
-    case 4: return rows_small_k<4>(p, b, i0, i1);
-    case 5: return rows_small_k<5>(p, b, i0, i1);
-    case 6: return rows_small_k<6>(p, b, i0, i1);
-    case 7: return rows_small_k<7>(p, b, i0, i1);
-    default: return rows_small_k<8>(p, b, i0, i1);
+    case 1: return rows_small_k<1>(p, b, out, i0, i1);
+    case 2: return rows_small_k<2>(p, b, out, i0, i1);
+    case 3: return rows_small_k<3>(p, b, out, i0, i1);
+    case 4: return rows_small_k<4>(p, b, out, i0, i1);
+    case 5: return rows_small_k<5>(p, b, out, i0, i1);
+    case 6: return rows_small_k<6>(p, b, out, i0, i1);
+    case 7: return rows_small_k<7>(p, b, out, i0, i1);
+    default: return rows_small_k<8>(p, b, out, i0, i1);
   }
 }
 
-template <class V, class T>
-void rows_small_n_any(const SmallProduct<T>& p, MatView<T> b, i64 i0, i64 i1) {
-  if constexpr (V::kFloat && std::is_same_v<T, float>) return V::rows_small_n(p, b, i0, i1);
+template <class V, class T, class Out>
+void rows_small_n_any(const SmallProduct<T>& p, MatView<T> b, const Out& out, i64 i0, i64 i1) {
+  if constexpr (V::kFloat && std::is_same_v<T, float>) return V::rows_small_n(p, b, out, i0, i1);
   // N <= kSmallN here: wider N reaches only an ISA's float loops (is_small).
-  if (p.trans_a) return rows_small_n_trans_a(p, b, i0, i1);
+  if (p.trans_a) return rows_small_n_trans_a(p, b, out, i0, i1);
   switch (p.N) {
-    case 1: return rows_small_n<1>(p, b, i0, i1);
-    case 2: return rows_small_n<2>(p, b, i0, i1);
-    case 3: return rows_small_n<3>(p, b, i0, i1);
-    default: return rows_small_n<4>(p, b, i0, i1);
+    case 1: return rows_small_n<1>(p, b, out, i0, i1);
+    case 2: return rows_small_n<2>(p, b, out, i0, i1);
+    case 3: return rows_small_n<3>(p, b, out, i0, i1);
+    default: return rows_small_n<4>(p, b, out, i0, i1);
   }
 }
 
-template <class V, class T>
-void cols_small_m_any(const SmallProduct<T>& p, MatView<T> b, i64 j0, i64 j1) {
-  if constexpr (V::kFloat && std::is_same_v<T, float>) return V::cols_small_m(p, b, j0, j1);
-  cols_small_m(p, b, j0, j1);
+template <class V, class T, class Out>
+void cols_small_m_any(const SmallProduct<T>& p, MatView<T> b, const Out& out, i64 j0, i64 j1) {
+  if constexpr (V::kFloat && std::is_same_v<T, float>) return V::cols_small_m(p, b, out, j0, j1);
+  cols_small_m(p, b, out, j0, j1);
 }
 
 // No float loops of an ISA's own: every product runs the plain loops.
@@ -203,7 +241,8 @@ struct NoVectorLoops {
 }  // namespace small_detail
 
 // V: the ISA's float loops (kFloat true, static rows_small_k, rows_small_n and cols_small_m
-// with the contracts of the plain ones; rows_small_n also takes kSmallN < N <= kSmallNWide),
+// templates over the Output, with the contracts of the plain ones; rows_small_n also takes
+// kSmallN < N <= kSmallNWide; small_gemm_simd.hpp writes them once over an ISA's vectors),
 // or small_detail::NoVectorLoops.
 template <class V, class T>
 void small_gemm(const SmallProduct<T>& p) {
@@ -227,15 +266,17 @@ void small_gemm(const SmallProduct<T>& p) {
   const bool by_m_small = !by_columns && !k_small;
   const i64 units = by_m_small ? (p.N + 15) / 16 : p.M;
   const int nt = threads_for(2.0 * double(p.M) * double(p.N) * double(p.K), 2.0e6);
-  parallel_region(nt, [&](int t, int nth) {
-    const i64 u0 = units * t / nth, u1 = units * (t + 1) / nth;
-    if (by_columns) {
-      rows_small_n_any<V>(p, b, u0, u1);
-    } else if (!by_m_small) {
-      rows_small_k_any<V>(p, b, u0, u1);
-    } else {
-      cols_small_m_any<V>(p, b, u0 * 16, std::min(p.N, u1 * 16));
-    }
+  with_output(p, [&](const auto& out) {
+    parallel_region(nt, [&](int t, int nth) {
+      const i64 u0 = units * t / nth, u1 = units * (t + 1) / nth;
+      if (by_columns) {
+        rows_small_n_any<V>(p, b, out, u0, u1);
+      } else if (!by_m_small) {
+        rows_small_k_any<V>(p, b, out, u0, u1);
+      } else {
+        cols_small_m_any<V>(p, b, out, u0 * 16, std::min(p.N, u1 * 16));
+      }
+    });
   });
   // A one-off large product does not keep its copy of B for the life of the thread.
   if (b_copy.capacity() > (std::size_t{1} << 18)) std::vector<T>().swap(b_copy);

@@ -1,7 +1,6 @@
-// The AVX-512 kernel context: its own GEMM micro-kernels, activation and softmax loops,
-// direct and Winograd convolutions, pooling rows and peak loop; every other part (the small
-// products) points at the AVX2 one (the next ISA down), whose kernels AVX-512 CPUs run.
-#include "runtime/kernels/avx2/parts_avx2.hpp"
+// The AVX-512 kernel context: every part its own (GEMM micro-kernels, small products,
+// activation, softmax and column-sum loops, direct and Winograd convolutions, pooling rows,
+// peak loop).
 #include "runtime/kernels/avx512/parts_avx512.hpp"
 
 namespace fastbp::avx512 {
@@ -9,7 +8,7 @@ namespace fastbp::avx512 {
 const KernelContext& context() {
   static const KernelContext ctx{
       "avx512",
-      {&gemm_part(), &avx2::small_gemm_part(), activations_part().f32.relu_forward,
+      {&gemm_part(), &small_gemm_part(), activations_part().f32.relu_forward,
        activations_part().f64.relu_forward},
       &activations_part(),
       &softmax_part(),
