@@ -60,6 +60,15 @@ def test_cnn_update_matches_the_numpy_step(padding, momentum):
         np.testing.assert_allclose(got[k], want, rtol=1e-4, atol=1e-6, err_msg=k)
 
 
+def test_jax_gemm_refuses_a_dtype_jax_would_round():
+    a = np.ones((3, 3))  # float64: JAX computes it in float32 unless x64 is enabled
+    if jax.config.jax_enable_x64:
+        np.testing.assert_array_equal(np.asarray(jax_steps.jax_gemm(a, a)()), a @ a)
+    else:
+        assert jax_steps.jax_gemm(a, a) is None
+        assert "jax" not in bench.gemm_workload(3, 3, 3, np.float64).impls
+
+
 def test_workloads_time_jax_for_sgemm_and_the_steps():
     w = bench.gemm_workload(7, 5, 3)
     np.testing.assert_allclose(np.asarray(w.impls["jax"]()), w.impls["numpy"](), rtol=1e-5,

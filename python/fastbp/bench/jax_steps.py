@@ -44,14 +44,18 @@ def _wait(tree):
 
 
 def jax_gemm(a: np.ndarray, b: np.ndarray) -> Optional[Callable[[], object]]:
-    """``a @ b`` by a jit-compiled ``jnp.matmul`` on arrays already on the device."""
+    """``a @ b`` by a jit-compiled ``jnp.matmul`` on arrays already on the device; None
+    where JAX would compute in another dtype (float64 without ``jax_enable_x64``, which
+    JAX rounds to float32)."""
     jax = jax_or_none()
     if jax is None:
         return None
     import jax.numpy as jnp
 
-    matmul = jax.jit(jnp.matmul)
     ja, jb = jax.device_put(a), jax.device_put(b)
+    if ja.dtype != a.dtype or jb.dtype != b.dtype:
+        return None
+    matmul = jax.jit(jnp.matmul)
     return lambda: _wait(matmul(ja, jb))
 
 
