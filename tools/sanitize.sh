@@ -34,6 +34,9 @@ for test_file in "$repo"/tests/test_*.py; do
   # test_isa.py reruns the op suites under every other ISA in fresh interpreters, which
   # would double the instrumented run; the plain pass runs it.
   [ "$(basename "$test_file")" = test_isa.py ] && continue
+  # test_bench_jax.py checks the benchmark's JAX steps against its NumPy ones, no core
+  # code; this venv has no JAX, where pytest would collect nothing and exit with 5.
+  [ "$(basename "$test_file")" = test_bench_jax.py ] && continue
   file_status=0
   (
     cd "$work"  # import the installed package, not the source tree
